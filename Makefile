@@ -1,0 +1,44 @@
+# Manifold: one MCP endpoint in front of many MCP servers.
+# `make run` and `make test` work on a fresh clone: they install what is missing first.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# The example servers in servers.toml are launched as `python -m ...`: the venv's python
+# must come first on PATH so they find the project's dependencies.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export PYRIGHT_PYTHON_IGNORE_WARNINGS := 1
+
+.PHONY: install run test lint fmt clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: install
+	$(BIN)/mcp-proxy serve --transport http --host $(HOST) --port $(PORT)
+
+lint: install
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/pyright
+
+fmt: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: install lint
+	rm -f .coverage .coverage.*
+	$(BIN)/python -m pytest --cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .coverage .coverage.* .pytest_cache .ruff_cache build *.egg-info examples/data/*.db
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
