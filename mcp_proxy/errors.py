@@ -53,6 +53,11 @@ class ConfigError(ManifoldError):
         header = f"{count} configuration problem{'s' if count != 1 else ''}:"
         super().__init__("\n".join([header, *(f"  - {p}" for p in problems)]))
 
+    @classmethod
+    def single(cls, file: str, message: str, server: str | None = None, field: str | None = None) -> ConfigError:
+        """A configuration error with exactly one problem."""
+        return cls([ConfigProblem(file=file, message=message, server=server, field=field)])
+
 
 class UnknownNameError(ManifoldError):
     """A name (tool, prompt, resource URI) that no connected server exposes."""

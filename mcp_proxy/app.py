@@ -1,0 +1,62 @@
+"""The proxy's life cycle: one owner for start-up and shutdown, shared by every front transport."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import anyio
+from mcp import MCPDeprecationWarning
+from mcp.server.stdio import stdio_server
+
+from .config import ProxyConfig
+from .logging import get_logger
+from .registry import Registry
+from .server import ProxyServer
+from .transports import TransportFactory, open_transport
+
+log = get_logger("mcp_proxy.app")
+
+
+@dataclass
+class Proxy:
+    """A running proxy: its upstreams and the MCP server in front of them."""
+
+    config: ProxyConfig
+    registry: Registry
+    server: ProxyServer
+
+
+def silence_sdk_deprecations() -> None:
+    """Deprecated protocol features (logging, sampling, roots) are ones the proxy relays on purpose."""
+    warnings.filterwarnings("ignore", category=MCPDeprecationWarning)
+
+
+@asynccontextmanager
+async def running_proxy(config: ProxyConfig, transport_factory: TransportFactory = open_transport) -> AsyncGenerator[Proxy]:
+    """Connect to every upstream, wait for start-up to settle, and serve until the block exits.
+
+    Leaving the block cancels every upstream task; stdio upstream children are terminated
+    with their whole process tree on the way out.
+    """
+    silence_sdk_deprecations()
+    registry = Registry(config, transport_factory)
+    proxy = Proxy(config=config, registry=registry, server=ProxyServer(registry))
+    log.info("proxy_starting", servers=[s.name for s in config.servers], source=str(config.source))
+    async with anyio.create_task_group() as tg:
+        await tg.start(registry.run)
+        try:
+            yield proxy
+        finally:
+            log.info("proxy_stopping")
+            tg.cancel_scope.cancel()
+
+
+async def serve_stdio(config: ProxyConfig) -> None:
+    """Serve the proxy over this process's stdin/stdout until the client closes the pipe."""
+    # Enter the stdio server first: from here on fd 1 is reserved for protocol messages.
+    async with stdio_server() as (read, write), running_proxy(config) as proxy:
+        server = proxy.server.server
+        await server.run(read, write, server.create_initialization_options())

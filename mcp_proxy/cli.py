@@ -1,0 +1,215 @@
+"""The `mcp-proxy` command line: serve, check, tools, import."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, get_args
+
+import anyio
+
+from . import __version__
+from .config import ProxyConfig, discover_config_path, load_config
+from .errors import ConfigError
+from .importers import import_file
+from .logging import LOG_LEVELS, LogFormat, configure_logging, get_logger
+from .settings import FrontTransport, RuntimeSettings
+
+log = get_logger("mcp_proxy.cli")
+
+EXIT_OK = 0
+EXIT_CONFIG_ERROR = 1
+EXIT_USAGE = 2
+
+_EPILOG = """\
+examples:
+  mcp-proxy serve                                   stdio front (what Claude Desktop / IDEs launch)
+  mcp-proxy serve --transport http --port 8000      streamable HTTP at /mcp, legacy SSE at /sse
+  mcp-proxy check --config servers.toml             validate a config and show the resolved servers
+  mcp-proxy tools                                   connect and print the merged tool table
+  mcp-proxy import claude-desktop > servers.toml    convert a Claude Desktop config
+
+The configuration is found in this order: --config, $MCP_CONFIG_PATH, ./servers.toml,
+config/mcp-servers.json, /etc/mcp/servers.json.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="mcp-proxy",
+        description="Manifold: one MCP endpoint in front of many MCP servers.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def with_common(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sub.add_argument("--config", "-c", help="configuration file (servers.toml, or a JSON form)")
+        sub.add_argument("--log-level", choices=LOG_LEVELS, type=str.upper, help="default: INFO (env LOG_LEVEL)")
+        sub.add_argument("--log-format", choices=get_args(LogFormat), help="default: auto (console on a terminal)")
+        return sub
+
+    serve = with_common(commands.add_parser("serve", help="serve the proxy (stdio or HTTP)", epilog=_EPILOG))
+    serve.add_argument("--transport", "-t", choices=get_args(FrontTransport), help="default: stdio")
+    serve.add_argument("--host", help="HTTP bind address (default 127.0.0.1)")
+    serve.add_argument("--port", "-p", type=int, help="HTTP port (default 8000; 0 picks a free one)")
+
+    with_common(commands.add_parser("check", help="validate the configuration and show the resolved servers"))
+    tools = with_common(commands.add_parser("tools", help="connect to every server and print the merged tools"))
+    tools.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    importer = commands.add_parser("import", help="print the servers.toml equivalent of another client's config")
+    importer.add_argument("kind", choices=["claude-desktop", "vscode", "cursor"])
+    importer.add_argument("path", nargs="?", help="the file to import (default: the client's usual location)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `mcp-proxy` console script."""
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        build_parser().print_help(sys.stderr)
+        return EXIT_USAGE
+    settings = RuntimeSettings()
+    if args.command == "import":
+        return _import(args)
+    quiet_by_default = args.command in ("check", "tools")
+    level = args.log_level or ("WARNING" if quiet_by_default and "log_level" not in settings.model_fields_set else None)
+    configure_logging(level or settings.log_level, args.log_format or settings.log_format)
+    try:
+        config = _load(args.config)
+    except ConfigError as exc:
+        print(f"mcp-proxy: {exc}", file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+    if args.command == "check":
+        print(render_check(config))
+        return EXIT_OK
+    if args.command == "tools":
+        return anyio.run(_print_tools, config, args.json)
+    return _serve(args, settings, config)
+
+
+def _load(explicit: str | None) -> ProxyConfig:
+    path = discover_config_path(explicit)
+    if path is None:
+        raise ConfigError.single(
+            "(no configuration)",
+            "no configuration file found; pass --config PATH, set MCP_CONFIG_PATH, "
+            "or create ./servers.toml (see docs/CONFIGURATION.md)",
+        )
+    return load_config(path)
+
+
+def _import(args: argparse.Namespace) -> int:
+    try:
+        text = import_file(args.kind, Path(args.path) if args.path else None)
+    except ConfigError as exc:
+        print(f"mcp-proxy: {exc}", file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+    sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _serve(args: argparse.Namespace, settings: RuntimeSettings, config: ProxyConfig) -> int:
+    from .app import serve_stdio
+
+    transport: FrontTransport = args.transport or settings.transport
+    if transport == "stdio":
+        anyio.run(serve_stdio, config)
+        return EXIT_OK
+    host = args.host or settings.host
+    port = settings.port if args.port is None else args.port
+    _serve_http(config, host, port, settings.extra_hosts())
+    return EXIT_OK
+
+
+def _serve_http(config: ProxyConfig, host: str, port: int, extra_hosts: tuple[str, ...]) -> None:
+    import uvicorn
+
+    from .http_app import build_http_app
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    bound_port = sock.getsockname()[1]
+    app = build_http_app(config, host=host, extra_hosts=extra_hosts)
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on"))
+    shown = f"[{host}]" if family == socket.AF_INET6 else host
+    log.info("http_listening", url=f"http://{shown}:{bound_port}/mcp", sse=f"http://{shown}:{bound_port}/sse")
+    server.run(sockets=[sock])
+
+
+def render_check(config: ProxyConfig) -> str:
+    """The `check` report: every resolved server, without secrets."""
+    lines = [f"configuration: {config.source}", ""]
+    proxy = config.proxy
+    lines.append(
+        f"proxy: separator={proxy.separator!r} name_budget={proxy.name_budget} "
+        f"startup_timeout={proxy.startup_timeout:g}s page_size={proxy.page_size}"
+    )
+    lines.append("")
+    for server in config.servers:
+        target = server.url if server.transport != "stdio" else " ".join([server.command or "", *server.args])
+        state = "enabled" if server.enabled else "disabled"
+        prefix = server.exposed_prefix or "(bare names)"
+        lines.append(f"{server.name}  [{state}]")
+        lines.append(f"  transport: {server.transport}  protocol: {server.protocol}  timeout: {server.timeout:g}s")
+        lines.append(f"  target:    {target}")
+        if server.cwd is not None:
+            lines.append(f"  cwd:       {server.cwd}")
+        if server.env:
+            lines.append(f"  env:       {', '.join(sorted(server.env))} (values hidden)")
+        if server.headers:
+            lines.append(f"  headers:   {', '.join(sorted(server.headers))} (values hidden)")
+        lines.append(f"  prefix:    {prefix}  priority: {server.priority}")
+        if list(server.include_tools) != ["*"] or server.exclude_tools:
+            lines.append(f"  tools:     include {list(server.include_tools)} exclude {list(server.exclude_tools)}")
+    enabled = sum(1 for s in config.servers if s.enabled)
+    lines.append("")
+    lines.append(f"{len(config.servers)} server(s), {enabled} enabled: configuration OK")
+    return "\n".join(lines)
+
+
+async def _print_tools(config: ProxyConfig, as_json: bool) -> int:
+    from .app import running_proxy
+    from .catalog import ORIGIN_META_KEY
+
+    async with running_proxy(config) as proxy:
+        rows: list[dict[str, Any]] = []
+        for tool in proxy.registry.catalog.tools:
+            origin = (tool.meta or {}).get(ORIGIN_META_KEY, {})
+            description = (tool.description or "").strip().splitlines()
+            rows.append(
+                {
+                    "name": tool.name,
+                    "server": origin.get("server"),
+                    "original": origin.get("name"),
+                    "description": description[0] if description else "",
+                }
+            )
+        states = {u.name: (str(u.state), u.last_error) for u in proxy.registry.upstreams.values()}
+    if as_json:
+        print(json.dumps({"tools": rows, "servers": {k: {"state": s, "error": e} for k, (s, e) in states.items()}}))
+        return EXIT_OK
+    print(_table(rows, ["name", "server", "original", "description"]))
+    print()
+    for name, (state, error) in states.items():
+        print(f"{name}: {state}" + (f" ({error})" if error else ""))
+    return EXIT_OK
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    max_description = 60
+    cells = [[str(row[c] or "") for c in columns] for row in rows]
+    cells = [[*r[:-1], r[-1][:max_description]] for r in cells]
+    widths = [max([len(c.upper()), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
+    out = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
+    out += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    return "\n".join(out)

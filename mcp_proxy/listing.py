@@ -1,0 +1,73 @@
+"""Fetching everything one upstream offers: tools, resources, templates and prompts, every page."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import mcp_types as types
+from mcp import ClientSession, MCPError
+
+from .catalog import ServerListing
+from .config import ServerConfig
+
+R = TypeVar("R", bound=types.PaginatedResult)
+I = TypeVar("I")
+
+# A buggy upstream that hands back cursors forever must not hang the proxy.
+MAX_LIST_PAGES = 1000
+
+
+async def fetch_listing(session: ClientSession, config: ServerConfig) -> ServerListing:
+    """Fetch every list the server's capabilities announce, walking all pages of each."""
+    caps = session.server_capabilities or types.ServerCapabilities()
+    tools: list[types.Tool] = []
+    resources: list[types.Resource] = []
+    templates: list[types.ResourceTemplate] = []
+    prompts: list[types.Prompt] = []
+    if caps.tools is not None:
+        tools = await _walk(lambda p: session.list_tools(params=p), lambda r: r.tools)
+    if caps.resources is not None:
+        resources = await _walk(lambda p: session.list_resources(params=p), lambda r: r.resources)
+        templates = await _walk(
+            lambda p: session.list_resource_templates(params=p), lambda r: r.resource_templates, optional=True
+        )
+    if caps.prompts is not None:
+        prompts = await _walk(lambda p: session.list_prompts(params=p), lambda r: r.prompts)
+    return ServerListing(
+        server=config.name,
+        prefix=config.exposed_prefix,
+        priority=config.priority,
+        tools=tuple(tools),
+        resources=tuple(resources),
+        resource_templates=tuple(templates),
+        prompts=tuple(prompts),
+        include_tools=tuple(config.include_tools),
+        exclude_tools=tuple(config.exclude_tools),
+    )
+
+
+async def _walk(
+    fetch: Callable[[types.PaginatedRequestParams | None], Awaitable[R]],
+    items_of: Callable[[R], list[I]],
+    *,
+    optional: bool = False,
+) -> list[I]:
+    items: list[I] = []
+    cursor: str | None = None
+    seen: set[str] = set()
+    for _ in range(MAX_LIST_PAGES):
+        try:
+            page = await fetch(types.PaginatedRequestParams(cursor=cursor) if cursor is not None else None)
+        except MCPError as exc:
+            # A server may announce resources without serving templates; that is an empty list.
+            if optional and exc.code == types.METHOD_NOT_FOUND:
+                return items
+            raise
+        items.extend(items_of(page))
+        cursor = page.next_cursor
+        if cursor is None or cursor in seen:
+            break
+        seen.add(cursor)
+    return items
+

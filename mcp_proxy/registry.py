@@ -1,0 +1,124 @@
+"""The set of configured upstreams, their supervision, and the merged catalog built from them.
+
+The registry starts every upstream concurrently, each in its own task, waits for all of them
+to settle (or for `startup_timeout`), and from then on rebuilds the catalog whenever any
+upstream's lists or state change. Listeners learn which lists changed so the front can send
+the matching `list_changed` notifications.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+from anyio.abc import TaskStatus
+
+from .catalog import Catalog, Conflict, build_catalog, catalog_diff
+from .config import ProxyConfig
+from .logging import get_logger
+from .transports import TransportFactory, open_transport
+from .upstream import Upstream, UpstreamState
+
+log = get_logger("mcp_proxy.registry")
+
+ChangeListener = Callable[[set[str]], Awaitable[None]]
+
+
+class Registry:
+    """Every configured upstream, and the catalog that merges what the ready ones offer."""
+
+    def __init__(self, config: ProxyConfig, transport_factory: TransportFactory = open_transport) -> None:
+        self.config = config
+        self.upstreams: dict[str, Upstream] = {
+            server.name: Upstream(server, on_change=self._upstream_changed, transport_factory=transport_factory)
+            for server in config.servers
+        }
+        self._catalog = build_catalog([])
+        self._listeners: list[ChangeListener] = []
+        self._dirty = anyio.Event()
+        self._reported_conflicts: set[Conflict] = set()
+
+    @property
+    def catalog(self) -> Catalog:
+        """The current merged catalog (an immutable snapshot; swapped whole on every change)."""
+        return self._catalog
+
+    def add_listener(self, listener: ChangeListener) -> None:
+        """Call `listener` with the changed list kinds ("tools", "resources", "prompts") after each rebuild."""
+        self._listeners.append(listener)
+
+    def ready_count(self) -> int:
+        """How many upstreams are connected and usable."""
+        return sum(1 for u in self.upstreams.values() if u.state == UpstreamState.READY)
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Supervise every upstream until cancelled; report started once start-up has settled."""
+        async with anyio.create_task_group() as tg:
+            for upstream in self.upstreams.values():
+                tg.start_soon(upstream.run, name=f"upstream:{upstream.name}")
+            await self._wait_for_startup()
+            self._rebuild()
+            task_status.started()
+            await self._rebuild_forever()
+
+    async def _wait_for_startup(self) -> None:
+        timeout = self.config.proxy.startup_timeout
+        with anyio.move_on_after(timeout):
+            for upstream in self.upstreams.values():
+                await upstream.settled.wait()
+        late = [u.name for u in self.upstreams.values() if not u.settled.is_set()]
+        if late:
+            log.warning("startup_timeout", timeout_s=timeout, late_servers=late)
+        log.info("startup_complete", ready=self.ready_count(), configured=len(self.upstreams))
+
+    async def _rebuild_forever(self) -> None:
+        while True:
+            await self._dirty.wait()
+            self._dirty = anyio.Event()  # changes arriving during the rebuild trigger another one
+            changed = self._rebuild()
+            if changed:
+                for listener in list(self._listeners):
+                    try:
+                        await listener(changed)
+                    except Exception as exc:  # a failing listener must not stop later rebuilds
+                        log.error("catalog_listener_failed", error=repr(exc))
+
+    def _upstream_changed(self, _: Upstream) -> None:
+        self._dirty.set()
+
+    def _rebuild(self) -> set[str]:
+        listings = [u.listing for u in self.upstreams.values() if u.state != UpstreamState.DISABLED]
+        new = build_catalog(
+            listings, separator=self.config.proxy.separator, name_budget=self.config.proxy.name_budget
+        )
+        changed = set(catalog_diff(self._catalog, new))
+        self._catalog = new
+        for conflict in new.conflicts:
+            if conflict not in self._reported_conflicts:
+                log.warning(
+                    "name_conflict_resolved",
+                    kind=conflict.kind,
+                    name=conflict.exposed,
+                    winner=conflict.winner,
+                    losers=list(conflict.losers),
+                )
+        self._reported_conflicts = set(new.conflicts)
+        return changed
+
+    def status(self) -> dict[str, Any]:
+        """A JSON-ready summary of every upstream and the catalog, for health endpoints."""
+        catalog = self._catalog
+        return {
+            "servers": [u.status() for u in self.upstreams.values()],
+            "catalog": {
+                "tools": len(catalog.tools),
+                "resources": len(catalog.resources),
+                "resource_templates": len(catalog.resource_templates),
+                "prompts": len(catalog.prompts),
+            },
+            "conflicts": [
+                {"kind": c.kind, "name": c.exposed, "winner": c.winner, "losers": list(c.losers)}
+                for c in catalog.conflicts
+            ],
+        }
