@@ -1,0 +1,154 @@
+"""How upstream names and URIs become the names and URIs a client sees, and back.
+
+Pure functions only. The catalog applies them once per build and keeps the results in lookup
+tables, so nothing ever has to split an exposed name to find out where it came from.
+
+Names
+    ``<prefix><separator><name>``, or the bare ``name`` when the prefix is empty. A name longer
+    than the budget keeps a readable head and ends in ``_`` plus a short hash of the whole
+    unshortened name, so it fits exactly and stays stable across restarts.
+
+URIs
+    The prefix becomes the first segment after the scheme, which keeps the scheme (and so the
+    meaning of the URI for a client) intact and can be undone exactly:
+
+    ==========================  ===================================
+    upstream URI                exposed with prefix ``p``
+    ==========================  ===================================
+    ``scheme://rest``           ``scheme://p/rest``
+    ``scheme:rest``             ``scheme:p/rest`` (rest not ``//``)
+    ``rest`` (no colon at all)  ``p/rest``
+    ==========================  ===================================
+
+    The scheme is everything before the first ``:``. Because a prefix never contains ``:``,
+    ``/`` or template braces, the three shapes cannot be confused on the way back, and the rest
+    of the URI is copied verbatim (``file:///etc/hosts`` -> ``file://p//etc/hosts``, with the
+    doubled slash kept on purpose). The same rule applied to a URI template gives a template
+    whose expansions map back with `original_uri`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from fnmatch import fnmatchcase
+
+SHORT_HASH_LENGTH = 8
+"""Hex digits of sha256 appended to a shortened name: 32 bits, ample for one catalog."""
+
+SHORT_HASH_JOINER = "_"
+"""Put between the readable head and the hash; allowed by every LLM tool-name rule."""
+
+MIN_NAME_BUDGET = 16
+"""Below this a shortened name would be mostly hash with almost no readable head."""
+
+_SERVER_NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]+")
+_SERVER_NAME_EDGE_CHARS = "_-"
+_SCHEME_END = ":"
+_AUTHORITY_MARKER = "//"
+_SEGMENT_END = "/"
+_PREFIX_FORBIDDEN_CHARS = frozenset(":/{}")
+
+
+def expose_name(prefix: str, separator: str, name: str, budget: int) -> str:
+    """Return the name a client sees for upstream `name` of a server exposed under `prefix`.
+
+    The result is ``prefix + separator + name`` (just ``name`` when `prefix` is empty), shortened
+    with `shorten_name` when it is longer than `budget`.
+    """
+    full = join_name(prefix, separator, name)
+    if len(full) <= budget:
+        return full
+    return shorten_name(full, budget)
+
+
+def join_name(prefix: str, separator: str, name: str) -> str:
+    """Return ``prefix + separator + name``, or the bare `name` when `prefix` is empty (no budget applied)."""
+    return f"{prefix}{separator}{name}" if prefix else name
+
+
+def shorten_name(full: str, budget: int, attempt: int = 0) -> str:
+    """Shorten `full` to exactly `budget` characters: a readable head, ``_``, then a short hash.
+
+    The hash covers the whole of `full`, so different names give different results and the
+    same name always gives the same result. The head is the start of `full`, which keeps a
+    ``prefix + separator`` at the front whenever it fits. A non-zero `attempt` salts the hash;
+    the catalog uses it in the (practically impossible) case that a shortened name is already
+    taken by another exposed name.
+
+    Raises `ValueError` when `budget` is below `MIN_NAME_BUDGET`.
+    """
+    if budget < MIN_NAME_BUDGET:
+        raise ValueError(f"name budget must be at least {MIN_NAME_BUDGET}, got {budget}")
+    hashed = full if attempt == 0 else f"{full}\x00{attempt}"
+    digest = hashlib.sha256(hashed.encode("utf-8")).hexdigest()[:SHORT_HASH_LENGTH]
+    head_length = budget - len(SHORT_HASH_JOINER) - SHORT_HASH_LENGTH
+    return f"{full[:head_length]}{SHORT_HASH_JOINER}{digest}"
+
+
+def expose_uri(prefix: str, uri: str) -> str:
+    """Return the URI (or URI template) a client sees for upstream `uri` under `prefix`.
+
+    See the module docstring for the rule; `original_uri` undoes it exactly. An empty prefix
+    leaves the URI unchanged. Raises `ValueError` for a prefix that would make the rewrite
+    ambiguous (one containing ``:``, ``/``, ``{`` or ``}``).
+    """
+    if not prefix:
+        return uri
+    _check_uri_prefix(prefix)
+    scheme, colon, rest = uri.partition(_SCHEME_END)
+    if not colon:
+        return f"{prefix}{_SEGMENT_END}{uri}"
+    if rest.startswith(_AUTHORITY_MARKER):
+        body = rest[len(_AUTHORITY_MARKER) :]
+        return f"{scheme}{colon}{_AUTHORITY_MARKER}{prefix}{_SEGMENT_END}{body}"
+    return f"{scheme}{colon}{prefix}{_SEGMENT_END}{rest}"
+
+
+def original_uri(prefix: str, exposed: str) -> str | None:
+    """Return the upstream URI that `expose_uri(prefix, ...)` turned into `exposed`.
+
+    Returns None when `exposed` is not something `expose_uri` could have produced for this
+    prefix, i.e. the URI does not belong to that server's namespace.
+    """
+    if not prefix:
+        return exposed
+    _check_uri_prefix(prefix)
+    segment = f"{prefix}{_SEGMENT_END}"
+    scheme, colon, rest = exposed.partition(_SCHEME_END)
+    if not colon:
+        return exposed[len(segment) :] if exposed.startswith(segment) else None
+    lead = _AUTHORITY_MARKER if rest.startswith(_AUTHORITY_MARKER) else ""
+    body = rest[len(lead) :]
+    if not body.startswith(segment):
+        return None
+    return f"{scheme}{colon}{lead}{body[len(segment) :]}"
+
+
+def validate_server_name(name: str, separator: str) -> str | None:
+    """Return why `name` cannot be a server name (with this separator), or None if it can.
+
+    A server name is one or more of ``A-Z a-z 0-9 _ -``, does not start or end with ``_`` or
+    ``-``, and does not contain the name separator (so an exposed name reads unambiguously).
+    """
+    if not _SERVER_NAME_PATTERN.fullmatch(name):
+        return f"server name {name!r} must be one or more of the characters A-Z, a-z, 0-9, '_' and '-'"
+    if name[0] in _SERVER_NAME_EDGE_CHARS or name[-1] in _SERVER_NAME_EDGE_CHARS:
+        return f"server name {name!r} must not start or end with '_' or '-'"
+    if separator and separator in name:
+        return f"server name {name!r} must not contain the name separator {separator!r}"
+    return None
+
+
+def matches_filters(name: str, include: Sequence[str], exclude: Sequence[str]) -> bool:
+    """Tell whether `name` matches some `include` glob and no `exclude` glob (case-sensitive)."""
+    return any(fnmatchcase(name, pattern) for pattern in include) and not any(
+        fnmatchcase(name, pattern) for pattern in exclude
+    )
+
+
+def _check_uri_prefix(prefix: str) -> None:
+    forbidden = sorted(_PREFIX_FORBIDDEN_CHARS.intersection(prefix))
+    if forbidden:
+        raise ValueError(f"URI prefix {prefix!r} must not contain {', '.join(repr(c) for c in forbidden)}")
