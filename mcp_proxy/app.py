@@ -35,7 +35,9 @@ def silence_sdk_deprecations() -> None:
 
 
 @asynccontextmanager
-async def running_proxy(config: ProxyConfig, transport_factory: TransportFactory = open_transport) -> AsyncGenerator[Proxy]:
+async def running_proxy(
+    config: ProxyConfig, transport_factory: TransportFactory = open_transport
+) -> AsyncGenerator[Proxy]:
     """Connect to every upstream, wait for start-up to settle, and serve until the block exits.
 
     Leaving the block cancels every upstream task; stdio upstream children are terminated

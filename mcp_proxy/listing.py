@@ -12,7 +12,7 @@ from .catalog import ServerListing
 from .config import ServerConfig
 
 R = TypeVar("R", bound=types.PaginatedResult)
-I = TypeVar("I")
+Item = TypeVar("Item")
 
 # A buggy upstream that hands back cursors forever must not hang the proxy.
 MAX_LIST_PAGES = 1000
@@ -49,11 +49,11 @@ async def fetch_listing(session: ClientSession, config: ServerConfig) -> ServerL
 
 async def _walk(
     fetch: Callable[[types.PaginatedRequestParams | None], Awaitable[R]],
-    items_of: Callable[[R], list[I]],
+    items_of: Callable[[R], list[Item]],
     *,
     optional: bool = False,
-) -> list[I]:
-    items: list[I] = []
+) -> list[Item]:
+    items: list[Item] = []
     cursor: str | None = None
     seen: set[str] = set()
     for _ in range(MAX_LIST_PAGES):
@@ -70,4 +70,3 @@ async def _walk(
             break
         seen.add(cursor)
     return items
-

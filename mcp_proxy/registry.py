@@ -89,9 +89,7 @@ class Registry:
 
     def _rebuild(self) -> set[str]:
         listings = [u.listing for u in self.upstreams.values() if u.state != UpstreamState.DISABLED]
-        new = build_catalog(
-            listings, separator=self.config.proxy.separator, name_budget=self.config.proxy.name_budget
-        )
+        new = build_catalog(listings, separator=self.config.proxy.separator, name_budget=self.config.proxy.name_budget)
         changed = set(catalog_diff(self._catalog, new))
         self._catalog = new
         for conflict in new.conflicts:

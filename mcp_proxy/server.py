@@ -69,7 +69,8 @@ class _AggregatingServer(Server[Any]):
         extensions: dict[str, dict[str, Any]] | None = None,
     ) -> InitializationOptions:
         return super().create_initialization_options(
-            notification_options or NotificationOptions(prompts_changed=True, resources_changed=True, tools_changed=True),
+            notification_options
+            or NotificationOptions(prompts_changed=True, resources_changed=True, tools_changed=True),
             experimental_capabilities,
             extensions,
         )
@@ -110,7 +111,9 @@ class ProxyServer:
             on_get_prompt=self._get_prompt,
             on_subscriptions_listen=ListenHandler(self.bus),
         )
-        self.server.add_notification_handler("notifications/initialized", types.NotificationParams, self._on_initialized)
+        self.server.add_notification_handler(
+            "notifications/initialized", types.NotificationParams, self._on_initialized
+        )
         registry.add_listener(self.announce_changes)
 
     # ---- change announcements --------------------------------------------------------

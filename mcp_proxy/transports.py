@@ -13,10 +13,10 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TextIO
 
 import httpx2
+from mcp.client._transport import TransportStreams  # pyright: ignore[reportPrivateUsage]
 from mcp.client.sse import sse_client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
-from mcp.client._transport import TransportStreams  # pyright: ignore[reportPrivateUsage]
 
 from .config import ServerConfig
 
@@ -27,6 +27,7 @@ TransportFactory = Callable[[ServerConfig], AbstractAsyncContextManager[Transpor
 # SSE stream, so they get their own, much longer, budget.
 HTTP_CONNECT_TIMEOUT = 10.0
 HTTP_STREAM_READ_TIMEOUT = 300.0
+
 
 def open_transport(config: ServerConfig) -> AbstractAsyncContextManager[TransportStreams]:
     """Return the context manager that connects to `config`'s server over its transport."""

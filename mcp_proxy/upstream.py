@@ -327,4 +327,3 @@ def _describe(exc: BaseException) -> str:
         return f"command not found: {exc.filename or exc}"
     text = str(exc) or type(exc).__name__
     return f"{type(exc).__name__}: {text}"
-

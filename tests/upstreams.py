@@ -12,6 +12,7 @@ import sys
 import anyio
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ImageContent, TextContent, ToolAnnotations
 
 
@@ -31,7 +32,7 @@ def build_upstream(name: str, *, extra_tools: int = 0) -> MCPServer:
 
     @server.tool(description="Always fails.")
     def fail() -> str:
-        raise ValueError(f"{name} failed on purpose")
+        raise ToolError(f"{name} failed on purpose")
 
     @server.tool(description="Return an image and a text.")
     def picture() -> list[TextContent | ImageContent]:
