@@ -34,7 +34,7 @@ _WILDCARD_BINDS = ("0.0.0.0", "::", "")
 
 def security_settings(host: str, extra_hosts: tuple[str, ...] = ()) -> TransportSecuritySettings:
     """DNS-rebinding protection: accept only the loopback names, the bound host and `extra_hosts`."""
-    names = list(_LOOPBACK_NAMES)
+    names: list[str] = list(_LOOPBACK_NAMES)
     bound = f"[{host}]" if ":" in host and not host.startswith("[") else host
     if bound not in _WILDCARD_BINDS and bound not in names:
         names.append(bound)

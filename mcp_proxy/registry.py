@@ -14,7 +14,7 @@ from typing import Any
 import anyio
 from anyio.abc import TaskStatus
 
-from .catalog import Catalog, Conflict, build_catalog, catalog_diff
+from .catalog import Catalog, ChangedList, Conflict, build_catalog, catalog_diff
 from .config import ProxyConfig
 from .logging import get_logger
 from .transports import TransportFactory, open_transport
@@ -22,7 +22,7 @@ from .upstream import Upstream, UpstreamState
 
 log = get_logger("mcp_proxy.registry")
 
-ChangeListener = Callable[[set[str]], Awaitable[None]]
+ChangeListener = Callable[[set[ChangedList]], Awaitable[None]]
 
 
 class Registry:
@@ -87,10 +87,10 @@ class Registry:
     def _upstream_changed(self, _: Upstream) -> None:
         self._dirty.set()
 
-    def _rebuild(self) -> set[str]:
+    def _rebuild(self) -> set[ChangedList]:
         listings = [u.listing for u in self.upstreams.values() if u.state != UpstreamState.DISABLED]
         new = build_catalog(listings, separator=self.config.proxy.separator, name_budget=self.config.proxy.name_budget)
-        changed = set(catalog_diff(self._catalog, new))
+        changed = catalog_diff(self._catalog, new)
         self._catalog = new
         for conflict in new.conflicts:
             if conflict not in self._reported_conflicts:

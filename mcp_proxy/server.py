@@ -10,7 +10,7 @@ subscription bus for modern-era `subscriptions/listen` streams.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import mcp_types as types
 from mcp import MCPError
@@ -29,6 +29,7 @@ from mcp.server.subscriptions import (
 )
 
 from . import __version__
+from .catalog import ChangedList, ListKind
 from .errors import ManifoldError, UnknownNameError, UpstreamError, to_mcp_error
 from .logging import get_logger
 from .naming import expose_uri
@@ -46,9 +47,8 @@ _HOP_META_KEYS = frozenset({"progress_token", "progressToken"})
 
 Ctx = ServerRequestContext[Any, Any]
 R = TypeVar("R")
-ListKind = Literal["tools", "resources", "resource_templates", "prompts"]
 
-_EVENTS: dict[str, ServerEvent] = {
+_EVENTS: dict[ChangedList, ServerEvent] = {
     "tools": ToolsListChanged(),
     "resources": ResourcesListChanged(),
     "prompts": PromptsListChanged(),
@@ -126,12 +126,10 @@ class ProxyServer:
         self._legacy_sessions[key] = ctx.session
         connection.exit_stack.callback(self._legacy_sessions.pop, key, None)
 
-    async def announce_changes(self, kinds: set[str]) -> None:
+    async def announce_changes(self, kinds: set[ChangedList]) -> None:
         """Tell every connected client which lists changed."""
         for kind in sorted(kinds):
-            event = _EVENTS.get(kind)
-            if event is not None:
-                await self.bus.publish(event)
+            await self.bus.publish(_EVENTS[kind])
         for session in list(self._legacy_sessions.values()):
             if "tools" in kinds:
                 await session.send_tool_list_changed()

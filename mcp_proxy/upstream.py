@@ -24,6 +24,7 @@ import anyio
 import mcp_types as types
 from mcp import ClientSession, MCPError
 from mcp.client._probe import negotiate_auto  # pyright: ignore[reportPrivateUsage]
+from mcp.shared.dispatcher import ProgressFnT
 from mcp.client.subscriptions import listen
 
 from .backoff import Backoff
@@ -269,7 +270,7 @@ class Upstream:
         arguments: dict[str, Any] | None,
         *,
         meta: dict[str, Any] | None = None,
-        progress: Callable[[float, float | None, str | None], Awaitable[None]] | None = None,
+        progress: ProgressFnT | None = None,
     ) -> types.CallToolResult:
         """Call one upstream tool by its upstream name."""
         return await self.request(
@@ -317,10 +318,9 @@ class Upstream:
 
 def _describe(exc: BaseException) -> str:
     """A one-line description of a failure, unwrapping the exception groups transports raise."""
-    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-        exc = exc.exceptions[0]
     if isinstance(exc, BaseExceptionGroup):
-        return "; ".join(_describe(e) for e in exc.exceptions)
+        inner: tuple[BaseException, ...] = exc.exceptions  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+        return "; ".join(_describe(e) for e in inner)
     if isinstance(exc, TimeoutError):
         return "timed out while connecting"
     if isinstance(exc, FileNotFoundError):
