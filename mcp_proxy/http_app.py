@@ -48,10 +48,17 @@ def security_settings(host: str, extra_hosts: tuple[str, ...] = ()) -> Transport
 
 
 class _ProxyHolder:
-    """The running proxy, set by the lifespan; routes read it per request."""
+    """The running proxy and its session manager, set by the lifespan; routes read them per request."""
 
     def __init__(self) -> None:
         self.proxy: Proxy | None = None
+        self.manager: StreamableHTTPSessionManager | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI endpoint of /mcp: the session manager exists only while the app runs."""
+        if self.manager is None:
+            raise RuntimeError("the proxy is not running")
+        await StreamableHTTPASGIApp(self.manager)(scope, receive, send)
 
     def require(self) -> Proxy:
         if self.proxy is None:
@@ -64,11 +71,6 @@ def build_http_app(config: ProxyConfig, *, host: str = "127.0.0.1", extra_hosts:
     holder = _ProxyHolder()
     security = security_settings(host, extra_hosts)
     sse = SseServerTransport(MESSAGES_PATH, security_settings=security)
-    managers: list[StreamableHTTPSessionManager] = []
-
-    async def streamable_http(scope: Scope, receive: Receive, send: Send) -> None:
-        await StreamableHTTPASGIApp(managers[0])(scope, receive, send)
-
     async def handle_sse(request: Request) -> Response:
         server = holder.require().server.server
         async with sse.connect_sse(request.scope, request.receive, request._send) as (read, write):  # pyright: ignore[reportPrivateUsage]
@@ -88,15 +90,14 @@ def build_http_app(config: ProxyConfig, *, host: str = "127.0.0.1", extra_hosts:
     async def lifespan(_: Starlette) -> AsyncGenerator[None]:
         async with running_proxy(config) as proxy:
             manager = _session_manager(proxy.server, security)
-            managers[:] = [manager]
-            holder.proxy = proxy
+            holder.proxy, holder.manager = proxy, manager
             async with manager.run():
                 yield
-            holder.proxy = None
+            holder.proxy, holder.manager = None, None
 
     return Starlette(
         routes=[
-            Route(MCP_PATH, streamable_http, methods=["GET", "POST", "DELETE"]),
+            Route(MCP_PATH, holder, methods=["GET", "POST", "DELETE"]),
             Route(SSE_PATH, handle_sse, methods=["GET"]),
             Mount(MESSAGES_PATH, app=sse.handle_post_message),
             Route("/health", health, methods=["GET"]),
