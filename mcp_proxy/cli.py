@@ -24,6 +24,7 @@ log = get_logger("mcp_proxy.cli")
 EXIT_OK = 0
 EXIT_CONFIG_ERROR = 1
 EXIT_USAGE = 2
+_LISTEN_BACKLOG = 2048
 
 _EPILOG = """\
 examples:
@@ -138,6 +139,8 @@ def _serve_http(config: ProxyConfig, host: str, port: int, extra_hosts: tuple[st
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
+    # Listening before start-up finishes lets early clients queue instead of being refused.
+    sock.listen(_LISTEN_BACKLOG)
     bound_port = sock.getsockname()[1]
     app = build_http_app(config, host=host, extra_hosts=extra_hosts)
     server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on"))

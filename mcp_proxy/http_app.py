@@ -71,6 +71,7 @@ def build_http_app(config: ProxyConfig, *, host: str = "127.0.0.1", extra_hosts:
     holder = _ProxyHolder()
     security = security_settings(host, extra_hosts)
     sse = SseServerTransport(MESSAGES_PATH, security_settings=security)
+
     async def handle_sse(request: Request) -> Response:
         server = holder.require().server.server
         async with sse.connect_sse(request.scope, request.receive, request._send) as (read, write):  # pyright: ignore[reportPrivateUsage]
@@ -81,6 +82,10 @@ def build_http_app(config: ProxyConfig, *, host: str = "127.0.0.1", extra_hosts:
         proxy = holder.require()
         summary = health_summary(proxy)
         return JSONResponse(summary, status_code=503 if summary["status"] == "unhealthy" else 200)
+
+    async def healthz(_: Request) -> JSONResponse:
+        # Liveness only: the process answers. Upstream trouble is /health's business.
+        return JSONResponse({"status": "ok"})
 
     async def health_detailed(_: Request) -> JSONResponse:
         proxy = holder.require()
@@ -102,6 +107,7 @@ def build_http_app(config: ProxyConfig, *, host: str = "127.0.0.1", extra_hosts:
             Mount(MESSAGES_PATH, app=sse.handle_post_message),
             Route("/health", health, methods=["GET"]),
             Route("/health/detailed", health_detailed, methods=["GET"]),
+            Route("/healthz", healthz, methods=["GET"]),
         ],
         lifespan=lifespan,
     )

@@ -1,0 +1,179 @@
+"""The proxy as a real process: every front transport, both protocol eras, the bundled example servers."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import AsyncGenerator
+from pathlib import Path
+
+import anyio
+import httpx2
+import mcp_types as types
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp.client.sse import sse_client
+from mcp.client.stdio import stdio_client
+
+from tests.processes import REPO_ROOT, Spawned, child_env, proxy_listening, spawn, wait_until_gone
+
+pytestmark = pytest.mark.anyio
+
+ERAS = ["legacy", "auto"]
+SELECT = "SELECT name FROM customers ORDER BY id LIMIT 2"
+
+
+def write_config(tmp_path: Path) -> Path:
+    """A servers.toml with the three example servers over stdio, using this interpreter."""
+    python, root = json.dumps(sys.executable), json.dumps(str(REPO_ROOT))
+    env = {"database": f"DB_PATH = {json.dumps(str(tmp_path / 'shop.db'))}"}
+    tables = [
+        f'[servers.{name}]\ntransport = "stdio"\ncommand = {python}\n'
+        f'args = ["-m", "examples.servers.{name}"]\ncwd = {root}\nenv = {{ {env.get(name, "")} }}\n'
+        for name in ("database", "github", "files")
+    ]
+    path = tmp_path / "servers.toml"
+    path.write_text("[proxy]\nstartup_timeout = 20\n\n" + "\n".join(tables))
+    return path
+
+
+@pytest.fixture
+def config_path(tmp_path: Path) -> Path:
+    return write_config(tmp_path)
+
+
+@pytest.fixture
+async def http_proxy(config_path: Path) -> AsyncGenerator[Spawned]:
+    args = [sys.executable, "-m", "mcp_proxy", "serve", "--transport", "http", "--port", "0"]
+    args += ["--config", str(config_path), "--log-format", "json"]
+    async with spawn(args, ready=proxy_listening) as proxy:
+        yield proxy
+
+
+async def assert_database_works(client: Client) -> None:
+    """The done-when check: list tools with origins, run a SELECT, get a clear refusal for DROP."""
+    tools = {t.name: t for t in (await client.list_tools()).tools}
+    assert {"database__execute_query", "github__search_code", "files__read_file"} <= set(tools)
+    assert tools["database__execute_query"].meta is not None
+    rows = await client.call_tool("database__execute_query", {"sql": SELECT})
+    assert rows.is_error is not True
+    assert isinstance(rows.content[0], types.TextContent)
+    assert "Amara Okafor" in rows.content[0].text
+    refused = await client.call_tool("database__execute_query", {"sql": "DROP TABLE customers"})
+    assert refused.is_error is True
+    assert isinstance(refused.content[0], types.TextContent)
+    assert "read-only" in refused.content[0].text
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_streamable_http_front_serves_the_example_servers(http_proxy: Spawned, mode: str) -> None:
+    url = http_proxy.ready["url"]
+    async with Client(url, mode=mode, cache=None) as client:
+        await assert_database_works(client)
+        assert client.protocol_version == ("2025-11-25" if mode == "legacy" else "2026-07-28")
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_sse_front_serves_the_example_servers(http_proxy: Spawned, mode: str) -> None:
+    async with Client(sse_client(http_proxy.ready["sse"]), mode=mode, cache=None) as client:
+        await assert_database_works(client)
+
+
+async def test_health_reports_every_server_ready(http_proxy: Spawned) -> None:
+    base = http_proxy.ready["url"].removesuffix("/mcp")
+    async with httpx2.AsyncClient(base_url=base) as http:
+        health = (await http.get("/health")).json()
+        detailed = (await http.get("/health/detailed")).json()
+        live = await http.get("/healthz")
+    assert health == {"status": "healthy", "mode": "multi", "servers": 3, "configured": 3}
+    assert {s["name"]: s["state"] for s in detailed["servers"]} == {
+        "database": "ready",
+        "github": "ready",
+        "files": "ready",
+    }
+    assert detailed["servers"][0]["counts"]["tools"] == 3
+    assert live.status_code == 200
+
+
+async def test_mcp_routes_refuse_a_foreign_host_or_origin(http_proxy: Spawned) -> None:
+    url = http_proxy.ready["url"]
+    body = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+    async with httpx2.AsyncClient() as http:
+        foreign_host = await http.post(url, json=body, headers={**headers, "Host": "evil.example"})
+        foreign_origin = await http.post(url, json=body, headers={**headers, "Origin": "http://evil.example"})
+        sse_foreign = await http.post(
+            url.replace("/mcp", "/messages/?session_id=00"), json=body, headers={**headers, "Host": "evil.example"}
+        )
+    assert foreign_host.status_code == 421
+    assert foreign_origin.status_code == 403
+    assert sse_foreign.status_code == 421
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_stdio_front_serves_the_example_servers(config_path: Path, mode: str) -> None:
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "mcp_proxy", "serve", "--transport", "stdio", "--config", str(config_path)],
+        env=child_env(),
+        cwd=REPO_ROOT,
+    )
+    async with Client(stdio_client(params), mode=mode, cache=None) as client:
+        await assert_database_works(client)
+
+
+async def test_stdio_front_writes_only_json_rpc_to_stdout(config_path: Path) -> None:
+    args = [sys.executable, "-m", "mcp_proxy", "serve", "--transport", "stdio", "--config", str(config_path)]
+    requests = [
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "raw", "version": "0"},
+            },
+        },
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+        {
+            "jsonrpc": "2.0",
+            "id": 3,
+            "method": "tools/call",
+            "params": {"name": "database__execute_query", "arguments": {"sql": SELECT}},
+        },
+    ]
+    async with spawn(args) as proxy:
+        stdin, stdout = proxy.process.stdin, proxy.process.stdout
+        assert stdin is not None and stdout is not None
+        await stdin.send(b"".join(json.dumps(r).encode() + b"\n" for r in requests))
+        lines: list[str] = []
+        buffer = b""
+        with anyio.fail_after(30):
+            while not any('"id":3' in line.replace(" ", "") for line in lines):
+                buffer += await stdout.receive()
+                *complete, buffer = buffer.split(b"\n")
+                lines.extend(raw.decode() for raw in complete)
+        await stdin.aclose()
+        with anyio.fail_after(15):
+            await proxy.process.wait()
+        children = proxy.example_pids()
+    messages = [json.loads(line) for line in lines]
+    assert all(m.get("jsonrpc") == "2.0" for m in messages)
+    answered = {m["id"]: m for m in messages if "id" in m}
+    assert "Amara Okafor" in answered[3]["result"]["content"][0]["text"]
+    assert len(children) == 3
+    assert await wait_until_gone(children) == []
+
+
+async def test_no_upstream_child_outlives_the_http_proxy(config_path: Path) -> None:
+    args = [sys.executable, "-m", "mcp_proxy", "serve", "--transport", "http", "--port", "0"]
+    args += ["--config", str(config_path), "--log-format", "json"]
+    async with spawn(args, ready=proxy_listening) as proxy:
+        async with Client(proxy.ready["url"], cache=None) as client:
+            await client.list_tools()
+        children = proxy.example_pids()
+    assert proxy.process.returncode is not None
+    assert len(children) == 3
+    assert await wait_until_gone(children) == []
