@@ -24,8 +24,8 @@ import anyio
 import mcp_types as types
 from mcp import ClientSession, MCPError
 from mcp.client._probe import negotiate_auto  # pyright: ignore[reportPrivateUsage]
-from mcp.shared.dispatcher import ProgressFnT
 from mcp.client.subscriptions import listen
+from mcp.shared.dispatcher import ProgressFnT
 
 from .backoff import Backoff
 from .catalog import ServerListing
