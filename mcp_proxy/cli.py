@@ -13,7 +13,7 @@ from typing import Any, get_args
 import anyio
 
 from . import __version__
-from .config import ProxyConfig, discover_config_path, load_config
+from .config import CONFIG_PATH_ENV, CONFIG_SEARCH_PATHS, ProxyConfig, discover_config_path, load_config
 from .errors import ConfigError
 from .importers import import_file
 from .logging import LOG_LEVELS, LogFormat, configure_logging, get_logger
@@ -37,6 +37,10 @@ examples:
 The configuration is found in this order: --config, $MCP_CONFIG_PATH, ./servers.toml,
 config/mcp-servers.json, /etc/mcp/servers.json.
 """
+
+
+class _NoConfiguration(Exception):
+    """Nothing names a configuration file and none of the default locations has one."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,6 +92,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"mcp-proxy: {exc}", file=sys.stderr)
         return EXIT_CONFIG_ERROR
+    except _NoConfiguration:
+        print(f"mcp-proxy: {no_configuration_message()}", file=sys.stderr)
+        return EXIT_CONFIG_ERROR
     if args.command == "check":
         print(render_check(config))
         return EXIT_OK
@@ -99,12 +106,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _load(explicit: str | None) -> ProxyConfig:
     path = discover_config_path(explicit)
     if path is None:
-        raise ConfigError.single(
-            "(no configuration)",
-            "no configuration file found; pass --config PATH, set MCP_CONFIG_PATH, "
-            "or create ./servers.toml (see docs/CONFIGURATION.md)",
-        )
+        raise _NoConfiguration
     return load_config(path)
+
+
+def no_configuration_message() -> str:
+    """What to do when no configuration file can be found: where we looked and how to make one."""
+    searched = ", ".join(f"./{p}" if not p.is_absolute() else str(p) for p in CONFIG_SEARCH_PATHS)
+    return (
+        "no configuration file found.\n"
+        f"  Looked at --config, ${CONFIG_PATH_ENV}, then {searched}.\n"
+        "  Pass --config PATH, set MCP_CONFIG_PATH, or create ./servers.toml (see docs/CONFIGURATION.md);\n"
+        "  `mcp-proxy import claude-desktop > servers.toml` converts an existing Claude Desktop setup."
+    )
 
 
 def _import(args: argparse.Namespace) -> int:

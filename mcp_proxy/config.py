@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CONFIG_PATH_ENV",
     "CONFIG_SEARCH_PATHS",
+    "Isolation",
     "ProtocolMode",
     "ProxyConfig",
     "ProxySection",
@@ -53,6 +54,7 @@ __all__ = [
 
 Transport = Literal["stdio", "sse", "http"]
 ProtocolMode = Literal["auto", "legacy", "2026-07-28"]
+Isolation = Literal["shared", "per-client"]
 DocumentSyntax = Literal["toml", "json"]
 _Model = TypeVar("_Model", bound=BaseModel)
 
@@ -191,6 +193,8 @@ class ServerConfig(BaseModel):
     """Seconds to wait for each upstream request."""
     protocol: ProtocolMode = "auto"
     """Protocol era to speak upstream: probe (`auto`), handshake era (`legacy`) or `2026-07-28`."""
+    isolation: Isolation = "shared"
+    """`shared`: one session for all clients; `per-client`: each client connection gets its own session."""
     include_tools: list[str] = Field(default_factory=lambda: ["*"])
     """fnmatch globs on upstream tool names; only matching tools are exposed."""
     exclude_tools: list[str] = Field(default_factory=list[str])

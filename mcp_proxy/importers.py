@@ -54,7 +54,16 @@ SECRET_MASK = "**********"
 _WORKSPACE_DIRS = frozenset({".vscode", ".cursor"})
 _PASSED_THROUGH = ("command", "args", "env", "cwd", "url", "headers")
 _TRANSPORT_KEYS = ("type", "transport", "transportType")
-_SEED_ENTRY_KEYS = ("enabled", "transport", "priority", "prefix", "protocol", "include_tools", "exclude_tools")
+_SEED_ENTRY_KEYS = (
+    "enabled",
+    "transport",
+    "priority",
+    "prefix",
+    "protocol",
+    "isolation",
+    "include_tools",
+    "exclude_tools",
+)
 _SEED_CONFIG_KEYS = ("command", "args", "env", "headers", "cwd")
 _REFERENCE_OR_DOLLAR = re.compile(r"\$\{([^{}]*)\}|\$")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import replace
 from typing import TypeVar
 
 import mcp_types as types
 from mcp import ClientSession, MCPError
 
-from .catalog import ServerListing
+from .catalog import ChangedList, ServerListing
 from .config import ServerConfig
 
 R = TypeVar("R", bound=types.PaginatedResult)
 Item = TypeVar("Item")
+
+ALL_LISTS: frozenset[ChangedList] = frozenset({"tools", "resources", "prompts"})
 
 # A buggy upstream that hands back cursors forever must not hang the proxy.
 MAX_LIST_PAGES = 1000
@@ -20,31 +23,43 @@ MAX_LIST_PAGES = 1000
 
 async def fetch_listing(session: ClientSession, config: ServerConfig) -> ServerListing:
     """Fetch every list the server's capabilities announce, walking all pages of each."""
-    caps = session.server_capabilities or types.ServerCapabilities()
-    tools: list[types.Tool] = []
-    resources: list[types.Resource] = []
-    templates: list[types.ResourceTemplate] = []
-    prompts: list[types.Prompt] = []
-    if caps.tools is not None:
-        tools = await _walk(lambda p: session.list_tools(params=p), lambda r: r.tools)
-    if caps.resources is not None:
-        resources = await _walk(lambda p: session.list_resources(params=p), lambda r: r.resources)
-        templates = await _walk(
-            lambda p: session.list_resource_templates(params=p), lambda r: r.resource_templates, optional=True
-        )
-    if caps.prompts is not None:
-        prompts = await _walk(lambda p: session.list_prompts(params=p), lambda r: r.prompts)
-    return ServerListing(
+    empty = ServerListing(
         server=config.name,
         prefix=config.exposed_prefix,
         priority=config.priority,
-        tools=tuple(tools),
-        resources=tuple(resources),
-        resource_templates=tuple(templates),
-        prompts=tuple(prompts),
         include_tools=tuple(config.include_tools),
         exclude_tools=tuple(config.exclude_tools),
     )
+    return await fetch_lists(session, config, empty, ALL_LISTS)
+
+
+async def fetch_lists(
+    session: ClientSession, config: ServerConfig, current: ServerListing, kinds: Iterable[ChangedList]
+) -> ServerListing:
+    """Fetch the given lists again and return `current` with just those replaced."""
+    caps = session.server_capabilities or types.ServerCapabilities()
+    wanted = set(kinds)
+    updated = current
+    if "tools" in wanted:
+        tools: list[types.Tool] = []
+        if caps.tools is not None:
+            tools = await _walk(lambda p: session.list_tools(params=p), lambda r: r.tools)
+        updated = replace(updated, tools=tuple(tools))
+    if "resources" in wanted:
+        resources: list[types.Resource] = []
+        templates: list[types.ResourceTemplate] = []
+        if caps.resources is not None:
+            resources = await _walk(lambda p: session.list_resources(params=p), lambda r: r.resources)
+            templates = await _walk(
+                lambda p: session.list_resource_templates(params=p), lambda r: r.resource_templates, optional=True
+            )
+        updated = replace(updated, resources=tuple(resources), resource_templates=tuple(templates))
+    if "prompts" in wanted:
+        prompts: list[types.Prompt] = []
+        if caps.prompts is not None:
+            prompts = await _walk(lambda p: session.list_prompts(params=p), lambda r: r.prompts)
+        updated = replace(updated, prompts=tuple(prompts))
+    return updated
 
 
 async def _walk(

@@ -23,6 +23,7 @@ from .upstream import Upstream, UpstreamState
 log = get_logger("mcp_proxy.registry")
 
 ChangeListener = Callable[[set[ChangedList]], Awaitable[None]]
+ResourceListener = Callable[[Upstream, str], Awaitable[None]]
 
 
 class Registry:
@@ -31,9 +32,15 @@ class Registry:
     def __init__(self, config: ProxyConfig, transport_factory: TransportFactory = open_transport) -> None:
         self.config = config
         self.upstreams: dict[str, Upstream] = {
-            server.name: Upstream(server, on_change=self._upstream_changed, transport_factory=transport_factory)
+            server.name: Upstream(
+                server,
+                on_change=self._upstream_changed,
+                transport_factory=transport_factory,
+                on_resource_updated=self._resource_updated,
+            )
             for server in config.servers
         }
+        self._resource_listeners: list[ResourceListener] = []
         self._catalog = build_catalog([])
         self._listeners: list[ChangeListener] = []
         self._dirty = anyio.Event()
@@ -47,6 +54,14 @@ class Registry:
     def add_listener(self, listener: ChangeListener) -> None:
         """Call `listener` with the changed list kinds ("tools", "resources", "prompts") after each rebuild."""
         self._listeners.append(listener)
+
+    def add_resource_listener(self, listener: ResourceListener) -> None:
+        """Call `listener(upstream, upstream_uri)` when an upstream reports a resource update."""
+        self._resource_listeners.append(listener)
+
+    async def _resource_updated(self, upstream: Upstream, uri: str) -> None:
+        for listener in list(self._resource_listeners):
+            await listener(upstream, uri)
 
     def ready_count(self) -> int:
         """How many upstreams are connected and usable."""

@@ -1,10 +1,11 @@
-"""The proxy's downstream MCP server: list handlers served from the catalog, calls routed upstream.
+"""The proxy's downstream MCP server: lists served from the catalog, requests routed upstream.
 
 One low-level `Server` serves every front transport and both protocol eras. List requests are
 answered from the registry's current catalog; calls are routed by exact lookup and forwarded
-to the owning upstream with the caller's progress token honoured. Changes to the catalog are
-announced to every connected client: pushed to handshake-era sessions, published on the
-subscription bus for modern-era `subscriptions/listen` streams.
+to the owning upstream, with everything the upstream says meanwhile (progress, log messages,
+requests for input) relayed to the caller before the result. What the proxy advertises
+(capabilities, instructions) is computed when each client connects, from the upstreams that
+are ready at that moment.
 """
 
 from __future__ import annotations
@@ -14,26 +15,19 @@ from typing import Any, TypeVar
 
 import mcp_types as types
 from mcp import MCPError
-from mcp.server import Server
+from mcp.client._input_required import run_input_required_driver  # pyright: ignore[reportPrivateUsage]
 from mcp.server.context import ServerRequestContext
-from mcp.server.lowlevel.server import NotificationOptions
-from mcp.server.models import InitializationOptions
-from mcp.server.session import ServerSession
-from mcp.server.subscriptions import (
-    InMemorySubscriptionBus,
-    ListenHandler,
-    PromptsListChanged,
-    ResourcesListChanged,
-    ServerEvent,
-    ToolsListChanged,
-)
 
 from . import __version__
+from .capabilities import AggregatingServer
 from .catalog import ChangedList, ListKind
+from .clients import Clients
+from .downstream import DownstreamCall
 from .errors import ManifoldError, UnknownNameError, UpstreamError, to_mcp_error
 from .logging import get_logger
 from .naming import expose_uri
 from .registry import Registry
+from .upstream import Upstream
 
 log = get_logger("mcp_proxy.server")
 
@@ -41,46 +35,21 @@ SERVER_NAME = "manifold"
 SERVER_TITLE = "Manifold MCP proxy"
 
 # `_meta` keys that belong to the downstream connection and must not be forwarded upstream:
-# the upstream session mints its own protocol stamps and progress token.
+# the upstream session mints its own protocol stamps and progress token. The per-request log
+# level is the exception: it is the client's wish and is passed on deliberately.
 _HOP_META_PREFIX = "io.modelcontextprotocol/"
 _HOP_META_KEYS = frozenset({"progress_token", "progressToken"})
 
 Ctx = ServerRequestContext[Any, Any]
 R = TypeVar("R")
-
-_EVENTS: dict[ChangedList, ServerEvent] = {
-    "tools": ToolsListChanged(),
-    "resources": ResourcesListChanged(),
-    "prompts": PromptsListChanged(),
-}
+Attempt = Callable[[types.InputResponses | None, str | None], Awaitable[Any]]
 
 
-class _AggregatingServer(Server[Any]):
-    """A low-level server that always advertises `listChanged` to handshake-era clients.
-
-    The streamable HTTP session manager builds initialization options without notification
-    options, which would tell those clients that the lists never change.
-    """
-
-    def create_initialization_options(
-        self,
-        notification_options: NotificationOptions | None = None,
-        experimental_capabilities: dict[str, dict[str, Any]] | None = None,
-        extensions: dict[str, dict[str, Any]] | None = None,
-    ) -> InitializationOptions:
-        return super().create_initialization_options(
-            notification_options
-            or NotificationOptions(prompts_changed=True, resources_changed=True, tools_changed=True),
-            experimental_capabilities,
-            extensions,
-        )
-
-
-def forwardable_meta(meta: Mapping[str, Any] | None) -> dict[str, Any] | None:
+def forwardable_meta(meta: Mapping[str, Any] | None, log_level: str | None = None) -> dict[str, Any] | None:
     """The caller's `_meta` minus the keys that belong to the downstream hop."""
-    if not meta:
-        return None
-    kept = {k: v for k, v in meta.items() if not k.startswith(_HOP_META_PREFIX) and k not in _HOP_META_KEYS}
+    kept = {k: v for k, v in (meta or {}).items() if not k.startswith(_HOP_META_PREFIX) and k not in _HOP_META_KEYS}
+    if log_level is not None:
+        kept[types.LOG_LEVEL_META_KEY] = log_level
     return kept or None
 
 
@@ -95,49 +64,78 @@ class ProxyServer:
 
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
-        self.bus = InMemorySubscriptionBus()
-        self._legacy_sessions: dict[int, ServerSession] = {}
-        self.server = _AggregatingServer(
+        self.clients = Clients(on_subscriptions_changed=self._sync_subscriptions)
+        self.server = AggregatingServer(
             SERVER_NAME,
+            registry,
             version=__version__,
             title=SERVER_TITLE,
-            get_tool_input_schema=lambda name: registry.catalog.tool_input_schema(name),
+            get_tool_input_schema=self._tool_input_schema,
             on_list_tools=self._list_tools,
             on_call_tool=self._call_tool,
             on_list_resources=self._list_resources,
             on_list_resource_templates=self._list_resource_templates,
             on_read_resource=self._read_resource,
+            on_subscribe_resource=self._subscribe,
+            on_unsubscribe_resource=self._unsubscribe,
+            on_subscriptions_listen=self.clients.listen,
             on_list_prompts=self._list_prompts,
             on_get_prompt=self._get_prompt,
-            on_subscriptions_listen=ListenHandler(self.bus),
+            on_completion=self._complete,
+            on_set_logging_level=self._set_logging_level,
         )
-        self.server.add_notification_handler(
-            "notifications/initialized", types.NotificationParams, self._on_initialized
-        )
-        registry.add_listener(self.announce_changes)
+        self.server.add_notification_handler("notifications/initialized", types.NotificationParams, self._initialized)
+        registry.add_listener(self._catalog_changed)
+        registry.add_resource_listener(self._resource_updated)
 
-    # ---- change announcements --------------------------------------------------------
+    def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
+        # The SDK validates modern-era parameter headers against this; answering from the
+        # catalog keeps it from re-running the whole tools/list on every call.
+        return self.registry.catalog.tool_input_schema(name)
 
-    async def _on_initialized(self, ctx: Ctx, params: types.NotificationParams) -> None:
-        # The session object is per message, but a captured one stays usable for the life of the
-        # connection; the connection's exit stack tells us when to forget it.
-        connection = ctx.session._connection  # pyright: ignore[reportPrivateUsage]
-        key = id(connection)
-        self._legacy_sessions[key] = ctx.session
-        connection.exit_stack.callback(self._legacy_sessions.pop, key, None)
+    # ---- clients and notifications ----------------------------------------------------
 
-    async def announce_changes(self, kinds: set[ChangedList]) -> None:
-        """Tell every connected client which lists changed."""
-        for kind in sorted(kinds):
-            await self.bus.publish(_EVENTS[kind])
-        for session in list(self._legacy_sessions.values()):
-            if "tools" in kinds:
-                await session.send_tool_list_changed()
-            if "resources" in kinds:
-                await session.send_resource_list_changed()
-            if "prompts" in kinds:
-                await session.send_prompt_list_changed()
-        log.info("list_changed_sent", kinds=sorted(kinds), legacy_sessions=len(self._legacy_sessions))
+    async def _initialized(self, ctx: Ctx, params: types.NotificationParams) -> None:
+        self.clients.register(ctx)
+
+    async def _catalog_changed(self, kinds: set[ChangedList]) -> None:
+        await self.clients.announce(kinds)
+        await self._sync_subscriptions()  # a URI may now belong to another server
+
+    async def _resource_updated(self, upstream: Upstream, uri: str) -> None:
+        await self.clients.resource_updated(expose_uri(upstream.config.exposed_prefix, uri))
+
+    async def _sync_subscriptions(self) -> None:
+        wanted: dict[str, set[str]] = {name: set() for name in self.registry.upstreams}
+        catalog = self.registry.catalog
+        for uri in self.clients.subscribed_uris():
+            route = catalog.route_resource(uri)
+            if route is not None:
+                wanted[route.server].add(route.original)
+        for name, uris in wanted.items():
+            upstream = self.registry.upstreams[name]
+            if upstream.supports("subscribe") or not uris:
+                await upstream.set_subscriptions(uris)
+
+    async def _subscribe(self, ctx: Ctx, params: types.SubscribeRequestParams) -> types.EmptyResult:
+        async def subscribe() -> types.EmptyResult:
+            route = self.registry.catalog.route_resource(params.uri)
+            if route is None:
+                raise UnknownNameError("resource", params.uri)
+            await self.clients.subscribe(ctx, params.uri)
+            return types.EmptyResult()
+
+        return await _guard(subscribe)
+
+    async def _unsubscribe(self, ctx: Ctx, params: types.UnsubscribeRequestParams) -> types.EmptyResult:
+        await _guard(lambda: self.clients.unsubscribe(ctx, params.uri))
+        return types.EmptyResult()
+
+    async def _set_logging_level(self, ctx: Ctx, params: types.SetLevelRequestParams) -> types.EmptyResult:
+        self.clients.set_log_level(ctx, params.level)
+        for upstream in self.registry.upstreams.values():
+            await upstream.set_logging_level(params.level)
+        return types.EmptyResult()
 
     # ---- lists -----------------------------------------------------------------------
 
@@ -177,62 +175,136 @@ class ProxyServer:
 
     # ---- calls -----------------------------------------------------------------------
 
-    async def _call_tool(self, ctx: Ctx, params: types.CallToolRequestParams) -> types.CallToolResult:
-        async def call() -> types.CallToolResult:
+    async def _forward(self, call: DownstreamCall, attempt: Attempt, params: types.InputResponseRequestParams) -> Any:
+        """Run a forwarded request to completion on the caller's behalf.
+
+        A modern client drives input rounds itself, so an `InputRequiredResult` is returned to
+        it untouched (its `request_state` stays opaque); for a handshake-era client the proxy
+        asks it for each input and retries.
+        """
+        result = await attempt(params.input_responses, params.request_state)
+        if isinstance(result, types.InputRequiredResult) and not call.is_modern:
+            result = await run_input_required_driver(result, dispatch=lambda _, req: call.ask(req), retry=attempt)
+        await call.drain()
+        if isinstance(result, types.Result) and result.meta:
+            result.meta = _without_server_info(result.meta)
+        return result
+
+    def _target(self, server: str) -> Upstream:
+        return self.registry.upstreams[server]
+
+    async def _call_tool(
+        self, ctx: Ctx, params: types.CallToolRequestParams
+    ) -> types.CallToolResult | types.InputRequiredResult:
+        async def call() -> types.CallToolResult | types.InputRequiredResult:
             route = self.registry.catalog.route_tool(params.name)
             if route is None:
                 raise UnknownNameError("tool", params.name)
-            upstream = self.registry.upstreams[route.server]
-            try:
-                result = await upstream.call_tool(
+            upstream = self._target(route.server)
+            downstream = DownstreamCall(ctx, route.server)
+            meta = forwardable_meta(ctx.meta, self.clients.log_level(ctx))
+
+            async def attempt(
+                responses: types.InputResponses | None, state: str | None
+            ) -> types.CallToolResult | types.InputRequiredResult:
+                return await upstream.call_tool(
                     route.original,
                     params.arguments,
-                    meta=forwardable_meta(ctx.meta),
-                    progress=ctx.session.report_progress,
+                    caller=downstream,
+                    meta=meta,
+                    input_responses=responses,
+                    request_state=state,
                 )
+
+            try:
+                return await self._forward(downstream, attempt, params)
             except UpstreamError as exc:
-                # The model should see why the tool failed and act on it, so this is a tool
-                # result, not a protocol error.
+                # The model should see why the tool failed and act on it: a tool result, not a
+                # protocol error.
                 log.warning("tool_call_unavailable", server=route.server, tool=route.original, error=str(exc))
                 return types.CallToolResult(content=[types.TextContent(type="text", text=str(exc))], is_error=True)
-            if result.meta:
-                result.meta = _without_server_info(result.meta)
-            return result
 
         return await _guard(call)
 
-    async def _read_resource(self, ctx: Ctx, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
-        async def read() -> types.ReadResourceResult:
+    async def _read_resource(
+        self, ctx: Ctx, params: types.ReadResourceRequestParams
+    ) -> types.ReadResourceResult | types.InputRequiredResult:
+        async def read() -> types.ReadResourceResult | types.InputRequiredResult:
             route = self.registry.catalog.route_resource(params.uri)
             if route is None:
                 raise UnknownNameError("resource", params.uri)
-            upstream = self.registry.upstreams[route.server]
-            result = await upstream.read_resource(route.original, meta=forwardable_meta(ctx.meta))
+            upstream = self._target(route.server)
+            downstream = DownstreamCall(ctx, route.server)
+            meta = forwardable_meta(ctx.meta, self.clients.log_level(ctx))
+
+            async def attempt(
+                responses: types.InputResponses | None, state: str | None
+            ) -> types.ReadResourceResult | types.InputRequiredResult:
+                return await upstream.read_resource(
+                    route.original, caller=downstream, meta=meta, input_responses=responses, request_state=state
+                )
+
+            result = await self._forward(downstream, attempt, params)
             prefix = upstream.config.exposed_prefix
-            if prefix:
-                # Clients match contents to what they asked for: show the URI in the exposed form.
+            if prefix and isinstance(result, types.ReadResourceResult):
+                # Clients match contents to what they asked for: show URIs in their exposed form.
                 result.contents = [
                     c.model_copy(update={"uri": params.uri if c.uri == route.original else expose_uri(prefix, c.uri)})
                     for c in result.contents
                 ]
-            if result.meta:
-                result.meta = _without_server_info(result.meta)
             return result
 
         return await _guard(read)
 
-    async def _get_prompt(self, ctx: Ctx, params: types.GetPromptRequestParams) -> types.GetPromptResult:
-        async def get() -> types.GetPromptResult:
+    async def _get_prompt(
+        self, ctx: Ctx, params: types.GetPromptRequestParams
+    ) -> types.GetPromptResult | types.InputRequiredResult:
+        async def get() -> types.GetPromptResult | types.InputRequiredResult:
             route = self.registry.catalog.route_prompt(params.name)
             if route is None:
                 raise UnknownNameError("prompt", params.name)
-            upstream = self.registry.upstreams[route.server]
-            result = await upstream.get_prompt(route.original, params.arguments, meta=forwardable_meta(ctx.meta))
-            if result.meta:
-                result.meta = _without_server_info(result.meta)
-            return result
+            upstream = self._target(route.server)
+            downstream = DownstreamCall(ctx, route.server)
+            meta = forwardable_meta(ctx.meta, self.clients.log_level(ctx))
+
+            async def attempt(
+                responses: types.InputResponses | None, state: str | None
+            ) -> types.GetPromptResult | types.InputRequiredResult:
+                return await upstream.get_prompt(
+                    route.original,
+                    params.arguments,
+                    caller=downstream,
+                    meta=meta,
+                    input_responses=responses,
+                    request_state=state,
+                )
+
+            return await self._forward(downstream, attempt, params)
 
         return await _guard(get)
+
+    async def _complete(self, ctx: Ctx, params: types.CompleteRequestParams) -> types.CompleteResult:
+        async def complete() -> types.CompleteResult:
+            ref = params.ref
+            catalog = self.registry.catalog
+            if isinstance(ref, types.PromptReference):
+                route = catalog.route_prompt(ref.name)
+                if route is None:
+                    raise UnknownNameError("prompt", ref.name)
+                upstream_ref: types.PromptReference | types.ResourceTemplateReference = ref.model_copy(
+                    update={"name": route.original}
+                )
+            else:
+                route = catalog.route_template(ref.uri)
+                if route is None:
+                    raise UnknownNameError("resource template", ref.uri)
+                upstream_ref = ref.model_copy(update={"uri": route.original})
+            upstream = self._target(route.server)
+            if not upstream.supports("completions"):
+                return types.CompleteResult(completion=types.Completion(values=[]))
+            return await upstream.complete(upstream_ref, params.argument, params.context)
+
+        return await _guard(complete)
 
 
 async def _guard(operation: Callable[[], Awaitable[R]]) -> R:

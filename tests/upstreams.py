@@ -8,12 +8,44 @@ same server over stdio: `python -m tests.upstreams NAME`.
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import anyio
 from mcp.server import MCPServer
-from mcp.server.mcpserver import Context
+from mcp.server.mcpserver import Context, Elicit, ListRoots, Resolve, Sample
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp_types import ImageContent, TextContent, ToolAnnotations
+from mcp_types import (
+    Completion,
+    CompletionArgument,
+    CompletionContext,
+    CreateMessageResult,
+    ImageContent,
+    ListRootsResult,
+    PromptReference,
+    ResourceTemplateReference,
+    SamplingMessage,
+    TextContent,
+    ToolAnnotations,
+)
+from pydantic import BaseModel
+
+
+class Person(BaseModel):
+    """What the `ask_user` tool elicits."""
+
+    name: str
+
+
+def _sample(prompt: str) -> Sample:
+    return Sample([SamplingMessage(role="user", content=TextContent(type="text", text=prompt))], max_tokens=20)
+
+
+def _elicit_person() -> Elicit[Person]:
+    return Elicit("Who are you?", Person)
+
+
+def _roots() -> ListRoots:
+    return ListRoots()
 
 
 def build_upstream(name: str, *, extra_tools: int = 0) -> MCPServer:
@@ -49,6 +81,49 @@ def build_upstream(name: str, *, extra_tools: int = 0) -> MCPServer:
     async def hang() -> str:
         await anyio.sleep_forever()
         return "unreachable"
+
+    @server.tool(description="Ask the client's model to answer a prompt (sampling).")
+    def ask_llm(prompt: str, answer: Annotated[CreateMessageResult, Resolve(_sample)]) -> str:
+        content = answer.content
+        text = content.text if isinstance(content, TextContent) else "?"
+        return f"{name}:sampled[{text}]"
+
+    @server.tool(description="Ask the user for their name (elicitation).")
+    def ask_user(person: Annotated[Person, Resolve(_elicit_person)]) -> str:
+        return f"{name}:hello {person.name}"
+
+    @server.tool(description="Ask the client for its roots.")
+    def show_roots(roots: Annotated[ListRootsResult, Resolve(_roots)]) -> str:
+        return f"{name}:roots " + ",".join(str(root.uri) for root in roots.roots)
+
+    @server.tool(description="Write three log messages, then answer.")
+    async def chatty(ctx: Context) -> str:
+        for index in range(3):
+            await ctx.info(f"{name} log {index}")
+        return f"{name}:chatty done"
+
+    @server.tool(description="Say that the readme resource changed.")
+    async def touch(ctx: Context) -> str:
+        uri = f"note://{name}/readme"
+        await ctx.notify_resource_updated(uri)
+        await ctx.session.send_resource_updated(uri)
+        return f"{name}:touched"
+
+    @server.tool(description="Add a tool, then announce the change.")
+    async def grow(ctx: Context) -> str:
+        server.add_tool(lambda: f"{name}:grown", name="grown", description="added at run time")
+        await ctx.notify_tools_changed()
+        await ctx.session.send_tool_list_changed()
+        return f"{name}:grew"
+
+    @server.completion()
+    async def complete(
+        ref: PromptReference | ResourceTemplateReference,
+        argument: CompletionArgument,
+        context: CompletionContext | None,
+    ) -> Completion | None:
+        choices = [f"{argument.value}-{name}-1", f"{argument.value}-{name}-2"]
+        return Completion(values=choices, total=2, has_more=False)
 
     for index in range(extra_tools):
         server.add_tool(lambda index=index: f"{name}:extra{index}", name=f"extra{index:03d}", description="extra")
