@@ -37,7 +37,7 @@ async def answer_elicitation(context: ClientRequestContext, params: types.Elicit
 
 
 async def answer_roots(context: ClientRequestContext) -> Any:
-    return types.ListRootsResult(roots=[types.Root(uri="file:///srv/work")])
+    return types.ListRootsResult(roots=[types.Root.model_validate({"uri": "file:///srv/work"})])
 
 
 def interactive_client(proxy_server: Any, mode: str, **kwargs: Any) -> Client:
