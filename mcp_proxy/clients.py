@@ -44,7 +44,8 @@ def connection_key(ctx: Ctx) -> int:
     return id(ctx.session._connection)  # pyright: ignore[reportPrivateUsage]
 
 
-def _on_connection_closed(ctx: Ctx, callback: Callable[[], object]) -> None:
+def on_connection_closed(ctx: Ctx, callback: Callable[[], object]) -> None:
+    """Run `callback` when the client connection a request came on ends."""
     ctx.session._connection.exit_stack.callback(callback)  # pyright: ignore[reportPrivateUsage]
 
 
@@ -71,7 +72,7 @@ class Clients:
         """Remember a handshake-era client's session for pushed notifications until it disconnects."""
         key = connection_key(ctx)
         self._sessions[key] = ctx.session  # a captured session stays usable for the connection's life
-        _on_connection_closed(ctx, lambda: self._forget(key))
+        on_connection_closed(ctx, lambda: self._forget(key))
 
     def _forget(self, key: int) -> None:
         self._sessions.pop(key, None)

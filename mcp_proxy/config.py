@@ -153,6 +153,12 @@ class ProxySection(BaseModel):
     """Seconds to wait for servers at start-up before serving without the late ones."""
     page_size: int = Field(default=DEFAULT_PAGE_SIZE, ge=1)
     """Items per page of the merged lists sent to clients."""
+    resource_cache_ttl: float = Field(default=30.0, ge=0, allow_inf_nan=False)
+    """Seconds a resource read is reused (never longer than a modern server's own `ttlMs`); 0 turns caching off."""
+    resource_cache_max_entries: int = Field(default=1024, ge=0)
+    """Most resource reads kept at once."""
+    resource_cache_max_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
+    """Most bytes of resource reads kept at once."""
 
     @field_validator("separator")
     @classmethod

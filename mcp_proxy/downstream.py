@@ -20,6 +20,7 @@ from mcp.shared.exceptions import NoBackChannelError
 from mcp.shared.message import ServerMessageMetadata
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
+from .clients import connection_key, on_connection_closed
 from .logging import get_logger
 
 log = get_logger("mcp_proxy.downstream")
@@ -55,12 +56,11 @@ class DownstreamCall:
     @property
     def connection_key(self) -> int:
         """Identifies the client connection this request came on."""
-        return id(self.ctx.session._connection)  # pyright: ignore[reportPrivateUsage]
+        return connection_key(self.ctx)
 
     def on_connection_closed(self, callback: Callable[[], object]) -> None:
         """Run `callback` when the client connection this request came on ends."""
-        connection = self.ctx.session._connection  # pyright: ignore[reportPrivateUsage]
-        connection.exit_stack.callback(callback)
+        on_connection_closed(self.ctx, callback)
 
     async def _relay(self, send: Callable[[], Awaitable[T]]) -> T:
         # Counted before the first await: the forwarding code checks the count right after the

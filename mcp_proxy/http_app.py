@@ -89,7 +89,9 @@ def build_http_app(config: ProxyConfig, *, host: str = "127.0.0.1", extra_hosts:
 
     async def health_detailed(_: Request) -> JSONResponse:
         proxy = holder.require()
-        return JSONResponse({**health_summary(proxy), **proxy.registry.status()})
+        return JSONResponse(
+            {**health_summary(proxy), **proxy.registry.status(), "resource_cache": proxy.server.cache.stats()}
+        )
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncGenerator[None]:

@@ -41,6 +41,7 @@ class Registry:
             for server in config.servers
         }
         self._resource_listeners: list[ResourceListener] = []
+        self._upstream_listeners: list[Callable[[Upstream], None]] = []
         self._catalog = build_catalog([])
         self._listeners: list[ChangeListener] = []
         self._dirty = anyio.Event()
@@ -99,7 +100,13 @@ class Registry:
                     except Exception as exc:  # a failing listener must not stop later rebuilds
                         log.error("catalog_listener_failed", error=repr(exc))
 
-    def _upstream_changed(self, _: Upstream) -> None:
+    def add_upstream_listener(self, listener: Callable[[Upstream], None]) -> None:
+        """Call `listener(upstream)` synchronously whenever an upstream's state or lists change."""
+        self._upstream_listeners.append(listener)
+
+    def _upstream_changed(self, upstream: Upstream) -> None:
+        for listener in self._upstream_listeners:
+            listener(upstream)
         self._dirty.set()
 
     def _rebuild(self) -> set[ChangedList]:

@@ -21,12 +21,13 @@ from mcp.server.context import ServerRequestContext
 from . import __version__
 from .capabilities import AggregatingServer
 from .catalog import ChangedList, ListKind
-from .clients import Clients
+from .clients import Clients, connection_key, on_connection_closed
 from .downstream import DownstreamCall
 from .errors import ManifoldError, UnknownNameError, UpstreamError, to_mcp_error
 from .logging import get_logger
 from .naming import expose_uri
 from .registry import Registry
+from .resource_cache import ResourceCache
 from .upstream import Upstream
 
 log = get_logger("mcp_proxy.server")
@@ -85,8 +86,17 @@ class ProxyServer:
             on_set_logging_level=self._set_logging_level,
         )
         self.server.add_notification_handler("notifications/initialized", types.NotificationParams, self._initialized)
+        proxy = registry.config.proxy
+        self.cache = ResourceCache(
+            ttl=proxy.resource_cache_ttl,
+            max_entries=proxy.resource_cache_max_entries,
+            max_bytes=proxy.resource_cache_max_bytes,
+        )
+        self._cache_clients: set[int] = set()
         registry.add_listener(self._catalog_changed)
         registry.add_resource_listener(self._resource_updated)
+        # Any change of a server (reconnect, new lists) may change what its resources say.
+        registry.add_upstream_listener(lambda upstream: self.cache.invalidate(upstream.name))
 
     def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
         # The SDK validates modern-era parameter headers against this; answering from the
@@ -103,6 +113,7 @@ class ProxyServer:
         await self._sync_subscriptions()  # a URI may now belong to another server
 
     async def _resource_updated(self, upstream: Upstream, uri: str) -> None:
+        self.cache.invalidate(upstream.name, uri)
         await self.clients.resource_updated(expose_uri(upstream.config.exposed_prefix, uri))
 
     async def _sync_subscriptions(self) -> None:
@@ -234,17 +245,22 @@ class ProxyServer:
             if route is None:
                 raise UnknownNameError("resource", params.uri)
             upstream = self._target(route.server)
-            downstream = DownstreamCall(ctx, route.server)
-            meta = forwardable_meta(ctx.meta, self.clients.log_level(ctx))
+            client = connection_key(ctx)
+            result = self.cache.get(route.server, route.original, client)
+            if result is None:
+                downstream = DownstreamCall(ctx, route.server)
+                meta = forwardable_meta(ctx.meta, self.clients.log_level(ctx))
 
-            async def attempt(
-                responses: types.InputResponses | None, state: str | None
-            ) -> types.ReadResourceResult | types.InputRequiredResult:
-                return await upstream.read_resource(
-                    route.original, caller=downstream, meta=meta, input_responses=responses, request_state=state
-                )
+                async def attempt(
+                    responses: types.InputResponses | None, state: str | None
+                ) -> types.ReadResourceResult | types.InputRequiredResult:
+                    return await upstream.read_resource(
+                        route.original, caller=downstream, meta=meta, input_responses=responses, request_state=state
+                    )
 
-            result = await self._forward(downstream, attempt, params)
+                result = await self._forward(downstream, attempt, params)
+                if isinstance(result, types.ReadResourceResult):
+                    self._remember(ctx, upstream, route.original, result)
             prefix = upstream.config.exposed_prefix
             if prefix and isinstance(result, types.ReadResourceResult):
                 # Clients match contents to what they asked for: show URIs in their exposed form.
@@ -255,6 +271,19 @@ class ProxyServer:
             return result
 
         return await _guard(read)
+
+    def _remember(self, ctx: Ctx, upstream: Upstream, uri: str, result: types.ReadResourceResult) -> None:
+        client = connection_key(ctx)
+        shared = upstream.config.isolation == "shared"
+        self.cache.put(upstream.name, uri, client, result, modern=upstream.is_modern, shared=shared)
+        if client not in self._cache_clients:
+            # Private answers must not outlive their client: a new connection may reuse the key.
+            self._cache_clients.add(client)
+            on_connection_closed(ctx, lambda: self._forget_client(client))
+
+    def _forget_client(self, client: int) -> None:
+        self._cache_clients.discard(client)
+        self.cache.forget_client(client)
 
     async def _get_prompt(
         self, ctx: Ctx, params: types.GetPromptRequestParams

@@ -149,6 +149,11 @@ class Upstream:
         return self._listing
 
     @property
+    def is_modern(self) -> bool:
+        """Whether the live connection speaks the modern (2026-07-28) era."""
+        return self._link is not None and self._link.is_modern
+
+    @property
     def session(self) -> ClientSession | None:
         """The live shared session, or None when not ready."""
         return self._link.session if self._link is not None else None
