@@ -137,6 +137,7 @@ class Upstream:
         self._refresh_wanted = anyio.Event()
         self._subscriptions: set[str] = set()
         self._listen_scope: anyio.CancelScope | None = None
+        self._link_tg: TaskGroup | None = None  # tasks that live exactly as long as the shared connection
 
     @property
     def name(self) -> str:
@@ -207,12 +208,14 @@ class Upstream:
             )
             self.settled.set()
             async with anyio.create_task_group() as tg:
+                self._link_tg = tg
                 tg.start_soon(self._refresh_forever, session)
                 if link.is_modern:
-                    self._start_listen(tg, session)
+                    await self._open_listen(tg, session)
                 else:
                     await self._resubscribe(session)
                 await link.closed.wait()
+                self._link_tg = None
                 tg.cancel_scope.cancel()
 
     def mark_disconnected(self) -> None:
@@ -275,10 +278,8 @@ class Upstream:
         if link is None or not (added or removed):
             return
         if link.is_modern:
-            if self._listen_scope is not None:
-                self._listen_scope.cancel()  # the listen filter is fixed per stream: open a new one
-            if self._tg is not None:
-                self._start_listen(self._tg, link.session)
+            if self._link_tg is not None:
+                await self._open_listen(self._link_tg, link.session)
             return
         for uri in sorted(added):
             await self._quietly(link.session.subscribe_resource(uri), "subscribe", uri)  # pyright: ignore[reportDeprecated]
@@ -295,32 +296,36 @@ class Upstream:
         except Exception as exc:
             log.warning("upstream_subscription_failed", server=self.name, action=action, uri=uri, error=str(exc))
 
-    def _start_listen(self, tg: TaskGroup, session: ClientSession) -> None:
-        scope = anyio.CancelScope()
-        self._listen_scope = scope
+    async def _open_listen(self, tg: TaskGroup, session: ClientSession) -> None:
+        # The listen filter is fixed per stream: a new set of URIs means a new stream. Waiting for
+        # its acknowledgement means an update sent right after a client subscribed is not missed.
+        if self._listen_scope is not None:
+            self._listen_scope.cancel()
+        try:
+            with anyio.fail_after(self.config.timeout):
+                await tg.start(self._listen, session)
+        except Exception as exc:
+            log.warning("upstream_listen_failed", server=self.name, error=describe_failure(exc))
 
-        async def run() -> None:
-            with scope:
-                await self._listen(session)
-
-        tg.start_soon(run)
-
-    async def _listen(self, session: ClientSession) -> None:
+    async def _listen(self, session: ClientSession, *, task_status: TaskStatus[None]) -> None:
         # Modern-era servers push change notifications only on a stream the client opens; the
         # frames are also delivered to the message handler, which acts on them.
         caps = self.capabilities or types.ServerCapabilities()
-        try:
-            async with listen(
-                session,
-                tools_list_changed=bool(caps.tools and caps.tools.list_changed),
-                prompts_list_changed=bool(caps.prompts and caps.prompts.list_changed),
-                resources_list_changed=bool(caps.resources and caps.resources.list_changed),
-                resource_subscriptions=sorted(self._subscriptions),
-            ) as subscription:
-                async for _ in subscription:
-                    pass
-        except Exception as exc:
-            log.info("upstream_listen_ended", server=self.name, error=describe_failure(exc))
+        with anyio.CancelScope() as scope:
+            self._listen_scope = scope
+            try:
+                async with listen(
+                    session,
+                    tools_list_changed=bool(caps.tools and caps.tools.list_changed),
+                    prompts_list_changed=bool(caps.prompts and caps.prompts.list_changed),
+                    resources_list_changed=bool(caps.resources and caps.resources.list_changed),
+                    resource_subscriptions=sorted(self._subscriptions),
+                ) as subscription:
+                    task_status.started()
+                    async for _ in subscription:
+                        pass
+            except Exception as exc:
+                log.info("upstream_listen_ended", server=self.name, error=describe_failure(exc))
 
     # ---- requests --------------------------------------------------------------------
 

@@ -36,6 +36,9 @@ class Person(BaseModel):
     name: str
 
 
+_WHOAMI_KEYS = {"traceparent": "traceparent", "protocol": "io.modelcontextprotocol/protocolVersion"}
+
+
 def _sample(prompt: str) -> Sample:
     return Sample([SamplingMessage(role="user", content=TextContent(type="text", text=prompt))], max_tokens=20)
 
@@ -115,6 +118,11 @@ def build_upstream(name: str, *, extra_tools: int = 0) -> MCPServer:
         await ctx.notify_tools_changed()
         await ctx.session.send_tool_list_changed()
         return f"{name}:grew"
+
+    @server.tool(description="Report parts of the _meta this server received.")
+    async def whoami(ctx: Context) -> dict[str, str]:
+        meta = dict(ctx.request_context.meta or {})
+        return {key: str(meta[wire]) for key, wire in _WHOAMI_KEYS.items() if wire in meta}
 
     @server.completion()
     async def complete(

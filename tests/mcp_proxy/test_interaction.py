@@ -266,3 +266,69 @@ async def test_resource_updates_reach_only_subscribed_handshake_clients(upstream
         with anyio.fail_after(5):
             await arrived.wait()
     assert updated == {"subscribed": ["note://alpha/alpha/readme"], "other": []}
+
+
+async def test_resource_updates_reach_a_modern_listen_stream_that_asked_for_the_uri() -> None:
+    servers = {"alpha": {"protocol": "2026-07-28"}}
+    async with (
+        proxy_over({"alpha": build_upstream("alpha")}, servers) as proxy,
+        Client(proxy.server.server, cache=None) as client,
+        client.listen(resource_subscriptions=["note://alpha/alpha/readme"]) as subscription,
+    ):
+        # The listen acknowledgement comes after the proxy subscribed upstream, so no wait is needed.
+        assert proxy.registry.upstreams["alpha"]._subscriptions  # pyright: ignore[reportPrivateUsage]
+        await client.call_tool("alpha__touch", {})
+        with anyio.fail_after(5):
+            event = await subscription.__anext__()
+    assert getattr(event, "uri", None) == "note://alpha/alpha/readme"
+
+
+@pytest.mark.parametrize("client_era", CLIENT_ERAS)
+async def test_a_cancelled_call_is_cancelled_upstream(client_era: str) -> None:
+    upstream = build_upstream("alpha")
+    async with (
+        proxy_over({"alpha": upstream}) as proxy,
+        Client(proxy.server.server, mode=client_era, cache=None) as client,
+    ):
+        alpha = proxy.registry.upstreams["alpha"]
+        with anyio.move_on_after(0.3):
+            await client.call_tool("alpha__hang", {})
+        with anyio.fail_after(5):
+            while alpha._flights.calls:  # pyright: ignore[reportPrivateUsage]
+                await anyio.lowlevel.checkpoint()
+        after = await client.call_tool("alpha__echo", {"message": "still fine"})
+    assert text_of(after) == "alpha:still fine"
+
+
+async def test_concurrent_callers_see_only_their_own_progress() -> None:
+    seen: dict[str, list[str | None]] = {"one": [], "two": []}
+
+    def recorder(key: str) -> Any:
+        async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+            seen[key].append(message)
+
+        return on_progress
+
+    upstreams = {"alpha": build_upstream("alpha"), "beta": build_upstream("beta")}
+    async with (
+        proxy_over(upstreams) as proxy,
+        Client(proxy.server.server, mode="legacy", cache=None) as first,
+        Client(proxy.server.server, mode="legacy", cache=None) as second,anyio.create_task_group() as tg
+    ):
+        tg.start_soon(lambda: first.call_tool("alpha__slow", {"steps": 3}, progress_callback=recorder("one")))
+        tg.start_soon(lambda: second.call_tool("beta__slow", {"steps": 2}, progress_callback=recorder("two")))
+    assert seen["one"] == ["alpha step 1", "alpha step 2", "alpha step 3"]
+    assert seen["two"] == ["beta step 1", "beta step 2"]
+
+
+async def test_hop_by_hop_meta_is_not_forwarded_and_upstream_identity_is_not_leaked() -> None:
+    servers = {"alpha": {"protocol": "2026-07-28"}}
+    async with (
+        proxy_over({"alpha": build_upstream("alpha")}, servers) as proxy,
+        Client(proxy.server.server, mode="legacy", cache=None) as client,
+    ):
+        result = await client.session.call_tool("alpha__whoami", {}, meta={"traceparent": "00-abc-def-01"})
+    seen = result.structured_content or {}
+    assert seen["traceparent"] == "00-abc-def-01"  # the caller's own keys pass through
+    assert seen["protocol"] == "2026-07-28"  # the proxy stamps its own era upstream, not the client's
+    assert result.meta is None or types.SERVER_INFO_META_KEY not in result.meta
