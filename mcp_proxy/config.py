@@ -9,7 +9,6 @@ in the file — unset variables, unknown keys, bad values, clashing names — is
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import re
@@ -30,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from mcp_proxy.config_errors import MIN_NAME_BUDGET, FieldProblems, translate_validation_error, unknown_key_message
 from mcp_proxy.errors import ConfigError, ConfigProblem
 from mcp_proxy.interpolate import expand_tree, path_label
 
@@ -61,8 +61,6 @@ _Model = TypeVar("_Model", bound=BaseModel)
 DEFAULT_SEPARATOR = "__"
 DEFAULT_NAME_BUDGET = 64
 """The common LLM limit on tool-name length."""
-MIN_NAME_BUDGET = 16
-"""A shortened name keeps a readable head plus a hash; below this there is no room for both."""
 DEFAULT_STARTUP_TIMEOUT = 10.0
 DEFAULT_PAGE_SIZE = 100
 DEFAULT_SERVER_TIMEOUT = 30.0
@@ -81,42 +79,6 @@ _NAME_PARTS = re.compile(r"[A-Za-z0-9]+")
 _TRANSPORT_ALIASES = {"streamable-http": "http", "streamable_http": "http", "streamablehttp": "http"}
 _STDIO_ONLY_FIELDS = ("command", "args", "env", "cwd")
 _REMOTE_ONLY_FIELDS = ("url", "headers")
-_SECRET_FIELDS = frozenset({"env", "headers"})
-_MAX_SHOWN_VALUE = 60
-_KNOWN_SYNONYMS = {
-    "type": "transport",
-    "transportType": "transport",
-    "disabled": "enabled",
-    "endpoint": "url",
-    "environment": "env",
-    "working_dir": "cwd",
-    "workdir": "cwd",
-    "tools": "include_tools",
-}
-_EXPECTED = {
-    "transport": "one of 'stdio', 'sse', 'http' (or 'streamable-http')",
-    "protocol": "one of 'auto', 'legacy', '2026-07-28'",
-    "timeout": "a number of seconds greater than 0",
-    "startup_timeout": "a number of seconds greater than 0",
-    "priority": "a whole number",
-    "name_budget": f"a whole number of at least {MIN_NAME_BUDGET} (a shortened name needs room for its hash)",
-    "page_size": "a whole number of at least 1",
-    "enabled": "true or false",
-    "args": "a list of strings",
-    "include_tools": "a list of glob patterns (strings)",
-    "exclude_tools": "a list of glob patterns (strings)",
-    "env": 'a table of strings, e.g. { NAME = "value" }',
-    "headers": 'a table of strings, e.g. { Authorization = "Bearer ${TOKEN}" }',
-    "cwd": "a directory path",
-}
-
-
-class _FieldProblems(ValueError):
-    """Raised by model validators to report several problems, each tied to a field."""
-
-    def __init__(self, problems: list[tuple[str | None, str]]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(f"{field}: {message}" if field else message for field, message in problems))
 
 
 def _context(info: ValidationInfo) -> Mapping[str, Any]:
@@ -299,7 +261,7 @@ class ServerConfig(BaseModel):
                 if getattr(self, field)
             )
         if problems:
-            raise _FieldProblems(problems)
+            raise FieldProblems(problems)
         return self
 
 
@@ -327,7 +289,7 @@ class ProxyConfig(BaseModel):
     def _check_servers_together(self) -> ProxyConfig:
         problems = _cross_problems(self.servers, self.proxy.separator)
         if problems:
-            raise _FieldProblems([(field, f"server {server!r}: {message}") for server, field, message in problems])
+            raise FieldProblems([(field, f"server {server!r}: {message}") for server, field, message in problems])
         return self
 
 
@@ -354,61 +316,12 @@ def _cross_problems(servers: Iterable[ServerConfig], separator: str) -> list[tup
     return problems
 
 
-def _describe(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    shown = repr(value)
-    return shown if len(shown) <= _MAX_SHOWN_VALUE else shown[: _MAX_SHOWN_VALUE - 1] + "…"
-
-
-def _unknown_key_message(key: str, allowed: Iterable[str], noun: str = "setting") -> str:
-    choices = sorted(allowed)
-    close = difflib.get_close_matches(key, choices, n=1) or [
-        name for name in (_KNOWN_SYNONYMS.get(key),) if name in choices
-    ]
-    if close:
-        return f"unknown {noun}; did you mean {close[0]!r}?"
-    return f"unknown {noun}; the {noun}s are: {', '.join(choices)}"
-
-
-def _translate(
-    error: ValidationError, source: str, server: str | None, model: type[BaseModel], prefix: str = ""
-) -> list[ConfigProblem]:
-    """Turn pydantic's errors into problems a user can act on, one per field."""
-    problems: list[ConfigProblem] = []
-    allowed = [name for name in model.model_fields if name != "name"]
-    for detail in error.errors():
-        loc, kind, value = detail["loc"], detail["type"], detail["input"]
-        field = path_label(tuple(loc)) or None
-        top = str(loc[0]) if loc else ""
-        cause = detail.get("ctx", {}).get("error")
-        if isinstance(cause, _FieldProblems):
-            problems.extend(
-                ConfigProblem(source, message, server, prefix + name if name else None)
-                for name, message in cause.problems
-            )
-            continue
-        if kind == "extra_forbidden":
-            message = _unknown_key_message(top, allowed)
-        elif kind == "missing":
-            hint = _EXPECTED.get(top)
-            message = f"is required; set it to {hint}" if hint else "is required"
-        elif isinstance(cause, ValueError):
-            message = str(cause)
-        else:
-            got = f"a {type(value).__name__}" if top in _SECRET_FIELDS else _describe(value)
-            expected = _EXPECTED.get(top)
-            message = f"must be {expected}, got {got}" if expected else f"{detail['msg'].lower()}, got {got}"
-        problems.append(ConfigProblem(source, message, server, prefix + field if field else None))
-    return problems
-
-
 def _native_document(
     data: Mapping[str, Any], source: str
 ) -> tuple[dict[str, Any], list[dict[str, Any]], list[ConfigProblem]]:
     """Split our own format into the proxy table and one dict per server (name included)."""
     problems = [
-        ConfigProblem(source, _unknown_key_message(key, ("proxy", "servers"), "section"), None, key)
+        ConfigProblem(source, unknown_key_message(key, ("proxy", "servers"), "section"), None, key)
         for key in data
         if key not in ("proxy", "servers")
     ]
@@ -508,7 +421,9 @@ def _expand_and_validate(
     except ValidationError as exc:
         # A value whose references could not be expanded is already reported; its validation error would be noise.
         unresolved = {problem.field for problem in problems}
-        return None, problems + [p for p in _translate(exc, source, server, model, prefix) if p.field not in unresolved]
+        return None, problems + [
+            p for p in translate_validation_error(exc, source, server, model, prefix) if p.field not in unresolved
+        ]
 
 
 def _json_document(data: Mapping[str, Any], source: str, base_dir: Path | None) -> ServerDocument:
