@@ -28,10 +28,15 @@ def restore_logging() -> Iterator[None]:
     """`main` configures logging for the whole process; put it back so later tests are unaffected."""
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
+    levels = {
+        name: logger.level for name, logger in root.manager.loggerDict.items() if isinstance(logger, logging.Logger)
+    }
     structlog_config = structlog.get_config()
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+    for name, logger_level in levels.items():
+        logging.getLogger(name).setLevel(logger_level)
     structlog.configure(**structlog_config)
 
 

@@ -224,3 +224,15 @@ async def test_an_upstream_that_dies_fails_calls_clearly_and_is_reconnected(
         again = await client.call_tool("database__execute_query", {"sql": SELECT})
         assert again.is_error is not True
         assert "Amara Okafor" in text(again)
+
+
+async def test_a_call_the_upstream_does_not_answer_in_time_fails_with_the_server_and_its_timeout(
+    tmp_path: Path,
+) -> None:
+    endless = "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT count(*) FROM n"
+    config = proxy_config({"database": {**stdio_database(tmp_path / "shop.db"), "timeout": 0.5}})
+    async with running_proxy(config) as proxy, Client(proxy.server.server, cache=None) as client:
+        with anyio.fail_after(RECONNECT_DEADLINE):
+            result = await client.call_tool("database__execute_query", {"sql": endless})
+    assert result.is_error is True
+    assert "server 'database' did not answer within 0.5 s" in text(result)
