@@ -32,6 +32,8 @@ from pydantic import (
 from mcp_proxy.config_errors import MIN_NAME_BUDGET, FieldProblems, translate_validation_error, unknown_key_message
 from mcp_proxy.errors import ConfigError, ConfigProblem
 from mcp_proxy.interpolate import expand_tree, path_label
+from mcp_proxy.policy import POLICY_FIELDS, ServerPolicy
+from mcp_proxy.security import SecuritySection
 
 if TYPE_CHECKING:
     from mcp_proxy.importers import ServerDocument
@@ -130,7 +132,7 @@ class ProxySection(BaseModel):
         return value
 
 
-class ServerConfig(BaseModel):
+class ServerConfig(ServerPolicy):
     """One upstream MCP server: a `[servers.NAME]` table."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
@@ -276,6 +278,7 @@ class ProxyConfig(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     proxy: ProxySection = Field(default_factory=ProxySection)
+    security: SecuritySection = Field(default_factory=SecuritySection)
     servers: list[ServerConfig] = Field(default_factory=list[ServerConfig])
     source: Path | None = None
     """The file this configuration was loaded from."""
@@ -316,14 +319,17 @@ def _cross_problems(servers: Iterable[ServerConfig], separator: str) -> list[tup
     return problems
 
 
+_SECTIONS = ("proxy", "security", "server_defaults", "servers")
+
+
 def _native_document(
     data: Mapping[str, Any], source: str
 ) -> tuple[dict[str, Any], list[dict[str, Any]], list[ConfigProblem]]:
     """Split our own format into the proxy table and one dict per server (name included)."""
     problems = [
-        ConfigProblem(source, unknown_key_message(key, ("proxy", "servers"), "section"), None, key)
+        ConfigProblem(source, unknown_key_message(key, _SECTIONS, "section"), None, key)
         for key in data
-        if key not in ("proxy", "servers")
+        if key not in _SECTIONS
     ]
     proxy = data.get("proxy", {})
     if not isinstance(proxy, Mapping):
@@ -344,6 +350,18 @@ def _native_document(
                 ConfigProblem(source, "a server's name is its table name [servers.NAME]; remove this key", name, "name")
             )
         servers.append({**fields, "name": name})
+    defaults = data.get("server_defaults", {})
+    if not isinstance(defaults, Mapping):
+        problems.append(ConfigProblem(source, "must be a table: [server_defaults]", None, "server_defaults"))
+        defaults = {}
+    defaults = dict(cast(Mapping[str, Any], defaults))
+    problems += [
+        ConfigProblem(source, unknown_key_message(key, POLICY_FIELDS), None, f"server_defaults.{key}")
+        for key in defaults
+        if key not in POLICY_FIELDS
+    ]
+    # A server's own setting wins over the defaults.
+    servers = [{**{k: v for k, v in defaults.items() if k in POLICY_FIELDS}, **fields} for fields in servers]
     return dict(cast(Mapping[str, Any], proxy)), servers, problems
 
 
@@ -381,6 +399,14 @@ def parse_config_data(
     expansion = environ if interpolate else None
     proxy, found = _expand_and_validate(ProxySection, proxy_data, source, None, "proxy.", expansion, {})
     problems += found
+    security_data: object = data.get("security", {}) if syntax == "toml" else {}
+    if not isinstance(security_data, Mapping):
+        problems.append(ConfigProblem(source, "must be a table: [security]", None, "security"))
+        security_data = {}
+    security, found = _expand_and_validate(
+        SecuritySection, cast(Mapping[str, Any], security_data), source, None, "security.", expansion, {}
+    )
+    problems += found
     proxy = proxy or ProxySection()
     context = {"separator": proxy.separator, "base_dir": base_dir, "interpolated": interpolate}
     servers: list[ServerConfig] = []
@@ -397,7 +423,7 @@ def parse_config_data(
     ]
     if problems:
         raise ConfigError(problems)
-    return ProxyConfig(proxy=proxy, servers=servers)
+    return ProxyConfig(proxy=proxy, security=security or SecuritySection(), servers=servers)
 
 
 def _expand_and_validate(

@@ -176,7 +176,7 @@ def test_interpolated_values_are_validated_like_written_ones(tmp_path: Path) -> 
         ("comand = 'x'", "did you mean 'command'?"),
         ("type = 'stdio'", "did you mean 'transport'?"),
         ("disabled = true", "did you mean 'enabled'?"),
-        ("zzz = 1", "the settings are: args, command, cwd, enabled"),
+        ("zzz = 1", "the settings are: args, breaker_failures"),
     ],
 )
 def test_an_unknown_server_setting_is_an_error_with_a_suggestion(tmp_path: Path, line: str, suggestion: str) -> None:
