@@ -13,6 +13,7 @@ from mcp.server.stdio import stdio_server
 
 from .config import ProxyConfig
 from .logging import get_logger
+from .observe import NULL_OBSERVER, Observer
 from .registry import Registry
 from .server import ProxyServer
 from .transports import TransportFactory, open_transport
@@ -36,7 +37,7 @@ def silence_sdk_deprecations() -> None:
 
 @asynccontextmanager
 async def running_proxy(
-    config: ProxyConfig, transport_factory: TransportFactory = open_transport
+    config: ProxyConfig, transport_factory: TransportFactory = open_transport, observer: Observer = NULL_OBSERVER
 ) -> AsyncGenerator[Proxy]:
     """Connect to every upstream, wait for start-up to settle, and serve until the block exits.
 
@@ -44,7 +45,7 @@ async def running_proxy(
     with their whole process tree on the way out.
     """
     silence_sdk_deprecations()
-    registry = Registry(config, transport_factory)
+    registry = Registry(config, transport_factory, observer)
     proxy = Proxy(config=config, registry=registry, server=ProxyServer(registry))
     log.info("proxy_starting", servers=[s.name for s in config.servers], source=str(config.source))
     async with anyio.create_task_group() as tg:

@@ -17,6 +17,7 @@ from anyio.abc import TaskStatus
 from .catalog import Catalog, ChangedList, Conflict, build_catalog, catalog_diff
 from .config import ProxyConfig
 from .logging import get_logger
+from .observe import NULL_OBSERVER, Observer
 from .transports import TransportFactory, open_transport
 from .upstream import Upstream, UpstreamState
 
@@ -29,14 +30,21 @@ ResourceListener = Callable[[Upstream, str], Awaitable[None]]
 class Registry:
     """Every configured upstream, and the catalog that merges what the ready ones offer."""
 
-    def __init__(self, config: ProxyConfig, transport_factory: TransportFactory = open_transport) -> None:
+    def __init__(
+        self,
+        config: ProxyConfig,
+        transport_factory: TransportFactory = open_transport,
+        observer: Observer = NULL_OBSERVER,
+    ) -> None:
         self.config = config
+        self.observer = observer
         self.upstreams: dict[str, Upstream] = {
             server.name: Upstream(
                 server,
                 on_change=self._upstream_changed,
                 transport_factory=transport_factory,
                 on_resource_updated=self._resource_updated,
+                observer=observer,
             )
             for server in config.servers
         }

@@ -10,6 +10,7 @@ are ready at that moment.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
@@ -23,11 +24,13 @@ from .capabilities import AggregatingServer
 from .catalog import ChangedList, ListKind
 from .clients import Clients, connection_key, on_connection_closed
 from .downstream import DownstreamCall
-from .errors import ManifoldError, UnknownNameError, UpstreamError, to_mcp_error
+from .errors import ManifoldError, UnknownNameError, UpstreamError, UpstreamTimeout, to_mcp_error
 from .logging import get_logger
 from .naming import expose_uri
+from .observe import ToolOutcome
 from .registry import Registry
 from .resource_cache import ResourceCache
+from .sizes import payload_size, result_size
 from .upstream import Upstream
 
 log = get_logger("mcp_proxy.server")
@@ -227,15 +230,52 @@ class ProxyServer:
                     request_state=state,
                 )
 
+            started = time.perf_counter()
+            outcome: ToolOutcome = "protocol_error"
+            result: types.CallToolResult | types.InputRequiredResult | None = None
             try:
-                return await self._forward(downstream, attempt, params)
+                forwarded: types.CallToolResult | types.InputRequiredResult = await self._forward(
+                    downstream, attempt, params
+                )
+                result = forwarded
+                outcome = "tool_error" if isinstance(forwarded, types.CallToolResult) and forwarded.is_error else "ok"
+                return forwarded
             except UpstreamError as exc:
                 # The model should see why the tool failed and act on it: a tool result, not a
                 # protocol error.
-                log.warning("tool_call_unavailable", server=route.server, tool=route.original, error=str(exc))
-                return types.CallToolResult(content=[types.TextContent(type="text", text=str(exc))], is_error=True)
+                outcome = "timeout" if isinstance(exc, UpstreamTimeout) else "unavailable"
+                failed = types.CallToolResult(content=[types.TextContent(type="text", text=str(exc))], is_error=True)
+                result = failed
+                return failed
+            finally:
+                self._record_tool_call(route.server, route.original, outcome, started, params, result)
 
         return await _guard(call)
+
+    def _record_tool_call(
+        self,
+        server: str,
+        tool: str,
+        outcome: ToolOutcome,
+        started: float,
+        params: types.CallToolRequestParams,
+        result: types.CallToolResult | types.InputRequiredResult | None,
+    ) -> None:
+        seconds = time.perf_counter() - started
+        request_bytes = payload_size(params.arguments)
+        response_bytes = result_size(result) if isinstance(result, types.CallToolResult) else 0
+        self.registry.observer.tool_call(server, tool, outcome, seconds, request_bytes, response_bytes)
+        # One summary event per call; argument values only when debugging.
+        log.info(
+            "tool_call",
+            server=server,
+            tool=tool,
+            outcome=outcome,
+            duration_ms=round(seconds * 1000, 2),
+            request_bytes=request_bytes,
+            response_bytes=response_bytes,
+        )
+        log.debug("tool_call_arguments", server=server, tool=tool, arguments=params.arguments)
 
     async def _read_resource(
         self, ctx: Ctx, params: types.ReadResourceRequestParams

@@ -39,6 +39,7 @@ from .downstream import DownstreamCall, no_caller_error
 from .errors import UpstreamTimeout, UpstreamUnavailable
 from .listing import fetch_listing, fetch_lists
 from .logging import get_logger
+from .observe import NULL_OBSERVER, Observer, RequestOutcome
 from .transports import TransportFactory, open_transport
 from .upstream_link import HANDSHAKE_TIMEOUT, OpenSession, SessionHandlers, open_session
 
@@ -112,8 +113,10 @@ class Upstream:
         on_change: ChangeCallback | None = None,
         transport_factory: TransportFactory = open_transport,
         on_resource_updated: ResourceUpdatedCallback | None = None,
+        observer: Observer = NULL_OBSERVER,
     ) -> None:
         self.config = config
+        self._observer = observer
         self.state = UpstreamState.CONNECTING if config.enabled else UpstreamState.DISABLED
         self.last_error: str | None = None
         self.next_retry_at: float | None = None
@@ -226,6 +229,7 @@ class Upstream:
     def _set_state(self, state: UpstreamState) -> None:
         if state != self.state:
             log.info("upstream_state", server=self.name, state=str(state), previous=str(self.state))
+            self._observer.upstream_state(self.name, str(state), str(self.state))
             self.state = state
             self._notify()
 
@@ -330,7 +334,7 @@ class Upstream:
     # ---- requests --------------------------------------------------------------------
 
     async def request(
-        self, operation: Callable[[ClientSession], Awaitable[T]], caller: DownstreamCall | None = None
+        self, method: str, operation: Callable[[ClientSession], Awaitable[T]], caller: DownstreamCall | None = None
     ) -> T:
         """Run one request on the right session, mapping connection failures to our errors.
 
@@ -340,22 +344,30 @@ class Upstream:
             MCPError: the server answered with a JSON-RPC error (passed through as is).
         """
         if self._link is None or self.state != UpstreamState.READY:
+            self._observer.upstream_request(self.name, method, "unavailable", 0.0)
             raise UpstreamUnavailable(self.name, self._unavailable_reason())
+        started = time.perf_counter()
+        outcome: RequestOutcome = "error"
         link, flights = await self._link_for(caller)
         if caller is not None:
             flights.calls.append(caller)
         try:
-            return await operation(link.session)
+            result = await operation(link.session)
+            outcome = "ok"
+            return result
         except MCPError as exc:
             if exc.code == types.CONNECTION_CLOSED:
+                outcome = "unavailable"
                 link.closed.set()
                 raise UpstreamUnavailable(self.name, "disconnected during the request") from exc
             if exc.code == types.REQUEST_TIMEOUT:
+                outcome = "timeout"
                 raise UpstreamTimeout(self.name, f"did not answer within {self.config.timeout:g} s") from exc
             raise
         finally:
             if caller is not None:
                 flights.calls.remove(caller)
+            self._observer.upstream_request(self.name, method, outcome, time.perf_counter() - started)
 
     async def _link_for(self, caller: DownstreamCall | None) -> tuple[OpenSession, Flights]:
         assert self._link is not None
@@ -408,6 +420,7 @@ class Upstream:
         """Call one upstream tool by its upstream name (a modern server may ask for input first)."""
         progress = caller.progress if caller is not None else None
         return await self.request(
+            "tools/call",
             lambda s: s.call_tool(
                 name,
                 arguments,
@@ -432,6 +445,7 @@ class Upstream:
     ) -> types.ReadResourceResult | types.InputRequiredResult:
         """Read one upstream resource by its upstream URI."""
         return await self.request(
+            "resources/read",
             lambda s: s.read_resource(
                 uri,
                 meta=_typed(meta),
@@ -454,6 +468,7 @@ class Upstream:
     ) -> types.GetPromptResult | types.InputRequiredResult:
         """Get one upstream prompt by its upstream name."""
         return await self.request(
+            "prompts/get",
             lambda s: s.get_prompt(
                 name,
                 arguments,
@@ -473,7 +488,10 @@ class Upstream:
     ) -> types.CompleteResult:
         """Ask the server for completions of one argument of a prompt or template."""
         context_arguments = context.arguments if context is not None else None
-        return await self.request(lambda s: s.complete(ref, argument.model_dump(), context_arguments=context_arguments))
+        return await self.request(
+            "completion/complete",
+            lambda s: s.complete(ref, argument.model_dump(), context_arguments=context_arguments),
+        )
 
     async def set_logging_level(self, level: types.LoggingLevel) -> None:
         """Forward a client's `logging/setLevel` (handshake-era servers with logging only)."""

@@ -1,0 +1,37 @@
+"""Cheap size estimates of what passes through the proxy, for logs, metrics and output caps."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import mcp_types as types
+
+
+def payload_size(value: Any) -> int:
+    """Bytes of `value` as compact JSON (0 for None)."""
+    if value is None:
+        return 0
+    try:
+        return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+    except (TypeError, ValueError):
+        return 0
+
+
+def content_size(block: types.ContentBlock) -> int:
+    """Bytes a content block carries: its text, its base64 data, or an embedded resource's body."""
+    if isinstance(block, types.TextContent):
+        return len(block.text.encode())
+    if isinstance(block, types.ImageContent | types.AudioContent):
+        return len(block.data)
+    if isinstance(block, types.EmbeddedResource):
+        resource = block.resource
+        if isinstance(resource, types.TextResourceContents):
+            return len(resource.text.encode())
+        return len(resource.blob)
+    return 0
+
+
+def result_size(result: types.CallToolResult) -> int:
+    """Bytes of a tool result's content plus its structured content."""
+    return sum(content_size(block) for block in result.content) + payload_size(result.structured_content)
