@@ -19,7 +19,6 @@ from mcp.shared._stream_protocols import ReadStream, WriteStream  # pyright: ign
 from mcp.shared.message import SessionMessage
 
 from .registry import Registry
-from .upstream import UpstreamState
 
 # The proxy may change any of its lists at any time (servers come, go and change), so it
 # always announces list changes, and always offers the three lists even while they are empty:
@@ -40,7 +39,7 @@ class AggregatingServer(Server[Any]):
         sections = [
             f"## {u.name}\n\n{u.instructions.strip()}"
             for u in self._registry.upstreams.values()
-            if u.state == UpstreamState.READY and u.instructions and u.instructions.strip()
+            if u.usable and u.instructions and u.instructions.strip()
         ]
         return "\n\n".join(sections) or None
 
@@ -73,7 +72,7 @@ class AggregatingServer(Server[Any]):
             extensions,
             protocol_version=protocol_version,
         )
-        ready = [u for u in self._registry.upstreams.values() if u.state == UpstreamState.READY]
+        ready = [u for u in self._registry.upstreams.values() if u.usable]
         if not any(u.supports("logging") for u in ready):
             caps.logging = None
         if not any(u.supports("completions") for u in ready):

@@ -118,7 +118,7 @@ class Registry:
         self._dirty.set()
 
     def _rebuild(self) -> set[ChangedList]:
-        listings = [u.listing for u in self.upstreams.values() if u.state != UpstreamState.DISABLED]
+        listings = [u.listing for u in self.upstreams.values() if self._listed(u)]
         new = build_catalog(listings, separator=self.config.proxy.separator, name_budget=self.config.proxy.name_budget)
         changed = catalog_diff(self._catalog, new)
         self._catalog = new
@@ -133,6 +133,14 @@ class Registry:
                 )
         self._reported_conflicts = set(new.conflicts)
         return changed
+
+    @staticmethod
+    def _listed(upstream: Upstream) -> bool:
+        # `on_unavailable = "hide"` takes a server's items away while it cannot answer; otherwise
+        # its last known items stay listed and calls get an error that says why.
+        if upstream.state == UpstreamState.DISABLED:
+            return False
+        return upstream.usable or upstream.config.on_unavailable == "error"
 
     def status(self) -> dict[str, Any]:
         """A JSON-ready summary of every upstream and the catalog, for health endpoints."""

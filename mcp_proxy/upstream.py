@@ -12,9 +12,13 @@ connection gets its own session, so that routing is never ambiguous.
 
 States::
 
-    disabled                      (enabled = false: never connected)
-    connecting -> ready -> down -> connecting -> ...
-               \\-> down (connect failed)
+    disabled                          (enabled = false: never connected)
+    connecting -> ready <-> degraded  (a failed health check degrades; a good one restores)
+         ^          \\        /
+         |           v      v         (connection lost, or `health_failures` checks failed)
+         +-------- down <--+          (retried after an exponential, jittered backoff)
+
+Every request passes the server's `CallGate` (circuit breaker, concurrency limit, timeouts).
 """
 
 from __future__ import annotations
@@ -28,20 +32,21 @@ import anyio
 import mcp_types as types
 from anyio.abc import TaskGroup, TaskStatus
 from mcp import ClientSession, MCPError
-from mcp.client import ClientRequestContext
-from mcp.client.session import IncomingMessage, MessageHandlerFnT
+from mcp.client.session import IncomingMessage
 from mcp.client.subscriptions import listen
 
 from .backoff import Backoff
+from .call_gate import CallGate, Deadline
 from .catalog import ChangedList, ServerListing
 from .config import ServerConfig
-from .downstream import DownstreamCall, no_caller_error
+from .downstream import DownstreamCall
 from .errors import UpstreamTimeout, UpstreamUnavailable
 from .listing import fetch_listing, fetch_lists
 from .logging import get_logger
 from .observe import NULL_OBSERVER, Observer, RequestOutcome
+from .output_cap import cap_tool_result
 from .transports import TransportFactory, open_transport
-from .upstream_link import HANDSHAKE_TIMEOUT, OpenSession, SessionHandlers, open_session
+from .upstream_link import HANDSHAKE_TIMEOUT, Flights, OpenSession, open_session
 
 log = get_logger("mcp_proxy.upstream")
 
@@ -61,47 +66,12 @@ class UpstreamState(enum.StrEnum):
 
     CONNECTING = "connecting"
     READY = "ready"
+    DEGRADED = "degraded"
     DOWN = "down"
     DISABLED = "disabled"
 
 
-class Flights:
-    """The client requests in flight on one upstream session, for routing what the server sends back."""
-
-    def __init__(self, server: str) -> None:
-        self.server = server
-        self.calls: list[DownstreamCall] = []
-
-    def caller(self) -> DownstreamCall | None:
-        """The one call in flight, or None when there are none or several."""
-        return self.calls[0] if len(self.calls) == 1 else None
-
-    def handlers(self, on_message: MessageHandlerFnT) -> SessionHandlers:
-        """Session callbacks that route the server's messages to the caller in flight."""
-
-        async def on_log(params: types.LoggingMessageNotificationParams) -> None:
-            call = self.caller()
-            if call is not None:
-                await call.log(params)
-            else:
-                log.info("upstream_log", server=self.server, level=params.level, logger=params.logger)
-
-        async def ask(method: str, request: types.InputRequest) -> Any:
-            call = self.caller()
-            if call is None:
-                return no_caller_error(self.server, method, len(self.calls))
-            return await call.ask(request)
-
-        async def on_sampling(context: ClientRequestContext, params: types.CreateMessageRequestParams) -> Any:
-            return await ask("sampling/createMessage", types.CreateMessageRequest(params=params))
-
-        async def on_elicitation(context: ClientRequestContext, params: types.ElicitRequestParams) -> Any:
-            return await ask("elicitation/create", types.ElicitRequest(params=params))
-
-        async def on_roots(context: ClientRequestContext) -> Any:
-            return await ask("roots/list", types.ListRootsRequest())
-
-        return SessionHandlers(on_message, on_log, on_sampling, on_elicitation, on_roots)
+USABLE_STATES = frozenset({UpstreamState.READY, UpstreamState.DEGRADED})
 
 
 class Upstream:
@@ -130,7 +100,12 @@ class Upstream:
         self._transport_factory = transport_factory
         self._on_change = on_change
         self._on_resource_updated = on_resource_updated
-        self._backoff = Backoff()
+        self._backoff = Backoff(config.reconnect_initial, config.reconnect_max, config.reconnect_multiplier)
+        self._gate = CallGate(config.name, config, config.timeout)
+        self.failed_attempts = 0  # connection attempts that failed since the last stable connection
+        self.health_failures = 0  # consecutive failed health checks
+        self.restarts = 0  # reconnects after the first successful connection
+        self.listing_problems: list[str] = []
         self._link: OpenSession | None = None
         self._flights = Flights(config.name)
         self._client_links: dict[int, tuple[OpenSession, Flights]] = {}
@@ -172,14 +147,25 @@ class Upstream:
         async with anyio.create_task_group() as tg:
             self._tg = tg  # per-client sessions live here, beside the shared connection
             while True:
+                if self.connected_at is not None or self.failed_attempts:
+                    self.restarts += 1
                 self._set_state(UpstreamState.CONNECTING)
                 try:
                     await self._connect_and_serve()
-                    self.last_error = "connection closed by the server"
+                    self.last_error = self.last_error or "connection closed by the server"
                 except Exception as exc:  # one upstream's failure must never reach the others
                     self.last_error = describe_failure(exc)
                 self._link = None
                 self.connected_at = None
+                self.failed_attempts += 1
+                limit = self.config.reconnect_attempts
+                if limit and self.failed_attempts >= limit:
+                    self.next_retry_at = None
+                    self.last_error = f"{self.last_error}; gave up after {self.failed_attempts} attempts"
+                    self._set_state(UpstreamState.DOWN)
+                    log.error("upstream_gave_up", server=self.name, error=self.last_error)
+                    self.settled.set()
+                    await anyio.sleep_forever()
                 delay = self._backoff.next_delay()
                 self.next_retry_at = time.time() + delay
                 self._set_state(UpstreamState.DOWN)
@@ -200,7 +186,8 @@ class Upstream:
             self.connected_at = time.time()
             self.next_retry_at = None
             self.last_error = None
-            self._backoff.reset()
+            self.health_failures = 0
+            self._gate.breaker.reset()
             self._set_state(UpstreamState.READY)
             log.info(
                 "upstream_ready",
@@ -213,6 +200,8 @@ class Upstream:
             async with anyio.create_task_group() as tg:
                 self._link_tg = tg
                 tg.start_soon(self._refresh_forever, session)
+                tg.start_soon(self._check_health, link)
+                tg.start_soon(self._note_stability)
                 if link.is_modern:
                     await self._open_listen(tg, session)
                 else:
@@ -220,6 +209,39 @@ class Upstream:
                 await link.closed.wait()
                 self._link_tg = None
                 tg.cancel_scope.cancel()
+
+    async def _note_stability(self) -> None:
+        # Only a connection that stays up resets the backoff: a server that dies right after
+        # each connect keeps backing off instead of being hammered.
+        await anyio.sleep(self.config.stable_after)
+        self.failed_attempts = 0
+        self._backoff.reset()
+
+    async def _check_health(self, link: OpenSession) -> None:
+        interval = self.config.health_interval
+        if interval <= 0:
+            return
+        while True:
+            await anyio.sleep(interval)
+            try:
+                with anyio.fail_after(self.config.health_timeout):
+                    if link.is_modern:
+                        await link.session.list_tools()  # modern servers have no ping
+                    else:
+                        await link.session.send_ping()
+            except Exception as exc:
+                self.health_failures += 1
+                self.last_error = f"health check failed: {describe_failure(exc)}"
+                log.warning("upstream_health_failed", server=self.name, failures=self.health_failures)
+                if self.health_failures >= self.config.health_failures:
+                    link.closed.set()  # reconnect
+                    return
+                self._set_state(UpstreamState.DEGRADED)
+                continue
+            if self.health_failures:
+                self.health_failures = 0
+                self.last_error = None
+                self._set_state(UpstreamState.READY)
 
     def mark_disconnected(self) -> None:
         """Tell the supervisor the connection is gone (seen by a call), so it reconnects now."""
@@ -241,7 +263,11 @@ class Upstream:
 
     async def _on_message(self, message: IncomingMessage) -> None:
         if isinstance(message, Exception):
-            log.warning("upstream_transport_error", server=self.name, error=describe_failure(message))
+            # Garbage on a stdio server's stdout, an invalid JSON-RPC frame, a broken stream: the
+            # connection can no longer be trusted, so it is replaced.
+            self.last_error = f"transport error: {describe_failure(message)}"
+            log.warning("upstream_transport_error", server=self.name, error=self.last_error)
+            self.mark_disconnected()
             return
         kind = _LIST_CHANGED.get(type(message))
         if kind is not None:
@@ -333,40 +359,59 @@ class Upstream:
 
     # ---- requests --------------------------------------------------------------------
 
+    @property
+    def usable(self) -> bool:
+        """Whether requests can be sent now (ready, or degraded but connected)."""
+        return self._link is not None and self.state in USABLE_STATES
+
     async def request(
-        self, method: str, operation: Callable[[ClientSession], Awaitable[T]], caller: DownstreamCall | None = None
+        self,
+        method: str,
+        operation: Callable[[ClientSession, Deadline], Awaitable[T]],
+        caller: DownstreamCall | None = None,
     ) -> T:
-        """Run one request on the right session, mapping connection failures to our errors.
+        """Run one request on the right session, through the gate, mapping failures to our errors.
 
         Raises:
-            UpstreamUnavailable: the server is not connected, or the connection died mid-request.
-            UpstreamTimeout: the server did not answer within its timeout.
+            UpstreamUnavailable: the server is not connected, its breaker is open, it is too busy,
+                or the connection died mid-request.
+            UpstreamTimeout: the server did not answer in time (the request was cancelled).
             MCPError: the server answered with a JSON-RPC error (passed through as is).
         """
-        if self._link is None or self.state != UpstreamState.READY:
+        if not self.usable:
             self._observer.upstream_request(self.name, method, "unavailable", 0.0)
             raise UpstreamUnavailable(self.name, self._unavailable_reason())
         started = time.perf_counter()
-        outcome: RequestOutcome = "error"
-        link, flights = await self._link_for(caller)
-        if caller is not None:
-            flights.calls.append(caller)
+        outcome: RequestOutcome = "unavailable"
+        breaker = self._gate.breaker
         try:
-            result = await operation(link.session)
-            outcome = "ok"
-            return result
-        except MCPError as exc:
-            if exc.code == types.CONNECTION_CLOSED:
-                outcome = "unavailable"
-                link.closed.set()
-                raise UpstreamUnavailable(self.name, "disconnected during the request") from exc
-            if exc.code == types.REQUEST_TIMEOUT:
-                outcome = "timeout"
-                raise UpstreamTimeout(self.name, f"did not answer within {self.config.timeout:g} s") from exc
+            async with self._gate.admit(extendable=method == "tools/call") as deadline:
+                link, flights = await self._link_for(caller)
+                if caller is not None:
+                    flights.calls.append(caller)
+                try:
+                    result = await operation(link.session, deadline)
+                except MCPError as exc:
+                    if exc.code == types.CONNECTION_CLOSED:
+                        breaker.record_failure()
+                        link.closed.set()
+                        raise UpstreamUnavailable(self.name, "disconnected during the request") from exc
+                    if exc.code == types.REQUEST_TIMEOUT:
+                        breaker.record_failure()
+                        raise UpstreamTimeout(self.name, f"did not answer within {self.config.timeout:g} s") from exc
+                    breaker.record_success()  # it answered: the server is alive
+                    outcome = "error"
+                    raise
+                finally:
+                    if caller is not None:
+                        flights.calls.remove(caller)
+                breaker.record_success()
+                outcome = "ok"
+                return result
+        except UpstreamTimeout:
+            outcome = "timeout"
             raise
         finally:
-            if caller is not None:
-                flights.calls.remove(caller)
             self._observer.upstream_request(self.name, method, outcome, time.perf_counter() - started)
 
     async def _link_for(self, caller: DownstreamCall | None) -> tuple[OpenSession, Flights]:
@@ -400,7 +445,7 @@ class Upstream:
         if self.state == UpstreamState.DISABLED:
             return "is disabled in the configuration"
         if self.state == UpstreamState.CONNECTING:
-            return "is still connecting"
+            return "is still connecting" + (f" (last error: {self.last_error})" if self.last_error else "")
         reason = f"is unavailable ({self.last_error})" if self.last_error else "is unavailable"
         if self.next_retry_at is not None:
             wait = max(0.0, self.next_retry_at - time.time())
@@ -418,14 +463,15 @@ class Upstream:
         request_state: str | None = None,
     ) -> types.CallToolResult | types.InputRequiredResult:
         """Call one upstream tool by its upstream name (a modern server may ask for input first)."""
-        progress = caller.progress if caller is not None else None
-        return await self.request(
+        relay = caller.progress if caller is not None else None
+        result = await self.request(
             "tools/call",
-            lambda s: s.call_tool(
+            lambda s, deadline: s.call_tool(
                 name,
                 arguments,
-                read_timeout_seconds=self.config.timeout,
-                progress_callback=progress,
+                # The gate's deadline is the real limit; this only keeps the SDK from firing first.
+                read_timeout_seconds=self.config.max_timeout + self.config.timeout,
+                progress_callback=deadline.relaying(relay),
                 meta=_typed(meta),
                 input_responses=input_responses,
                 request_state=request_state,
@@ -433,6 +479,9 @@ class Upstream:
             ),
             caller,
         )
+        if isinstance(result, types.CallToolResult):
+            return cap_tool_result(result, self.config.max_output_bytes, self.name)
+        return result
 
     async def read_resource(
         self,
@@ -446,7 +495,7 @@ class Upstream:
         """Read one upstream resource by its upstream URI."""
         return await self.request(
             "resources/read",
-            lambda s: s.read_resource(
+            lambda s, _: s.read_resource(
                 uri,
                 meta=_typed(meta),
                 input_responses=input_responses,
@@ -469,7 +518,7 @@ class Upstream:
         """Get one upstream prompt by its upstream name."""
         return await self.request(
             "prompts/get",
-            lambda s: s.get_prompt(
+            lambda s, _: s.get_prompt(
                 name,
                 arguments,
                 meta=_typed(meta),
@@ -490,7 +539,7 @@ class Upstream:
         context_arguments = context.arguments if context is not None else None
         return await self.request(
             "completion/complete",
-            lambda s: s.complete(ref, argument.model_dump(), context_arguments=context_arguments),
+            lambda s, _: s.complete(ref, argument.model_dump(), context_arguments=context_arguments),
         )
 
     async def set_logging_level(self, level: types.LoggingLevel) -> None:
@@ -504,7 +553,7 @@ class Upstream:
     def supports(self, feature: str) -> bool:
         """Whether the server advertised a capability ("logging", "completions", "subscribe", ...)."""
         caps = self.capabilities
-        if caps is None or self.state != UpstreamState.READY:
+        if caps is None or not self.usable:
             return False
         if feature == "subscribe":
             return bool(caps.resources and caps.resources.subscribe)
@@ -532,6 +581,12 @@ class Upstream:
             "last_error": self.last_error,
             "connected_at": self.connected_at,
             "next_retry_at": self.next_retry_at,
+            "retry_in_s": round(max(0.0, self.next_retry_at - time.time()), 2) if self.next_retry_at else None,
+            "failed_attempts": self.failed_attempts,
+            "restarts": self.restarts,
+            "health_failures": self.health_failures,
+            "listing_problems": list(self.listing_problems),
+            **self._gate.status(),
         }
 
 

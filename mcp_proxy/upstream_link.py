@@ -1,4 +1,4 @@
-"""Opening one client session to an upstream server: transport, session, protocol era.
+"""One client session to an upstream server: opening it (transport, era) and routing what it sends.
 
 Both the shared connection of an upstream and the per-client sessions of an upstream with
 `isolation = "per-client"` are opened here, so they negotiate and behave identically.
@@ -9,16 +9,22 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import anyio
 import mcp_types as types
 from mcp import ClientSession
+from mcp.client import ClientRequestContext
 from mcp.client._probe import negotiate_auto  # pyright: ignore[reportPrivateUsage]
 from mcp.client.session import ElicitationFnT, ListRootsFnT, LoggingFnT, MessageHandlerFnT, SamplingFnT
 
 from .config import ServerConfig
+from .downstream import DownstreamCall, no_caller_error
+from .logging import get_logger
 from .streams import EofWatch
 from .transports import TransportFactory
+
+log = get_logger("mcp_proxy.upstream")
 
 # How long the era negotiation may take on top of the transport connect.
 HANDSHAKE_TIMEOUT = 30.0
@@ -53,6 +59,45 @@ class OpenSession:
     def is_modern(self) -> bool:
         """Whether the session negotiated the modern (2026-07-28) era."""
         return self.session.discover_result is not None and self.session.initialize_result is None
+
+
+class Flights:
+    """The client requests in flight on one upstream session, for routing what the server sends back."""
+
+    def __init__(self, server: str) -> None:
+        self.server = server
+        self.calls: list[DownstreamCall] = []
+
+    def caller(self) -> DownstreamCall | None:
+        """The one call in flight, or None when there are none or several."""
+        return self.calls[0] if len(self.calls) == 1 else None
+
+    def handlers(self, on_message: MessageHandlerFnT) -> SessionHandlers:
+        """Session callbacks that route the server's messages to the caller in flight."""
+
+        async def on_log(params: types.LoggingMessageNotificationParams) -> None:
+            call = self.caller()
+            if call is not None:
+                await call.log(params)
+            else:
+                log.info("upstream_log", server=self.server, level=params.level, logger=params.logger)
+
+        async def ask(method: str, request: types.InputRequest) -> Any:
+            call = self.caller()
+            if call is None:
+                return no_caller_error(self.server, method, len(self.calls))
+            return await call.ask(request)
+
+        async def on_sampling(context: ClientRequestContext, params: types.CreateMessageRequestParams) -> Any:
+            return await ask("sampling/createMessage", types.CreateMessageRequest(params=params))
+
+        async def on_elicitation(context: ClientRequestContext, params: types.ElicitRequestParams) -> Any:
+            return await ask("elicitation/create", types.ElicitRequest(params=params))
+
+        async def on_roots(context: ClientRequestContext) -> Any:
+            return await ask("roots/list", types.ListRootsRequest())
+
+        return SessionHandlers(on_message, on_log, on_sampling, on_elicitation, on_roots)
 
 
 @asynccontextmanager
