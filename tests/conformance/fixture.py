@@ -23,6 +23,7 @@ from typing import Any
 import mcp_types as types
 from mcp import MCPDeprecationWarning, MCPError
 from mcp.server import Server
+from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler
 
 from tests.conformance.fixture_tools import Context, FixtureTool, LogGate, ToolOutcome, build_tools
 from tests.conformance.media import PNG_BASE64, PNG_MIME_TYPE
@@ -134,7 +135,10 @@ class ConformanceFixture:
     def __init__(self) -> None:
         self.logs = LogGate()
         self.tools: dict[str, FixtureTool] = build_tools(self.logs)
-        self.subscriptions: set[str] = set()
+        self.subscriptions: set[str] = set()  # handshake-era `resources/subscribe`
+        # 2026 clients subscribe with `subscriptions/listen` instead; serving it is also what makes
+        # the fixture advertise `resources.subscribe` in that era, as it does in the handshake era.
+        self.events = InMemorySubscriptionBus()
 
     async def list_tools(self, ctx: Context, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
         return types.ListToolsResult(tools=[tool.definition for tool in self.tools.values()])
@@ -212,6 +216,7 @@ def build_server(fixture: ConformanceFixture | None = None) -> Server[Any]:
             on_get_prompt=fixture.get_prompt,
             on_completion=fixture.complete,
             on_set_logging_level=fixture.set_logging_level,
+            on_subscriptions_listen=ListenHandler(fixture.events),
         )
 
 

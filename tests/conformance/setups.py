@@ -9,6 +9,10 @@ on exit. What the processes wrote on stderr is kept in the setup's work folder f
   over that transport, with ``prefix = ""`` so the proxy should be invisible.
 * ``proxy-two-upstreams``: the same bare-named fixture plus the example database server under
   its own prefix, so aggregation must not disturb the fixture's names, URIs or capabilities.
+* ``proxy-stdio-legacy``: as ``proxy-stdio``, but the proxy must speak the handshake era to the
+  fixture (``protocol = "legacy"``). The other setups let the proxy pick, and it picks 2026, so
+  this is the one where sampling and elicitation are pushed by the upstream and logging levels
+  are set with ``logging/setLevel``: the other era combination the suite can reach.
 """
 
 from __future__ import annotations
@@ -163,6 +167,12 @@ async def proxy_sse(workdir: Path) -> AsyncIterator[str]:
 
 
 @asynccontextmanager
+async def proxy_stdio_legacy(workdir: Path) -> AsyncIterator[str]:
+    async with running_proxy({"fixture": {**bare_fixture_over_stdio(), "protocol": "legacy"}}, workdir) as url:
+        yield url
+
+
+@asynccontextmanager
 async def proxy_two_upstreams(workdir: Path) -> AsyncIterator[str]:
     servers = {"fixture": bare_fixture_over_stdio(), "database": example_database(workdir / "shop.db")}
     async with running_proxy(servers, workdir) as url:
@@ -175,4 +185,5 @@ SETUPS: dict[str, Setup] = {
     "proxy-http": proxy_http,
     "proxy-sse": proxy_sse,
     "proxy-two-upstreams": proxy_two_upstreams,
+    "proxy-stdio-legacy": proxy_stdio_legacy,
 }

@@ -87,6 +87,13 @@ async def test_the_handshake_advertises_logging_completions_and_resource_subscri
     assert capabilities.tools is not None and capabilities.prompts is not None
 
 
+async def test_a_2026_session_sees_resource_subscriptions_too() -> None:
+    async with Client(build_server(), mode="auto", cache=None) as client:
+        assert client.protocol_version == ERAS["auto"]
+        resources = client.server_capabilities.resources
+    assert resources is not None and resources.subscribe is True
+
+
 async def test_ping_answers_with_an_empty_result(client: Client) -> None:
     assert await client.send_ping() == types.EmptyResult()
 
