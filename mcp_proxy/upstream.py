@@ -41,7 +41,7 @@ from .catalog import ChangedList, ServerListing
 from .config import ServerConfig
 from .downstream import DownstreamCall
 from .errors import UpstreamTimeout, UpstreamUnavailable
-from .listing import fetch_listing, fetch_lists
+from .listing import ListingReport, fetch_listing, fetch_lists
 from .logging import get_logger
 from .observe import NULL_OBSERVER, Observer, RequestOutcome
 from .output_cap import cap_tool_result
@@ -178,7 +178,9 @@ class Upstream:
             session = link.session
             with anyio.fail_after(max(HANDSHAKE_TIMEOUT, self.config.timeout)):
                 self.capabilities = session.server_capabilities
-                self._listing = await fetch_listing(session, self.config)
+                report = ListingReport()
+                self._listing = await fetch_listing(session, self.config, report)
+                self._report_listing(report)
             self.protocol_version = session.protocol_version
             self.server_info = session.server_info
             self.instructions = session.instructions
@@ -284,18 +286,27 @@ class Upstream:
             self._refresh_wanted = anyio.Event()
             kinds, self._stale = self._stale, set()
             try:
-                self._listing = await fetch_lists(session, self.config, self._listing, kinds)
+                report = ListingReport()
+                self._listing = await fetch_lists(session, self.config, self._listing, kinds, report)
+                self._report_listing(report)
             except Exception as exc:
                 log.warning("upstream_refresh_failed", server=self.name, error=describe_failure(exc))
                 continue
             self._notify()
+
+    def _report_listing(self, report: ListingReport) -> None:
+        self.listing_problems = report.problems
+        for problem in report.problems:
+            log.warning("upstream_item_skipped", server=self.name, problem=problem)
 
     async def refresh(self) -> None:
         """Fetch every list of the server again now and announce the change."""
         session = self.session
         if session is None:
             return
-        self._listing = await fetch_listing(session, self.config)
+        report = ListingReport()
+        self._listing = await fetch_listing(session, self.config, report)
+        self._report_listing(report)
         self._notify()
 
     # ---- resource subscriptions ----------------------------------------------------------
