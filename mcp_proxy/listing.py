@@ -145,7 +145,7 @@ def _quote(raw: object) -> str:
         name = fields.get("name") or fields.get("uri")
         if isinstance(name, str):
             return repr(name)
-    text = repr(raw)
+    text = repr(cast(object, raw))
     return text if len(text) <= _MAX_QUOTED else text[: _MAX_QUOTED - 1] + "…"
 
 
