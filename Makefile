@@ -13,7 +13,7 @@ PORT ?= 8000
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export PYRIGHT_PYTHON_IGNORE_WARNINGS := 1
 
-.PHONY: install run test lint fmt clean
+.PHONY: install run test lint fmt clean conformance
 
 install: $(STAMP)
 
@@ -38,7 +38,12 @@ fmt: install
 test: install lint
 	rm -f .coverage .coverage.*
 	$(BIN)/python -m pytest --cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS)
+	$(BIN)/python -m tests.conformance.run $(CONFORMANCE_ARGS)
+
+# The official MCP conformance suite, directly against the fixture and through the proxy.
+conformance: install
+	$(BIN)/python -m tests.conformance.run $(CONFORMANCE_ARGS)
 
 clean:
-	rm -rf $(VENV) .coverage .coverage.* .pytest_cache .ruff_cache build *.egg-info examples/data/*.db
+	rm -rf $(VENV) .coverage .coverage.* .pytest_cache .ruff_cache build *.egg-info examples/data/*.db .conformance/results
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

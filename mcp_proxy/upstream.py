@@ -352,21 +352,34 @@ class Upstream:
         # Modern-era servers push change notifications only on a stream the client opens; the
         # frames are also delivered to the message handler, which acts on them.
         caps = self.capabilities or types.ServerCapabilities()
+        tools = bool(caps.tools and caps.tools.list_changed)
+        prompts = bool(caps.prompts and caps.prompts.list_changed)
+        resources = bool(caps.resources and caps.resources.list_changed)
+        started = False
         with anyio.CancelScope() as scope:
             self._listen_scope = scope
             try:
+                if not (tools or prompts or resources or self._subscriptions):
+                    return  # nothing to listen for
                 async with listen(
                     session,
-                    tools_list_changed=bool(caps.tools and caps.tools.list_changed),
-                    prompts_list_changed=bool(caps.prompts and caps.prompts.list_changed),
-                    resources_list_changed=bool(caps.resources and caps.resources.list_changed),
+                    tools_list_changed=tools,
+                    prompts_list_changed=prompts,
+                    resources_list_changed=resources,
                     resource_subscriptions=sorted(self._subscriptions),
-                ) as subscription:
+                ) as stream:
                     task_status.started()
-                    async for _ in subscription:
+                    started = True
+                    async for _ in stream:
                         pass
+            except MCPError as exc:
+                event = "upstream_listen_unsupported" if exc.code == types.METHOD_NOT_FOUND else "upstream_listen_ended"
+                log.info(event, server=self.name, error=exc.message)
             except Exception as exc:
                 log.info("upstream_listen_ended", server=self.name, error=describe_failure(exc))
+            finally:
+                if not started:
+                    task_status.started()
 
     # ---- requests --------------------------------------------------------------------
 
