@@ -142,10 +142,10 @@ def serve(server: MCPServer, options: ServeOptions) -> None:
         server.run("stdio")
     elif options.transport == "sse":
         app = server.sse_app(sse_path=SSE_PATH, message_path=SSE_MESSAGES_PATH, host=options.host)
-        _serve_asgi(app, options, SSE_PATH)
+        serve_asgi(app, options, SSE_PATH)
     else:
         app = server.streamable_http_app(streamable_http_path=STREAMABLE_HTTP_PATH, host=options.host)
-        _serve_asgi(app, options, STREAMABLE_HTTP_PATH)
+        serve_asgi(app, options, STREAMABLE_HTTP_PATH)
 
 
 class _AnnouncingServer(uvicorn.Server):
@@ -164,7 +164,7 @@ class _AnnouncingServer(uvicorn.Server):
         announce_ready(transport=self._transport, url=public_url(self.config.host, bound_port, self._path))
 
 
-def _serve_asgi(app: ASGIApp, options: ServeOptions, path: str) -> None:
+def serve_asgi(app: ASGIApp, options: ServeOptions, path: str) -> None:
     config = uvicorn.Config(
         app,
         host=options.host,

@@ -25,7 +25,7 @@ from examples.servers._serve import (
     SSE_PATH,
     STREAMABLE_HTTP_PATH,
     ServeOptions,
-    _serve_asgi,  # pyright: ignore[reportPrivateUsage]
+    serve_asgi,
     announce_ready,
     configure_logging,
     parse_args,
@@ -51,7 +51,7 @@ def serve(server: Server[Any], options: ServeOptions) -> None:
         announce_ready(transport="stdio")
         anyio.run(_run_stdio, server)
     elif options.transport == "sse":
-        _serve_asgi(sse_app(server, options.host), options, SSE_PATH)
+        serve_asgi(sse_app(server, options.host), options, SSE_PATH)
     else:
         app = server.streamable_http_app(
             streamable_http_path=STREAMABLE_HTTP_PATH,
@@ -59,7 +59,7 @@ def serve(server: Server[Any], options: ServeOptions) -> None:
             event_store=InMemoryEventStore(),
             retry_interval=SSE_RETRY_MILLISECONDS,
         )
-        _serve_asgi(app, options, STREAMABLE_HTTP_PATH)
+        serve_asgi(app, options, STREAMABLE_HTTP_PATH)
 
 
 async def _run_stdio(server: Server[Any]) -> None:
