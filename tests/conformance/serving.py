@@ -25,10 +25,10 @@ from examples.servers._serve import (
     SSE_PATH,
     STREAMABLE_HTTP_PATH,
     ServeOptions,
-    serve_asgi,
     announce_ready,
     configure_logging,
     parse_args,
+    serve_asgi,
 )
 from tests.conformance.event_store import InMemoryEventStore
 
