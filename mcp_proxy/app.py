@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import warnings
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
@@ -15,6 +16,7 @@ from .config import ProxyConfig
 from .logging import get_logger
 from .observe import NULL_OBSERVER, Observer
 from .registry import Registry
+from .reload import watch_config
 from .server import ProxyServer
 from .transports import TransportFactory, open_transport
 
@@ -37,12 +39,17 @@ def silence_sdk_deprecations() -> None:
 
 @asynccontextmanager
 async def running_proxy(
-    config: ProxyConfig, transport_factory: TransportFactory = open_transport, observer: Observer = NULL_OBSERVER
+    config: ProxyConfig,
+    transport_factory: TransportFactory = open_transport,
+    observer: Observer = NULL_OBSERVER,
+    *,
+    watch: bool = True,
 ) -> AsyncGenerator[Proxy]:
     """Connect to every upstream, wait for start-up to settle, and serve until the block exits.
 
     Leaving the block cancels every upstream task; stdio upstream children are terminated
-    with their whole process tree on the way out.
+    with their whole process tree on the way out. With `watch`, edits of the configuration file
+    (and SIGHUP) are applied while running.
     """
     silence_sdk_deprecations()
     registry = Registry(config, transport_factory, observer)
@@ -50,6 +57,8 @@ async def running_proxy(
     log.info("proxy_starting", servers=[s.name for s in config.servers], source=str(config.source))
     async with anyio.create_task_group() as tg:
         await tg.start(registry.run)
+        if watch and config.source is not None:
+            tg.start_soon(watch_config, registry, config.source)
         try:
             yield proxy
         finally:
@@ -57,9 +66,27 @@ async def running_proxy(
             tg.cancel_scope.cancel()
 
 
-async def serve_stdio(config: ProxyConfig) -> None:
-    """Serve the proxy over this process's stdin/stdout until the client closes the pipe."""
-    # Enter the stdio server first: from here on fd 1 is reserved for protocol messages.
-    async with stdio_server() as (read, write), running_proxy(config) as proxy:
-        server = proxy.server.server
-        await server.run(read, write, server.create_initialization_options())
+async def serve_stdio(config: ProxyConfig, observer: Observer = NULL_OBSERVER) -> None:
+    """Serve the proxy over this process's stdin/stdout until the client closes the pipe.
+
+    SIGTERM and SIGINT end it the same way: upstreams are closed and children terminated.
+    """
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(stop_on_signals, tg.cancel_scope)
+        # Enter the stdio server first: from here on fd 1 is reserved for protocol messages.
+        async with stdio_server() as (read, write), running_proxy(config, observer=observer) as proxy:
+            server = proxy.server.server
+            await server.run(read, write, server.create_initialization_options())
+        tg.cancel_scope.cancel()
+
+
+async def stop_on_signals(scope: anyio.CancelScope) -> None:
+    """Cancel `scope` on SIGTERM or SIGINT, so shutdown runs every cleanup instead of dying mid-way."""
+    try:
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async for received in signals:
+                log.info("shutdown_requested", signal=signal.Signals(received).name)
+                scope.cancel()
+                return
+    except (NotImplementedError, ValueError, RuntimeError):
+        return  # not the main thread: the host handles signals

@@ -12,10 +12,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
-from anyio.abc import TaskStatus
+from anyio.abc import TaskGroup, TaskStatus
 
 from .catalog import Catalog, ChangedList, Conflict, build_catalog, catalog_diff
-from .config import ProxyConfig
+from .config import ProxyConfig, ServerConfig
 from .logging import get_logger
 from .observe import NULL_OBSERVER, Observer
 from .transports import TransportFactory, open_transport
@@ -38,22 +38,27 @@ class Registry:
     ) -> None:
         self.config = config
         self.observer = observer
-        self.upstreams: dict[str, Upstream] = {
-            server.name: Upstream(
-                server,
-                on_change=self._upstream_changed,
-                transport_factory=transport_factory,
-                on_resource_updated=self._resource_updated,
-                observer=observer,
-            )
-            for server in config.servers
-        }
+        self._transport_factory = transport_factory
+        self.upstreams: dict[str, Upstream] = {server.name: self._make_upstream(server) for server in config.servers}
+        self._scopes: dict[str, anyio.CancelScope] = {}
+        self._tg: TaskGroup | None = None
+        self.reloads = 0
+        self.last_reload_error: str | None = None
         self._resource_listeners: list[ResourceListener] = []
         self._upstream_listeners: list[Callable[[Upstream], None]] = []
         self._catalog = build_catalog([])
         self._listeners: list[ChangeListener] = []
         self._dirty = anyio.Event()
         self._reported_conflicts: set[Conflict] = set()
+
+    def _make_upstream(self, server: ServerConfig) -> Upstream:
+        return Upstream(
+            server,
+            on_change=self._upstream_changed,
+            transport_factory=self._transport_factory,
+            on_resource_updated=self._resource_updated,
+            observer=self.observer,
+        )
 
     @property
     def catalog(self) -> Catalog:
@@ -79,12 +84,62 @@ class Registry:
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Supervise every upstream until cancelled; report started once start-up has settled."""
         async with anyio.create_task_group() as tg:
+            self._tg = tg
             for upstream in self.upstreams.values():
-                tg.start_soon(upstream.run, name=f"upstream:{upstream.name}")
+                self._start(upstream)
             await self._wait_for_startup()
             self._rebuild()
             task_status.started()
             await self._rebuild_forever()
+
+    def _start(self, upstream: Upstream) -> None:
+        assert self._tg is not None
+        scope = anyio.CancelScope()
+        self._scopes[upstream.name] = scope
+
+        async def supervise() -> None:
+            with scope:
+                await upstream.run()
+
+        self._tg.start_soon(supervise, name=f"upstream:{upstream.name}")
+
+    def _stop(self, name: str) -> None:
+        scope = self._scopes.pop(name, None)
+        if scope is not None:
+            scope.cancel()  # closes its sessions; a stdio child is terminated with its process tree
+
+    def apply(self, config: ProxyConfig) -> dict[str, list[str]]:
+        """Move to a new configuration: start added servers, stop removed ones, restart changed ones.
+
+        Servers whose settings did not change keep running, with their in-flight calls.
+        """
+        old = {s.name: s for s in self.config.servers}
+        new = {s.name: s for s in config.servers}
+        added = [name for name in new if name not in old]
+        removed = [name for name in old if name not in new]
+        changed = [name for name in new if name in old and new[name] != old[name]]
+        self.config = config
+        for name in removed + changed:
+            self._stop(name)
+            self.upstreams.pop(name, None)
+        for name in changed + added:
+            upstream = self._make_upstream(new[name])
+            self.upstreams[name] = upstream
+            if self._tg is not None:
+                self._start(upstream)
+        # Keep the configured order, which decides ties between equal priorities.
+        self.upstreams = {name: self.upstreams[name] for name in new}
+        self.reloads += 1
+        self.last_reload_error = None
+        self._dirty.set()
+        summary = {"added": added, "removed": removed, "changed": changed}
+        log.info("config_reloaded", **summary)
+        return summary
+
+    def reject(self, reason: str) -> None:
+        """Record a configuration that could not be used; the running one stays."""
+        self.last_reload_error = reason
+        log.error("config_reload_rejected", reason=reason)
 
     async def _wait_for_startup(self) -> None:
         timeout = self.config.proxy.startup_timeout
@@ -153,6 +208,7 @@ class Registry:
                 "resource_templates": len(catalog.resource_templates),
                 "prompts": len(catalog.prompts),
             },
+            "reload": {"reloads": self.reloads, "last_error": self.last_reload_error},
             "conflicts": [
                 {"kind": c.kind, "name": c.exposed, "winner": c.winner, "losers": list(c.losers)}
                 for c in catalog.conflicts

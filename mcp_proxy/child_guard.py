@@ -1,0 +1,30 @@
+"""Making sure no stdio upstream outlives the proxy, even when the proxy is killed with SIGKILL.
+
+A normal shutdown terminates each child's whole process group. A SIGKILL gives the proxy no
+chance to do that, so on Linux each child is started through a tiny launcher that asks the
+kernel to kill it when its parent dies (`PR_SET_PDEATHSIG`), then `exec`s the real command —
+same pid, same stdio, no extra process left running. `setpriv` (util-linux) is used when
+installed; otherwise this interpreter does the same in a few lines.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+
+# Run by the fallback launcher: argv[1:] is the real command line.
+_PYTHON_LAUNCHER = (
+    "import ctypes, os, signal, sys;"
+    "ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0);"  # 1 = PR_SET_PDEATHSIG
+    "os.execvp(sys.argv[1], sys.argv[1:])"
+)
+
+
+def guarded_command(command: str, args: list[str]) -> tuple[str, list[str]]:
+    """The command line that runs `command args` so that it dies with the proxy."""
+    if not sys.platform.startswith("linux"):
+        return command, args
+    setpriv = shutil.which("setpriv")
+    if setpriv is not None:
+        return setpriv, ["--pdeathsig", "KILL", "--", command, *args]
+    return sys.executable, ["-c", _PYTHON_LAUNCHER, command, *args]
