@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, get_args
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import anyio
 
@@ -173,7 +174,7 @@ def render_check(config: ProxyConfig) -> str:
     )
     lines.append("")
     for server in config.servers:
-        target = server.url if server.transport != "stdio" else " ".join([server.command or "", *server.args])
+        target = _shown_url(server.url) if server.url else " ".join([server.command or "", *server.args])
         state = "enabled" if server.enabled else "disabled"
         prefix = server.exposed_prefix or "(bare names)"
         lines.append(f"{server.name}  [{state}]")
@@ -192,6 +193,16 @@ def render_check(config: ProxyConfig) -> str:
     lines.append("")
     lines.append(f"{len(config.servers)} server(s), {enabled} enabled: configuration OK")
     return "\n".join(lines)
+
+
+def _shown_url(url: str) -> str:
+    """`url` without the parts that commonly carry credentials: a password and query values."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if parts.password is not None:
+        netloc = netloc.replace(f":{parts.password}@", ":***@", 1)
+    query = "&".join(f"{name}=***" for name, _ in parse_qsl(parts.query, keep_blank_values=True))
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 async def _print_tools(config: ProxyConfig, as_json: bool) -> int:

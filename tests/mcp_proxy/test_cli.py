@@ -119,7 +119,7 @@ exclude_tools = ["delete_*"]
 
 [servers.files]
 transport = "sse"
-url = "http://127.0.0.1:8102/sse"
+url = "http://files:{ENV_SECRET}@127.0.0.1:8102/sse?api_key=${{MANIFOLD_TEST_TOKEN}}&v=2"
 prefix = ""
 enabled = false
 protocol = "legacy"
@@ -144,6 +144,7 @@ protocol = "legacy"
         "exclude ['delete_*']",
         "files  [disabled]",
         "transport: sse  protocol: legacy",
+        "target:    http://files:***@127.0.0.1:8102/sse?api_key=***&v=***",
         "prefix:    (bare names)",
         "3 server(s), 2 enabled: configuration OK",
     ):
