@@ -199,18 +199,20 @@ class Upstream:
                 tools=len(self._listing.tools),
             )
             self.settled.set()
-            async with anyio.create_task_group() as tg:
-                self._link_tg = tg
-                tg.start_soon(self._refresh_forever, session)
-                tg.start_soon(self._check_health, link)
-                tg.start_soon(self._note_stability)
-                if link.is_modern:
-                    await self._open_listen(tg, session)
-                else:
-                    await self._resubscribe(session)
-                await link.closed.wait()
+            try:
+                async with anyio.create_task_group() as tg:
+                    self._link_tg = tg
+                    tg.start_soon(self._refresh_forever, session)
+                    tg.start_soon(self._check_health, link)
+                    tg.start_soon(self._note_stability)
+                    if link.is_modern:
+                        await self._open_listen(tg, session)
+                    else:
+                        await self._resubscribe(session)
+                    await link.closed.wait()
+                    tg.cancel_scope.cancel()
+            finally:
                 self._link_tg = None
-                tg.cancel_scope.cancel()
 
     async def _note_stability(self) -> None:
         # Only a connection that stays up resets the backoff: a server that dies right after
