@@ -313,7 +313,8 @@ async def test_concurrent_callers_see_only_their_own_progress() -> None:
     async with (
         proxy_over(upstreams) as proxy,
         Client(proxy.server.server, mode="legacy", cache=None) as first,
-        Client(proxy.server.server, mode="legacy", cache=None) as second,anyio.create_task_group() as tg
+        Client(proxy.server.server, mode="legacy", cache=None) as second,
+        anyio.create_task_group() as tg,
     ):
         tg.start_soon(lambda: first.call_tool("alpha__slow", {"steps": 3}, progress_callback=recorder("one")))
         tg.start_soon(lambda: second.call_tool("beta__slow", {"steps": 2}, progress_callback=recorder("two")))
