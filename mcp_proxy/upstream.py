@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
 
 import anyio
+import httpx2
 import mcp_types as types
 from anyio.abc import TaskGroup, TaskStatus
 from mcp import ClientSession, MCPError
@@ -155,6 +156,10 @@ class Upstream:
                     self.last_error = self.last_error or "connection closed by the server"
                 except Exception as exc:  # one upstream's failure must never reach the others
                     self.last_error = describe_failure(exc)
+                    if self.config.url and self.last_error.startswith("cannot connect"):
+                        self.last_error = self.last_error.replace(
+                            "cannot connect", f"cannot connect to {self.config.url}"
+                        )
                 self._link = None
                 self.connected_at = None
                 self.failed_attempts += 1
@@ -621,6 +626,13 @@ def _typed(meta: dict[str, Any] | None) -> types.RequestParamsMeta | None:
     return cast("types.RequestParamsMeta | None", meta)
 
 
+def _connect_reason(exc: BaseException) -> str:
+    text = str(exc)
+    if "connection attempts failed" in text or isinstance(exc, ConnectionRefusedError):
+        return "connection refused (is the server running, and is the URL right?)"
+    return text or type(exc).__name__
+
+
 def describe_failure(exc: BaseException) -> str:
     """A one-line description of a failure, unwrapping the exception groups transports raise."""
     if isinstance(exc, BaseExceptionGroup):
@@ -630,5 +642,7 @@ def describe_failure(exc: BaseException) -> str:
         return "timed out while connecting"
     if isinstance(exc, FileNotFoundError):
         return f"command not found: {exc.filename or exc}"
+    if isinstance(exc, httpx2.ConnectError | ConnectionRefusedError):
+        return f"cannot connect: {_connect_reason(exc)}"
     text = str(exc) or type(exc).__name__
     return f"{type(exc).__name__}: {text}"
