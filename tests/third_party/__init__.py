@@ -1,0 +1,1 @@
+"""Real third-party MCP servers behind the proxy, installed on demand from the npm registry."""
