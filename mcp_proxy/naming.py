@@ -34,6 +34,8 @@ import re
 from collections.abc import Sequence
 from fnmatch import fnmatchcase
 
+import mcp_types as types
+
 SHORT_HASH_LENGTH = 8
 """Hex digits of sha256 appended to a shortened name: 32 bits, ample for one catalog."""
 
@@ -152,3 +154,22 @@ def _check_uri_prefix(prefix: str) -> None:
     forbidden = sorted(_PREFIX_FORBIDDEN_CHARS.intersection(prefix))
     if forbidden:
         raise ValueError(f"URI prefix {prefix!r} must not contain {', '.join(repr(c) for c in forbidden)}")
+
+
+def expose_content_uris(blocks: Sequence[types.ContentBlock], prefix: str) -> list[types.ContentBlock]:
+    """Content blocks with the resource URIs they carry (links, embedded resources) in exposed form.
+
+    A client that follows a link from a tool result or a prompt must be able to read it back
+    through the proxy, so links get the same reversible rewrite as listed resources.
+    """
+    if not prefix:
+        return list(blocks)
+    exposed: list[types.ContentBlock] = []
+    for block in blocks:
+        if isinstance(block, types.ResourceLink):
+            block = block.model_copy(update={"uri": expose_uri(prefix, block.uri)})
+        elif isinstance(block, types.EmbeddedResource):
+            resource = block.resource.model_copy(update={"uri": expose_uri(prefix, block.resource.uri)})
+            block = block.model_copy(update={"resource": resource})
+        exposed.append(block)
+    return exposed

@@ -26,7 +26,7 @@ from .clients import Clients, connection_key, on_connection_closed
 from .downstream import DownstreamCall
 from .errors import ManifoldError, UnknownNameError, UpstreamError, UpstreamTimeout, to_mcp_error
 from .logging import get_logger
-from .naming import expose_uri
+from .naming import expose_content_uris, expose_uri
 from .observe import ToolOutcome
 from .registry import Registry
 from .resource_cache import ResourceCache
@@ -237,6 +237,8 @@ class ProxyServer:
                 forwarded: types.CallToolResult | types.InputRequiredResult = await self._forward(
                     downstream, attempt, params
                 )
+                if isinstance(forwarded, types.CallToolResult):
+                    forwarded.content = expose_content_uris(forwarded.content, upstream.config.exposed_prefix)
                 result = forwarded
                 outcome = "tool_error" if isinstance(forwarded, types.CallToolResult) and forwarded.is_error else "ok"
                 return forwarded
@@ -348,7 +350,14 @@ class ProxyServer:
                     request_state=state,
                 )
 
-            return await self._forward(downstream, attempt, params)
+            result = await self._forward(downstream, attempt, params)
+            prefix = upstream.config.exposed_prefix
+            if prefix and isinstance(result, types.GetPromptResult):
+                result.messages = [
+                    message.model_copy(update={"content": expose_content_uris([message.content], prefix)[0]})
+                    for message in result.messages
+                ]
+            return result
 
         return await _guard(get)
 

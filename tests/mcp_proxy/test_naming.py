@@ -246,3 +246,20 @@ def test_matches_filters_includes_by_any_glob_and_excludes_by_any_glob(
     name: str, include: list[str], exclude: list[str], expected: bool
 ) -> None:
     assert matches_filters(name, include, exclude) is expected
+
+
+def test_links_and_embedded_resources_in_content_get_the_exposed_uri() -> None:
+    import mcp_types as types
+
+    from mcp_proxy.naming import expose_content_uris
+
+    link = types.ResourceLink(type="resource_link", uri="note://x/1", name="one")
+    embedded = types.EmbeddedResource(
+        type="resource", resource=types.TextResourceContents(uri="file:///a.txt", text="a")
+    )
+    text = types.TextContent(type="text", text="note://x/1")
+    exposed = expose_content_uris([link, embedded, text], "srv")
+    assert isinstance(exposed[0], types.ResourceLink) and exposed[0].uri == "note://srv/x/1"
+    assert isinstance(exposed[1], types.EmbeddedResource) and exposed[1].resource.uri == "file://srv//a.txt"
+    assert exposed[2] == text  # text is never rewritten
+    assert expose_content_uris([link], "") == [link]

@@ -455,10 +455,6 @@ async def test_a_resource_it_registers_mid_session_is_announced_and_readable(
     assert gzip.decompress(base64.b64decode(contents.blob)) == payload
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="proxy bug: resource_link URIs in tool results keep the upstream's form (tests/third_party/README.md)",
-)
 async def test_a_resource_link_in_its_tool_result_can_be_read_through_the_proxy(
     server_everything: ServerEverything,
 ) -> None:
