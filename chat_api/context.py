@@ -48,7 +48,7 @@ def tool_specs(inventory: Inventory, names: ToolNameMap) -> list[ToolSpec]:
 
 def _servers_sentence(inventory: Inventory, servers: Sequence[ServerDetail]) -> str:
     healthy = [s.name for s in servers if s.healthy]
-    unhealthy = [s.name for s in servers if not s.healthy]
+    unhealthy = [f"{s.name} ({s.state})" if s.state else s.name for s in servers if not s.healthy]
     if inventory.mode == "single":
         return f"You are connected to one MCP server, '{inventory.server_name}'; every tool comes from it."
     sentence = (

@@ -8,7 +8,7 @@ Pure functions over the SDK's types. The origin of an item is read from the prox
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import mcp_types as types
@@ -53,6 +53,9 @@ class ServerDetail:
     healthy: bool
     tools: int = 0
     resources: int = 0
+    state: str | None = None
+    """The proxy's own word for the server's state, when it reports one."""
+    last_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,15 +67,24 @@ class Inventory:
     tools: tuple[LinkedTool, ...] = ()
     resources: tuple[LinkedResource, ...] = ()
     tools_by_name: Mapping[str, LinkedTool] = field(default_factory=dict[str, LinkedTool])
+    reported: tuple[ServerDetail, ...] | None = None
+    """Per-server state as the proxy reports it (`manifold://status`), when it does."""
 
     def servers(self) -> list[str]:
         """The servers behind the link: the one server in single mode, every origin seen in multi mode."""
         if self.mode == "single":
             return [self.server_name]
+        if self.reported is not None:
+            return [d.name for d in self.reported]
         return sorted({t.server for t in self.tools} | {r.server for r in self.resources})
 
     def server_details(self, *, healthy: bool) -> list[ServerDetail]:
-        """Per-server tool and resource counts; every server shares the link's health."""
+        """Per-server state and counts: the proxy's report when there is one, else derived from origins.
+
+        `healthy` is the link's own health; no server is healthy while the link is down.
+        """
+        if self.mode == "multi" and self.reported is not None:
+            return [replace(d, healthy=d.healthy and healthy) for d in self.reported]
         return [
             ServerDetail(
                 name=name,
@@ -135,6 +147,7 @@ def build_inventory(
     server_info: types.Implementation | None,
     tools: Sequence[types.Tool],
     resources: Sequence[LinkedResource] = (),
+    reported: tuple[ServerDetail, ...] | None = None,
 ) -> Inventory:
     """Assemble an `Inventory` from what the server listed (resources already linked)."""
     server_name = server_name_of(server_info)
@@ -145,4 +158,5 @@ def build_inventory(
         tools=linked_tools,
         resources=tuple(resources),
         tools_by_name={t.name: t for t in linked_tools},
+        reported=reported,
     )

@@ -19,7 +19,7 @@ import enum
 import time
 from collections.abc import AsyncGenerator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any, cast
 
 import anyio
@@ -39,6 +39,7 @@ from . import __version__
 from .errors import LinkUnavailable
 from .inventory import Inventory, build_inventory
 from .mcp_target import LinkTarget, TargetPlan, open_target
+from .proxy_status import STATUS_URI, read_status
 from .resources import fetch_resources
 from .settings import ChatSettings
 
@@ -250,6 +251,17 @@ class McpLink:
             inventory = self._inventory
             if inventory is None or [t.name for t in tools] != [t.name for t in inventory.tools]:
                 self._refresh_wanted.set()
+            elif inventory.reported is not None:
+                await self._refresh_status(client)
+
+    async def _refresh_status(self, client: Client) -> None:
+        # Server states change without any list changing, so the probe re-reads them.
+        inventory = self._inventory
+        reported = await read_status(client, self._request_timeout)
+        if inventory is not None and reported is not None and reported != inventory.reported:
+            self._inventory = replace(inventory, reported=reported)
+            log.info("proxy_status_changed", healthy=[d.name for d in reported if d.healthy])
+            self._notify()
 
     async def refresh(self, client: Client | None = None) -> None:
         """List the server's tools and resources again; a failure leaves the old inventory in place."""
@@ -267,7 +279,11 @@ class McpLink:
     async def _fetch_inventory(self, client: Client) -> Inventory:
         tools = await list_tools(client)
         resources = await fetch_resources(client, self._previews, timeout=self._request_timeout)
-        return build_inventory(client.server_info, tools, resources)
+        # The proxy's own status is for the service, not context for the model.
+        offers_status = any(r.uri == STATUS_URI for r in resources)
+        resources = [r for r in resources if r.uri != STATUS_URI]
+        reported = await read_status(client, self._request_timeout) if offers_status else None
+        return build_inventory(client.server_info, tools, resources, reported)
 
     def _mark_lost(self) -> None:
         if self._lost is not None:
@@ -345,12 +361,12 @@ class McpLink:
     def status(self) -> dict[str, Any]:
         """The summary the health endpoints and the system prompt use."""
         inventory = self._inventory if self.ready else None
-        servers = inventory.server_details(healthy=True) if inventory else []
         known = self._inventory.servers() if self._inventory else []
+        healthy = sum(1 for d in inventory.server_details(healthy=True) if d.healthy) if inventory else 0
         return {
             "initialized": self.ready,
             "mode": self._inventory.mode if self._inventory else None,
-            "servers": {"total": max(len(known), len(servers)), "healthy": len(servers)},
+            "servers": {"total": len(known), "healthy": healthy},
             "tools": {"total": len(inventory.tools) if inventory else 0},
             "resources": {"total": len(inventory.resources) if inventory else 0},
         }

@@ -2,13 +2,17 @@
 
 Run over stdio with ``python -m tests.chat_api.lab_server`` (the chat service launches it from
 ``MCP_SERVER_COMMAND``). The example servers cover the realistic cases; this one covers the
-behaviours they do not have.
+behaviours they do not have. With ``--as-proxy`` it presents itself the way the Manifold proxy
+does: named ``manifold``, origin metadata on its tools, and a ``manifold://status`` resource
+reporting servers ``alpha`` (ready), ``beta`` (down) and ``gamma`` (disabled).
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import os
+import sys
 
 from mcp import MCPError
 from mcp.server import MCPServer
@@ -17,16 +21,22 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.utilities.types import Image
 from mcp_types import INVALID_PARAMS
 
+from mcp_proxy.catalog import ORIGIN_META_KEY
+
 SERVER_NAME = "lab"
+PROXY_NAME = "manifold"
+STATUS_URI = "manifold://status"
 # A 1x1 transparent PNG.
 PIXEL_PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
 )
 
 
-def build_server() -> MCPServer:
-    """The lab server and its tools."""
-    server = MCPServer(SERVER_NAME, instructions="A test server.")
+def build_server(as_proxy: bool = False) -> MCPServer:
+    """The lab server and its tools (presented as the proxy when `as_proxy`)."""
+    server = MCPServer(PROXY_NAME if as_proxy else SERVER_NAME, instructions="A test server.")
+    if as_proxy:
+        _pose_as_proxy(server)
 
     @server.tool()
     async def count_slowly(ctx: Context, steps: int = 3) -> str:
@@ -84,5 +94,28 @@ def build_server() -> MCPServer:
     return server
 
 
+def _pose_as_proxy(server: MCPServer) -> None:
+    states = {"alpha": "ready", "beta": "down", "gamma": "disabled"}
+
+    @server.tool(meta={ORIGIN_META_KEY: {"server": "alpha", "name": "set_state"}})
+    def alpha__set_state(name: str, state: str) -> str:
+        """Change what the status resource reports for server `name`."""
+        states[name] = state
+        return f"{name} is {state}"
+
+    @server.resource(STATUS_URI, name="status", description="Per-server state.", mime_type="application/json")
+    def status() -> str:
+        servers = [
+            {
+                "name": name,
+                "state": state,
+                "tools": 1 if name == "alpha" else 0,
+                "last_error": None if state == "ready" else "connection refused",
+            }
+            for name, state in states.items()
+        ]
+        return json.dumps({"servers": servers})
+
+
 if __name__ == "__main__":
-    build_server().run("stdio")
+    build_server(as_proxy="--as-proxy" in sys.argv).run("stdio")

@@ -1,0 +1,76 @@
+"""Per-server state reported by the proxy itself, over MCP, as the resource `manifold://status`.
+
+The origin metadata of tools says which servers exist, not whether they are up: the proxy
+keeps a server's last known tools while it is down. When the proxy lists `STATUS_URI`, its
+JSON content is the authority::
+
+    {"servers": [{"name": "database", "state": "ready", "tools": 3, "resources": 4, "last_error": null}, ...]}
+
+`state` is the proxy's upstream state (`ready`, `connecting`, `down`, `disabled`, ...); only
+`ready` counts as healthy and disabled servers are left out. Counts and `last_error` are
+optional. Anything unreadable is ignored and the link falls back to the origin metadata.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import anyio
+import mcp_types as types
+from mcp import Client
+
+from mcp_proxy.logging import get_logger
+
+from .inventory import ServerDetail
+
+log = get_logger("chat_api.proxy_status")
+
+STATUS_URI = "manifold://status"
+STATUS_READ_TIMEOUT = 5.0
+HEALTHY_STATE = "ready"
+_LEFT_OUT_STATES = frozenset({"disabled"})
+
+
+def _detail(entry: Mapping[str, Any]) -> ServerDetail | None:
+    name, state = entry.get("name"), entry.get("state")
+    if not isinstance(name, str) or not isinstance(state, str) or state in _LEFT_OUT_STATES:
+        return None
+    tools, resources, error = entry.get("tools"), entry.get("resources"), entry.get("last_error")
+    return ServerDetail(
+        name=name,
+        healthy=state == HEALTHY_STATE,
+        tools=tools if isinstance(tools, int) else 0,
+        resources=resources if isinstance(resources, int) else 0,
+        state=state,
+        last_error=error if isinstance(error, str) else None,
+    )
+
+
+def parse_status(text: str) -> tuple[ServerDetail, ...] | None:
+    """The servers in a status document, or None when it is not one."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    servers = document.get("servers") if isinstance(document, dict) else None
+    if not isinstance(servers, list):
+        return None
+    details = [_detail(entry) for entry in servers if isinstance(entry, dict)]  # pyright: ignore[reportUnknownArgumentType, reportUnknownVariableType]
+    return tuple(sorted((d for d in details if d is not None), key=lambda d: d.name))
+
+
+async def read_status(client: Client, timeout: float = STATUS_READ_TIMEOUT) -> tuple[ServerDetail, ...] | None:
+    """Read and parse the status resource; None when it cannot be read or understood."""
+    try:
+        with anyio.fail_after(timeout):
+            result = await client.read_resource(STATUS_URI)
+    except Exception as exc:  # the status is a nicety: without it the link derives what it can
+        log.info("proxy_status_unavailable", error=type(exc).__name__)
+        return None
+    text = "".join(c.text for c in result.contents if isinstance(c, types.TextResourceContents))
+    parsed = parse_status(text)
+    if parsed is None:
+        log.info("proxy_status_unreadable")
+    return parsed

@@ -1,0 +1,71 @@
+"""Per-server state from the proxy's `manifold://status` resource, read over MCP."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator
+
+import pytest
+
+from chat_api.proxy_status import parse_status
+from tests.chat_api.llm_script import Reply, ScriptedLLM
+from tests.chat_api.support import LAB_COMMAND, ChatService, chat_settings, running_chat_api
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(scope="module")
+async def proxy_like(llm: ScriptedLLM) -> AsyncGenerator[ChatService]:
+    settings = chat_settings(llm, mcp_server_command=f"{LAB_COMMAND} --as-proxy", mcp_health_interval=0.2)
+    async with running_chat_api(settings) as service:
+        yield service
+
+
+async def test_the_reported_states_decide_which_servers_are_healthy(proxy_like: ChatService) -> None:
+    health = await proxy_like.health()
+    assert health["mcp"]["mode"] == "multi"
+    assert health["mcp"]["servers"] == {"total": 2, "healthy": 1}
+    detail = (await proxy_like.http.get("/health/detailed")).json()["mcp"]["server_detail"]
+    assert [(d["name"], d["state"], d["healthy"], d["last_error"]) for d in detail] == [
+        ("alpha", "ready", True, None),
+        ("beta", "down", False, "connection refused"),
+    ]
+
+
+async def test_the_status_resource_is_not_model_context(proxy_like: ChatService, script: ScriptedLLM) -> None:
+    resources = (await proxy_like.http.get("/mcp/resources")).json()["resources"]
+    assert "manifold://status" not in {r["uri"] for r in resources}
+    script.script(Reply("ok"))
+    await proxy_like.chat("Which servers work?")
+    system = script.requests[0].system
+    assert "Healthy servers: alpha." in system and "Unavailable right now: beta (down)." in system
+    assert "manifold://status" not in system
+
+
+async def test_a_state_change_is_picked_up_by_the_probe(proxy_like: ChatService) -> None:
+    changed = await proxy_like.http.post(
+        "/mcp/tools/alpha__set_state/call", json={"arguments": {"name": "beta", "state": "ready"}}
+    )
+    assert changed.json()["server"] == "alpha"
+    await proxy_like.wait_for_health(lambda body: body["mcp"]["servers"]["healthy"] == 2)
+
+
+def test_entries_without_a_name_or_state_and_disabled_servers_are_left_out() -> None:
+    document = {
+        "servers": [
+            {"name": "b", "state": "connecting", "tools": "many"},
+            {"name": "a", "state": "ready", "tools": 2, "resources": 1},
+            {"name": "off", "state": "disabled"},
+            {"state": "ready"},
+            "junk",
+        ]
+    }
+    parsed = parse_status(json.dumps(document))
+    assert parsed is not None
+    assert [(d.name, d.healthy, d.tools, d.resources) for d in parsed] == [("a", True, 2, 1), ("b", False, 0, 0)]
+
+
+def test_a_document_that_is_not_a_status_is_ignored() -> None:
+    assert parse_status("not json") is None
+    assert parse_status('["servers"]') is None
+    assert parse_status('{"servers": {}}') is None
