@@ -13,7 +13,7 @@ PORT ?= 8000
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export PYRIGHT_PYTHON_IGNORE_WARNINGS := 1
 
-.PHONY: install run test lint fmt clean conformance
+.PHONY: install system-deps run test lint fmt clean conformance
 
 install: $(STAMP)
 
@@ -22,6 +22,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# Programs some tests drive for real: a browser for the UI tests, HAProxy for sticky routing.
+SYSTEM_PACKAGES := chromium haproxy
+system-deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "please install:$$missing (tests that need them will not run)"; fi; \
+	fi
 
 run: install
 	$(BIN)/mcp-proxy serve --transport http --host $(HOST) --port $(PORT)
@@ -35,7 +45,7 @@ fmt: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: install lint
+test: install system-deps lint
 	rm -f .coverage .coverage.*
 	$(BIN)/python -m pytest --cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS)
 	$(BIN)/python -m tests.conformance.run $(CONFORMANCE_ARGS)
