@@ -184,3 +184,12 @@ async def test_python_m_chat_api_launches_the_proxy_and_stops_it_on_shutdown(tmp
         await stop(chat_api.process)
     assert any('"chat_api_stopped"' in line for line in chat_api.stderr_lines)
     assert await wait_until_gone(tree) == []
+
+
+async def test_python_m_chat_api_refuses_invalid_settings_with_a_clear_message() -> None:
+    async with spawn([sys.executable, "-m", "chat_api"], env={"CHAT_API_PORT": "eighty"}) as chat_api:
+        with anyio.fail_after(WAIT_DEADLINE):
+            await chat_api.process.wait()
+    assert chat_api.process.returncode == 1
+    assert any("invalid settings" in line for line in chat_api.stderr_lines)
+    assert any("port" in line for line in chat_api.stderr_lines)
