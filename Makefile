@@ -7,6 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+CHAT_PORT ?= 8001
 
 # The example servers in servers.toml are launched as `python -m ...`: the venv's python
 # must come first on PATH so they find the project's dependencies.
@@ -33,8 +34,15 @@ system-deps:
 	  else echo "please install:$$missing (tests that need them will not run)"; fi; \
 	fi
 
+# The proxy over HTTP with the example servers, and the chat service (API + UI) in front of it.
+# Ctrl-C stops both, and the proxy stops its children.
 run: install
-	$(BIN)/mcp-proxy serve --transport http --host $(HOST) --port $(PORT)
+	@trap 'kill $$proxy $$chat 2>/dev/null; wait' INT TERM EXIT; \
+	$(BIN)/mcp-proxy serve --transport http --host $(HOST) --port $(PORT) & proxy=$$!; \
+	MCP_SERVER_URL=http://$(HOST):$(PORT)/mcp CHAT_API_HOST=$(HOST) CHAT_API_PORT=$(CHAT_PORT) \
+		$(BIN)/python -m chat_api & chat=$$!; \
+	echo "proxy: http://$(HOST):$(PORT)/mcp   chat: http://$(HOST):$(CHAT_PORT)/"; \
+	wait
 
 lint: install
 	$(BIN)/ruff format --check .
