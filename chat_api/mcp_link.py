@@ -37,7 +37,7 @@ from mcp_proxy.streams import EofWatch
 
 from . import __version__
 from .errors import LinkUnavailable
-from .inventory import Inventory, build_inventory
+from .inventory import PROXY_SERVER_NAME, Inventory, build_inventory
 from .mcp_target import LinkTarget, TargetPlan, open_target
 from .proxy_status import STATUS_URI, read_status
 from .resources import fetch_resources
@@ -279,10 +279,12 @@ class McpLink:
     async def _fetch_inventory(self, client: Client) -> Inventory:
         tools = await list_tools(client)
         resources = await fetch_resources(client, self._previews, timeout=self._request_timeout)
-        # The proxy's own status is for the service, not context for the model.
-        offers_status = any(r.uri == STATUS_URI for r in resources)
+        # The proxy's own status is for the service, not context for the model. The proxy does
+        # not list it (a single bare upstream must look exactly like itself), so it is asked for
+        # by name whenever the server says it is the proxy.
         resources = [r for r in resources if r.uri != STATUS_URI]
-        reported = await read_status(client, self._request_timeout) if offers_status else None
+        is_proxy = client.server_info is not None and client.server_info.name == PROXY_SERVER_NAME
+        reported = await read_status(client, self._request_timeout) if is_proxy else None
         return build_inventory(client.server_info, tools, resources, reported)
 
     def _mark_lost(self) -> None:

@@ -1,8 +1,8 @@
 """Per-server state reported by the proxy itself, over MCP, as the resource `manifold://status`.
 
 The origin metadata of tools says which servers exist, not whether they are up: the proxy
-keeps a server's last known tools while it is down. When the proxy lists `STATUS_URI`, its
-JSON content is the authority::
+keeps a server's last known tools while it is down. When the server is the proxy (its
+`serverInfo.name` is `manifold`), the JSON content of `STATUS_URI` is the authority::
 
     {"servers": [{"name": "database", "state": "ready", "tools": 3, "resources": 4, "last_error": null}, ...]}
 

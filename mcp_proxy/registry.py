@@ -48,6 +48,7 @@ class Registry:
         self._upstream_listeners: list[Callable[[Upstream], None]] = []
         self._catalog = build_catalog([])
         self._listeners: list[ChangeListener] = []
+        self._state_listeners: list[ChangeListener] = []
         self._dirty = anyio.Event()
         self._reported_conflicts: set[Conflict] = set()
 
@@ -68,6 +69,10 @@ class Registry:
     def add_listener(self, listener: ChangeListener) -> None:
         """Call `listener` with the changed list kinds ("tools", "resources", "prompts") after each rebuild."""
         self._listeners.append(listener)
+
+    def add_state_listener(self, listener: ChangeListener) -> None:
+        """Like `add_listener`, but called after every change of any upstream, even when no list changed."""
+        self._state_listeners.append(listener)
 
     def add_resource_listener(self, listener: ResourceListener) -> None:
         """Call `listener(upstream, upstream_uri)` when an upstream reports a resource update."""
@@ -156,12 +161,12 @@ class Registry:
             await self._dirty.wait()
             self._dirty = anyio.Event()  # changes arriving during the rebuild trigger another one
             changed = self._rebuild()
-            if changed:
-                for listener in list(self._listeners):
-                    try:
-                        await listener(changed)
-                    except Exception as exc:  # a failing listener must not stop later rebuilds
-                        log.error("catalog_listener_failed", error=repr(exc))
+            listeners = [*self._listeners] if changed else []
+            for listener in [*listeners, *self._state_listeners]:
+                try:
+                    await listener(changed)
+                except Exception as exc:  # a failing listener must not stop later rebuilds
+                    log.error("catalog_listener_failed", error=repr(exc))
 
     def add_upstream_listener(self, listener: Callable[[Upstream], None]) -> None:
         """Call `listener(upstream)` synchronously whenever an upstream's state or lists change."""

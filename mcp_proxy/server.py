@@ -31,6 +31,7 @@ from .observe import ToolOutcome
 from .registry import Registry
 from .resource_cache import ResourceCache
 from .sizes import payload_size, result_size
+from .status_resource import STATUS_URI, read_status
 from .upstream import Upstream
 
 log = get_logger("mcp_proxy.server")
@@ -100,6 +101,7 @@ class ProxyServer:
         registry.add_resource_listener(self._resource_updated)
         # Any change of a server (reconnect, new lists) may change what its resources say.
         registry.add_upstream_listener(lambda upstream: self.cache.invalidate(upstream.name))
+        registry.add_state_listener(self._status_changed)
 
     def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
         # The SDK validates modern-era parameter headers against this; answering from the
@@ -114,6 +116,9 @@ class ProxyServer:
     async def _catalog_changed(self, kinds: set[ChangedList]) -> None:
         await self.clients.announce(kinds)
         await self._sync_subscriptions()  # a URI may now belong to another server
+
+    async def _status_changed(self, _: set[ChangedList]) -> None:
+        await self.clients.resource_updated(STATUS_URI)
 
     async def _resource_updated(self, upstream: Upstream, uri: str) -> None:
         self.cache.invalidate(upstream.name, uri)
@@ -134,7 +139,7 @@ class ProxyServer:
     async def _subscribe(self, ctx: Ctx, params: types.SubscribeRequestParams) -> types.EmptyResult:
         async def subscribe() -> types.EmptyResult:
             route = self.registry.catalog.route_resource(params.uri)
-            if route is None:
+            if route is None and params.uri != STATUS_URI:
                 raise UnknownNameError("resource", params.uri)
             await self.clients.subscribe(ctx, params.uri)
             return types.EmptyResult()
@@ -283,6 +288,8 @@ class ProxyServer:
         self, ctx: Ctx, params: types.ReadResourceRequestParams
     ) -> types.ReadResourceResult | types.InputRequiredResult:
         async def read() -> types.ReadResourceResult | types.InputRequiredResult:
+            if params.uri == STATUS_URI:
+                return read_status(self.registry)
             route = self.registry.catalog.route_resource(params.uri)
             if route is None:
                 raise UnknownNameError("resource", params.uri)

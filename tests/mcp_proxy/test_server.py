@@ -231,3 +231,34 @@ async def test_bare_name_conflicts_are_won_by_the_higher_priority_and_reported()
     assert _text(result) == "high:who"
     conflict = next(c for c in status["conflicts"] if c["name"] == "echo")
     assert conflict == {"kind": "tool", "name": "echo", "winner": "high", "losers": ["low"]}
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_the_unlisted_status_resource_reports_every_server_and_follows_its_state(mode: str) -> None:
+    import json
+
+    from mcp_proxy.status_resource import STATUS_URI
+
+    updated = anyio.Event()
+
+    async def on_message(message: Any) -> None:
+        if isinstance(message, types.ResourceUpdatedNotification) and message.params.uri == STATUS_URI:
+            updated.set()
+
+    upstreams: dict[str, Any] = {"alpha": build_upstream("alpha"), "broken": lambda: failing_transport()}
+    async with (
+        proxy_over(upstreams) as proxy,
+        Client(proxy.server.server, mode=mode, cache=None, message_handler=on_message) as client,
+    ):
+        listed = (await client.list_resources()).resources
+        content = (await client.read_resource(STATUS_URI)).contents[0]
+        assert isinstance(content, types.TextResourceContents)
+        before = {s["name"]: s for s in json.loads(content.text)["servers"]}
+        if mode == "legacy":
+            await client.session.subscribe_resource(STATUS_URI)  # pyright: ignore[reportDeprecated]
+            proxy.registry.upstreams["alpha"].mark_disconnected()
+            with anyio.fail_after(5):
+                await updated.wait()
+    assert STATUS_URI not in [r.uri for r in listed]  # readable, not listed: the proxy stays invisible
+    assert before["alpha"]["state"] == "ready" and before["alpha"]["tools"] > 0
+    assert before["broken"]["state"] == "down" and "refused" in before["broken"]["last_error"]
