@@ -44,3 +44,27 @@ def test_the_modules_the_architecture_page_names_exist() -> None:
     named = set(re.findall(r"\b([a-z_]+\.py)\b", text))
     packages = [ROOT / "mcp_proxy", ROOT / "chat_api"]
     assert sorted(name for name in named if not any((package / name).exists() for package in packages)) == []
+
+
+ANCHORED_LINK = re.compile(r"\]\(([^)#\s]*)#([^)\s]+)\)")
+
+
+def anchors(page: Path) -> set[str]:
+    """The anchors GitHub gives the headings of a page."""
+    slugs: set[str] = set()
+    for heading in re.findall(r"^#{1,6} (.+)$", page.read_text(), re.MULTILINE):
+        text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+        slugs.add(text.replace(" ", "-"))
+    return slugs
+
+
+@pytest.mark.parametrize("page", [README, *PAGES], ids=lambda page: page.name)
+def test_links_to_sections_name_headings_that_exist(page: Path) -> None:
+    broken = [
+        f"{target}#{anchor}"
+        for target, anchor in ANCHORED_LINK.findall(page.read_text())
+        if "://" not in target
+        and (page.parent / target if target else page).suffix == ".md"
+        and anchor not in anchors(page.parent / target if target else page)
+    ]
+    assert broken == [], f"{page.name}: links to missing sections"
