@@ -123,10 +123,7 @@ def report_from_link(link: McpLink) -> tuple[str, list[UpstreamStatus]]:
     single = inventory.mode == "single"
     # Behind a proxy that cannot be reached, nothing is known about the servers themselves;
     # a single server is the link, so its state is the link's.
-    if link.ready:
-        state = "ready"
-    else:
-        state = "down" if single else "unknown"
+    state = "ready" if link.ready else ("down" if single else "unknown")
     transport = link.target.kind if single else None
     servers = [
         UpstreamStatus(

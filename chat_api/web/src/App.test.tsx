@@ -48,6 +48,8 @@ describe("App", () => {
     expect(metadata).toHaveTextContent("1.2 s");
     const card = screen.getByRole("article", { name: "Tool call database__execute_query: Done" });
     expect(within(card).getByText("9 ms")).toBeInTheDocument();
+    // Screen readers hear the finished answer once, not every streamed piece.
+    expect(screen.getByRole("status")).toHaveTextContent("Answer: Two customers.");
 
     await ask("And products?");
     const bodies = fetch.mock.calls
@@ -99,15 +101,17 @@ describe("App", () => {
     });
     render(<App />);
     await ask("Go");
-    expect(await screen.findByText("The request failed.")).toBeInTheDocument();
-    expect(screen.getByText(/The model answered 500\./)).toBeInTheDocument();
+    const failed = (await screen.findByText("The request failed.")).closest('[role="alert"]')!;
+    expect(failed).toHaveTextContent("The model answered 500. (llm_failed)");
+    expect(screen.getByText("Partial")).toBeInTheDocument();
   });
 
   it("says the answer was cut off when the stream ends without finishing", async () => {
     routeFetch({ ...BASE_ROUTES, "POST /chat/stream": () => sse([["text_delta", { text: "Half" }]]) });
     render(<App />);
     await ask("Go");
-    expect(await screen.findByText(/The answer was cut off/)).toBeInTheDocument();
+    const failed = (await screen.findByText("The request failed.")).closest('[role="alert"]')!;
+    expect(failed).toHaveTextContent("The answer was cut off");
   });
 
   it("says when the chat service itself cannot be reached", async () => {

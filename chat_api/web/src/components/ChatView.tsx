@@ -105,6 +105,15 @@ function Assistant({
   );
 }
 
+/** What a screen reader hears about the latest answer (the log itself stays quiet while text streams in). */
+export function announcement(chat: ChatState): string {
+  const last = chat.messages[chat.messages.length - 1];
+  if (!last || last.role !== "assistant") return "";
+  if (last.status === "streaming") return "The assistant is working.";
+  if (last.status === "failed") return `The request failed: ${last.error?.message ?? ""}`;
+  return `Answer: ${answerText(last).trim()}`;
+}
+
 /** The conversation and its input. */
 export function ChatView({ chat, onSend, onStop, onRetry, onNewConversation, onOpenTools, llmConfigured }: Props) {
   const logRef = useRef<HTMLDivElement>(null);
@@ -123,7 +132,10 @@ export function ChatView({ chat, onSend, onStop, onRetry, onNewConversation, onO
           New conversation
         </button>
       </div>
-      <div className="chat-log" ref={logRef} role="log" aria-live="polite" aria-relevant="additions" tabIndex={0} aria-label="Conversation">
+      <p className="visually-hidden" role="status" aria-live="polite">
+        {announcement(chat)}
+      </p>
+      <div className="chat-log" ref={logRef} role="log" aria-live="off" tabIndex={0} aria-label="Conversation">
         {chat.messages.length === 0 ? (
           <div className="chat-empty">
             <h3>Ask across every connected server</h3>

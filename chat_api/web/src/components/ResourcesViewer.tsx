@@ -86,7 +86,7 @@ export function ResourcesViewer({ refreshKey }: Props) {
                       {resource.preview ? (
                         <ResultView text={resource.preview} />
                       ) : (
-                        <p className="muted small">No preview: the service previews small text resources only.</p>
+                        <p className="muted small">No preview of its content is available.</p>
                       )}
                     </div>
                   ) : null}

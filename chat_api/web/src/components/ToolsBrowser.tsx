@@ -33,10 +33,15 @@ function ToolDetail({ tool, state }: { tool: ToolInfo; state: UpstreamState | un
   const [run, setRun] = useState<Run>({ state: "idle" });
   const abort = useRef<AbortController | null>(null);
   const heading = useRef<HTMLHeadingElement>(null);
+  const outcome = useRef<HTMLDivElement>(null);
 
   useEffect(() => () => abort.current?.abort(), []);
   // Opening a tool moves focus to its heading, so keyboard and screen-reader users land on it.
   useEffect(() => heading.current?.focus(), []);
+  // A finished run is scrolled into view: the result is what the person is waiting for.
+  useEffect(() => {
+    if (run.state === "done" || run.state === "failed") outcome.current?.scrollIntoView?.({ block: "nearest" });
+  }, [run.state]);
 
   const execute = async (args: Record<string, unknown>) => {
     abort.current?.abort();
@@ -68,7 +73,7 @@ function ToolDetail({ tool, state }: { tool: ToolInfo; state: UpstreamState | un
         <pre className="result-json">{pretty(tool.input_schema)}</pre>
       </details>
       <SchemaForm formId={formId} schema={tool.input_schema} running={run.state === "running"} onRun={execute} />
-      <div className="tool-run" aria-live="polite">
+      <div className="tool-run" aria-live="polite" ref={outcome}>
         {run.state === "running" ? <p className="muted">Running {tool.original_name}…</p> : null}
         {run.state === "failed" ? (
           <div className="message-error" role="alert">
