@@ -1,11 +1,13 @@
 """Fixtures of the browser tests: Debian's Chromium, the real stack, the scripted model, screenshots.
 
 Run them in their own pytest invocation (`pytest tests/e2e --output test-results/playwright`):
-Playwright's sync API and the anyio tests of the rest of the suite cannot share one process, and
-pytest-playwright empties its `--output` folder when it starts, so it gets a folder of its own
-beside the screenshots. They need the web UI built
-(`make web`) and Chromium at `/usr/bin/chromium` (`CHROMIUM_PATH` overrides it); without
-either they are skipped with the reason, unless `E2E_REQUIRED=1` (CI) turns that into a failure.
+Playwright's sync API and the anyio tests of the rest of the suite cannot share one process (in
+a run that collects other tests too they are skipped, saying so), and pytest-playwright empties
+its `--output` folder when it starts, so it gets a folder of its own beside the screenshots.
+
+They need Playwright (the dev extras), the web UI built (`make web`) and Chromium at
+`/usr/bin/chromium` (`CHROMIUM_PATH` overrides it). Without them they are skipped with the
+reason, unless `E2E_REQUIRED=1` (CI) turns that into a failure.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
 
 from chat_api.web_static import DIST
 from tests.chat_api.llm_script import ScriptedLLM
@@ -37,8 +38,18 @@ SCREENSHOTS = Path(os.environ.get("E2E_SCREENSHOTS", REPO_ROOT / "test-results" 
 DOCS_SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
 EXPECT_TIMEOUT_MS = 15_000
 """Every `expect` waits this long: two cores run the browser, the proxy, five servers and two chat services."""
+E2E_DIR = Path(__file__).resolve().parent
+REQUIRED = os.environ.get("E2E_REQUIRED") == "1"
 
-expect.set_options(timeout=EXPECT_TIMEOUT_MS)
+try:
+    from playwright.sync_api import Page, expect
+except ImportError:
+    if REQUIRED:
+        raise
+    # Nothing to drive a browser with (the dev extras are not installed): collect no test here.
+    collect_ignore_glob = ["test_*.py"]
+else:
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 
 
 def _missing() -> str | None:
@@ -50,13 +61,17 @@ def _missing() -> str | None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    reason = _missing()
-    if reason is None:
+    # Called with every item of the session, not only this folder's.
+    browser = [item for item in items if item.path.is_relative_to(E2E_DIR)]
+    if not browser:
         return
-    if os.environ.get("E2E_REQUIRED") == "1":
+    if len(browser) < len(items):
+        reason = "browser tests run in their own pytest process: pytest tests/e2e"
+    elif (reason := _missing()) is not None and REQUIRED:
         raise pytest.UsageError(f"end-to-end tests required but cannot run: {reason}")
-    for item in items:
-        item.add_marker(pytest.mark.skip(reason=reason))
+    if reason is not None:
+        for item in browser:
+            item.add_marker(pytest.mark.skip(reason=reason))
 
 
 @pytest.fixture(scope="session")
