@@ -14,7 +14,7 @@ CHAT_PORT ?= 8001
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export PYRIGHT_PYTHON_IGNORE_WARNINGS := 1
 
-.PHONY: install system-deps run test lint fmt clean conformance
+.PHONY: install system-deps web run test lint fmt clean conformance screenshots
 
 install: $(STAMP)
 
@@ -23,6 +23,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# The web UI, built by npm from the lockfile when its sources change (the build is not committed).
+WEB := chat_api/web
+WEB_SOURCES := $(WEB)/index.html $(WEB)/vite.config.ts $(WEB)/tsconfig.json $(shell find $(WEB)/src -type f 2>/dev/null)
+
+$(WEB)/node_modules/.installed: $(WEB)/package.json $(WEB)/package-lock.json
+	cd $(WEB) && npm ci --no-audit --no-fund
+	touch $@
+
+$(WEB)/dist/index.html: $(WEB)/node_modules/.installed $(WEB_SOURCES)
+	cd $(WEB) && npm run build
+
+web: $(WEB)/dist/index.html
 
 # Programs some tests drive for real: a browser for the UI tests, HAProxy for sticky routing.
 SYSTEM_PACKAGES := chromium haproxy
@@ -36,7 +49,7 @@ system-deps:
 
 # The proxy over HTTP with the example servers, and the chat service (API + UI) in front of it.
 # Ctrl-C stops both, and the proxy stops its children.
-run: install
+run: install web
 	@trap 'kill $$proxy $$chat 2>/dev/null; wait' INT TERM EXIT; \
 	$(BIN)/mcp-proxy serve --transport http --host $(HOST) --port $(PORT) & proxy=$$!; \
 	MCP_SERVER_URL=http://$(HOST):$(PORT)/mcp CHAT_API_HOST=$(HOST) CHAT_API_PORT=$(CHAT_PORT) \
@@ -53,15 +66,21 @@ fmt: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: install system-deps lint
+test: install system-deps lint web
 	rm -f .coverage .coverage.*
-	$(BIN)/python -m pytest --cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -p no:playwright -p no:base_url --ignore=tests/e2e --cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS)
+	cd $(WEB) && npm test
+	E2E_REQUIRED=1 $(BIN)/python -m pytest tests/e2e --output test-results/playwright
 	$(BIN)/python -m tests.conformance.run $(CONFORMANCE_ARGS)
+
+# Refresh the screenshots under docs/screenshots from an end-to-end run.
+screenshots: install system-deps web
+	E2E_UPDATE_DOCS=1 $(BIN)/python -m pytest tests/e2e --output test-results/playwright
 
 # The official MCP conformance suite, directly against the fixture and through the proxy.
 conformance: install
 	$(BIN)/python -m tests.conformance.run $(CONFORMANCE_ARGS)
 
 clean:
-	rm -rf $(VENV) .coverage .coverage.* .pytest_cache .ruff_cache build *.egg-info examples/data/*.db .conformance/results
+	rm -rf $(VENV) .coverage .coverage.* .pytest_cache .ruff_cache build *.egg-info examples/data/*.db .conformance/results $(WEB)/dist $(WEB)/node_modules test-results
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -21,11 +21,12 @@ from fastapi.responses import JSONResponse
 
 from mcp_proxy.logging import configure_logging, get_logger
 
-from . import __version__
+from . import __version__, upstream_status
 from .errors import ChatApiError
 from .routes import router
 from .services import Services, build_services
 from .settings import ChatSettings
+from .web_static import mount_web
 
 log = get_logger("chat_api.app")
 
@@ -78,6 +79,8 @@ def create_app(settings: ChatSettings | None = None, *, config_search_paths: tup
     app.add_exception_handler(ChatApiError, _chat_api_error)
     app.add_exception_handler(Exception, _unexpected_error)
     app.include_router(router)
+    app.include_router(upstream_status.router)
+    mount_web(app)  # last: the UI answers every path the API does not
     return app
 
 

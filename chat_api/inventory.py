@@ -56,6 +56,10 @@ class ServerDetail:
     state: str | None = None
     """The proxy's own word for the server's state, when it reports one."""
     last_error: str | None = None
+    transport: str | None = None
+    """stdio, http or sse, when the proxy reports it."""
+    retry_in_s: float | None = None
+    """Seconds until the proxy's next reconnect attempt, when it reports one."""
 
 
 @dataclass(frozen=True)

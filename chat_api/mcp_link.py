@@ -254,6 +254,14 @@ class McpLink:
             elif inventory.reported is not None:
                 await self._refresh_status(client)
 
+    async def refresh_status(self) -> None:
+        """Re-read the proxy's per-server state now (a no-op for a single server or a lost link)."""
+        client = self._client
+        inventory = self._inventory
+        if client is None or inventory is None or inventory.reported is None:
+            return
+        await self._refresh_status(client)
+
     async def _refresh_status(self, client: Client) -> None:
         # Server states change without any list changing, so the probe re-reads them.
         inventory = self._inventory

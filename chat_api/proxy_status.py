@@ -38,6 +38,7 @@ def _detail(entry: Mapping[str, Any]) -> ServerDetail | None:
     if not isinstance(name, str) or not isinstance(state, str) or state in _LEFT_OUT_STATES:
         return None
     tools, resources, error = entry.get("tools"), entry.get("resources"), entry.get("last_error")
+    transport, retry = entry.get("transport"), entry.get("retry_in_s")
     return ServerDetail(
         name=name,
         healthy=state == HEALTHY_STATE,
@@ -45,6 +46,8 @@ def _detail(entry: Mapping[str, Any]) -> ServerDetail | None:
         resources=resources if isinstance(resources, int) else 0,
         state=state,
         last_error=error if isinstance(error, str) else None,
+        transport=transport if isinstance(transport, str) else None,
+        retry_in_s=float(retry) if isinstance(retry, int | float) and not isinstance(retry, bool) else None,
     )
 
 
