@@ -8,7 +8,7 @@ import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import anyio
@@ -18,14 +18,17 @@ from .config import CONFIG_PATH_ENV, CONFIG_SEARCH_PATHS, ProxyConfig, discover_
 from .errors import ConfigError
 from .importers import import_file
 from .logging import LOG_LEVELS, LogFormat, configure_logging, get_logger
+from .redaction import register_secrets, secret_values
 from .settings import FrontTransport, RuntimeSettings
+
+if TYPE_CHECKING:
+    from .http_app import FrontOptions
 
 log = get_logger("mcp_proxy.cli")
 
 EXIT_OK = 0
 EXIT_CONFIG_ERROR = 1
 EXIT_USAGE = 2
-_LISTEN_BACKLOG = 2048
 
 _EPILOG = """\
 examples:
@@ -59,12 +62,18 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--config", "-c", help="configuration file (servers.toml, or a JSON form)")
         sub.add_argument("--log-level", choices=LOG_LEVELS, type=str.upper, help="default: INFO (env LOG_LEVEL)")
         sub.add_argument("--log-format", choices=get_args(LogFormat), help="default: auto (console on a terminal)")
+        sub.add_argument("--log-file", type=Path, help="also write JSON events to this file, rotated by size")
         return sub
 
     serve = with_common(commands.add_parser("serve", help="serve the proxy (stdio or HTTP)", epilog=_EPILOG))
     serve.add_argument("--transport", "-t", choices=get_args(FrontTransport), help="default: stdio")
     serve.add_argument("--host", help="HTTP bind address (default 127.0.0.1)")
     serve.add_argument("--port", "-p", type=int, help="HTTP port (default 8000; 0 picks a free one)")
+    serve.add_argument(
+        "--http-port",
+        type=int,
+        help="with --transport stdio: serve /healthz, /readyz, /health and /metrics on 127.0.0.1:PORT",
+    )
 
     with_common(commands.add_parser("check", help="validate the configuration and show the resolved servers"))
     tools = with_common(commands.add_parser("tools", help="connect to every server and print the merged tools"))
@@ -87,7 +96,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _import(args)
     quiet_by_default = args.command in ("check", "tools")
     level = args.log_level or ("WARNING" if quiet_by_default and "log_level" not in settings.model_fields_set else None)
-    configure_logging(level or settings.log_level, args.log_format or settings.log_format)
+    configure_logging(
+        level or settings.log_level, args.log_format or settings.log_format, log_file=args.log_file or settings.log_file
+    )
     try:
         config = _load(args.config)
     except ConfigError as exc:
@@ -96,6 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _NoConfiguration:
         print(f"mcp-proxy: {no_configuration_message()}", file=sys.stderr)
         return EXIT_CONFIG_ERROR
+    # From here on, no configured secret value can reach a log line or a status document.
+    register_secrets([*secret_values(config), *(t.get_secret_value() for t in settings.tokens())])
     if args.command == "check":
         print(render_check(config))
         return EXIT_OK
@@ -134,33 +147,47 @@ def _import(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace, settings: RuntimeSettings, config: ProxyConfig) -> int:
     from .app import serve_stdio
+    from .http_app import FrontOptions
+    from .listeners import SIDE_LISTENER_HOST, listening_socket
 
     transport: FrontTransport = args.transport or settings.transport
     if transport == "stdio":
-        anyio.run(serve_stdio, config)
+        http_port = settings.http_port if args.http_port is None else args.http_port
+        if http_port is None:
+            anyio.run(serve_stdio, config)
+        else:
+            _serve_stdio_with_side_listener(config, listening_socket(SIDE_LISTENER_HOST, http_port), settings)
         return EXIT_OK
-    host = args.host or settings.host
+    options = FrontOptions.from_settings(settings, args.host)
     port = settings.port if args.port is None else args.port
-    _serve_http(config, host, port, settings.extra_hosts())
+    _serve_http(config, listening_socket(options.host, port), options)
     return EXIT_OK
 
 
-def _serve_http(config: ProxyConfig, host: str, port: int, extra_hosts: tuple[str, ...]) -> None:
+def _serve_stdio_with_side_listener(config: ProxyConfig, sock: socket.socket, settings: RuntimeSettings) -> None:
+    from .auth import configured_tokens
+    from .listeners import serve_stdio_with_side_listener
+
+    tokens = configured_tokens(config.security, settings.tokens())
+    anyio.run(serve_stdio_with_side_listener, config, sock, tokens, settings.metrics_auth)
+
+
+def _serve_http(config: ProxyConfig, sock: socket.socket, options: FrontOptions) -> None:
     import uvicorn
 
-    from .http_app import build_http_app
+    from .http_app import MCP_PATH, MESSAGES_PATH, SSE_PATH, build_http_app
+    from .listeners import socket_url
 
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    # Listening before start-up finishes lets early clients queue instead of being refused.
-    sock.listen(_LISTEN_BACKLOG)
-    bound_port = sock.getsockname()[1]
-    app = build_http_app(config, host=host, extra_hosts=extra_hosts)
+    app = build_http_app(config, options)
     server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on"))
-    shown = f"[{host}]" if family == socket.AF_INET6 else host
-    log.info("http_listening", url=f"http://{shown}:{bound_port}/mcp", sse=f"http://{shown}:{bound_port}/sse")
+    log.info(
+        "http_listening",
+        url=socket_url(sock, MCP_PATH),
+        sse=socket_url(sock, SSE_PATH),
+        messages=socket_url(sock, MESSAGES_PATH),
+        health=socket_url(sock, "/health"),
+        metrics=socket_url(sock, "/metrics"),
+    )
     server.run(sockets=[sock])
 
 

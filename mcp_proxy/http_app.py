@@ -1,50 +1,128 @@
-"""The HTTP front: streamable HTTP at /mcp, legacy SSE at /sse + /messages/, and health routes.
+"""The HTTP front: streamable HTTP at /mcp, legacy SSE at /sse + /messages/, health and metrics.
 
 One Starlette app serves both MCP transports (each in both protocol eras) from one proxy. The
 app's lifespan owns the proxy: upstreams start before the first request is accepted and stop
-when the server shuts down. Host/Origin validation is always on for the MCP routes.
+when the server shuts down.
+
+Every MCP route runs the same guards, outermost first: Host/Origin validation (421/403),
+bearer authentication when tokens are configured (401), the per-session rate limit (429) and
+the body size limit (413). Health and metrics routes are described in `health.py`.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
+from mcp.server.context import ServerRequestContext
 from mcp.server.sse import SseServerTransport
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
+from pydantic import SecretStr
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
 
 from .app import Proxy, running_proxy
+from .auth import BearerGuard, TokenSet, configured_tokens, tokens_in_clear
 from .config import ProxyConfig
+from .health import health_routes
+from .hosts import ANY, LOOPBACK_NAMES, HostGuard, HostPolicy
+from .http_errors import too_many_sessions
+from .limits import BodyLimitGuard, ConnectionCap, RateLimiter, RateLimitGuard
+from .logging import get_logger
+from .metrics import ProxyMetrics
 from .server import ProxyServer
+from .settings import DEFAULT_HOST, RuntimeSettings, split_list
+from .transports import TransportFactory, open_transport
+
+log = get_logger("mcp_proxy.http_app")
 
 MCP_PATH = "/mcp"
 SSE_PATH = "/sse"
 MESSAGES_PATH = "/messages/"
 
-_LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
-_WILDCARD_BINDS = ("0.0.0.0", "::", "")
+
+@dataclass(frozen=True)
+class FrontOptions:
+    """How the HTTP front is exposed, from flags and `MCP_PROXY_*` settings (added to `[security]`)."""
+
+    host: str = DEFAULT_HOST
+    extra_hosts: tuple[str, ...] = ()
+    extra_origins: tuple[str, ...] = ()
+    extra_cors_origins: tuple[str, ...] = ()
+    env_tokens: tuple[SecretStr, ...] = ()
+    metrics_auth: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: RuntimeSettings, host: str | None = None) -> FrontOptions:
+        """The options the process settings describe; `host` overrides the configured bind address."""
+        return cls(
+            host=host or settings.host,
+            extra_hosts=settings.extra_hosts(),
+            extra_origins=split_list(settings.allowed_origins),
+            extra_cors_origins=split_list(settings.cors_origins),
+            env_tokens=settings.tokens(),
+            metrics_auth=settings.metrics_auth,
+        )
 
 
-def security_settings(host: str, extra_hosts: tuple[str, ...] = ()) -> TransportSecuritySettings:
-    """DNS-rebinding protection: accept only the loopback names, the bound host and `extra_hosts`."""
-    names: list[str] = list(_LOOPBACK_NAMES)
-    bound = f"[{host}]" if ":" in host and not host.startswith("[") else host
-    if bound not in _WILDCARD_BINDS and bound not in names:
-        names.append(bound)
-    names.extend(h for h in extra_hosts if h not in names)
-    return TransportSecuritySettings(
-        enable_dns_rebinding_protection=True,
-        allowed_hosts=[f"{name}:*" for name in names] + names,
-        allowed_origins=[f"{scheme}://{name}:*" for name in names for scheme in ("http", "https")]
-        + [f"{scheme}://{name}" for name in names for scheme in ("http", "https")],
+def is_loopback(host: str) -> bool:
+    """Whether binding `host` keeps the front reachable from this machine only."""
+    name = host.strip("[]")
+    if f"[{name}]" in LOOPBACK_NAMES or name in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def host_policy(config: ProxyConfig, options: FrontOptions) -> HostPolicy:
+    """The Host/Origin/CORS allowlists of the `[security]` table and the options together."""
+    security = config.security
+    return HostPolicy.build(
+        options.host,
+        [*security.allowed_hosts, *options.extra_hosts],
+        [*security.allowed_origins, *options.extra_origins],
+        [*security.cors_origins, *options.extra_cors_origins],
     )
+
+
+def warn_about_exposure(config: ProxyConfig, options: FrontOptions, tokens: TokenSet, policy: HostPolicy) -> None:
+    """Log a warning for every risky exposure choice, once, at start."""
+    if not is_loopback(options.host) and not tokens:
+        log.warning(
+            "insecure_bind",
+            host=options.host,
+            message="the HTTP front is reachable from other machines and requires no token; "
+            "set [security] auth_tokens or MCP_PROXY_AUTH_TOKENS",
+        )
+    if config.source is not None and (count := tokens_in_clear(config.source)):
+        log.warning(
+            "auth_token_in_clear",
+            file=str(config.source),
+            tokens=count,
+            message='write tokens as "${VAR}" references or set MCP_PROXY_AUTH_TOKENS',
+        )
+    if ANY in policy.cors_origins:
+        log.warning("cors_any_origin", message="any web page may call the proxy from a browser")
+    if ANY in policy.hosts:
+        log.warning("host_check_disabled", message="DNS-rebinding protection relies on a proxy in front")
+
+
+def transport_of_request(ctx: ServerRequestContext[Any, Any]) -> str:
+    """The front transport an MCP message came on, for the sessions metric."""
+    request = ctx.request
+    if not isinstance(request, Request):
+        return "stdio"
+    return "sse" if str(request.scope.get("path", "")).startswith(MESSAGES_PATH) else "streamable_http"
 
 
 class _ProxyHolder:
@@ -66,69 +144,88 @@ class _ProxyHolder:
         return self.proxy
 
 
-def build_http_app(config: ProxyConfig, *, host: str = "127.0.0.1", extra_hosts: tuple[str, ...] = ()) -> Starlette:
+def build_http_app(
+    config: ProxyConfig, options: FrontOptions | None = None, *, transport_factory: TransportFactory = open_transport
+) -> Starlette:
     """Build the Starlette app that serves the proxy for `config` over HTTP."""
+    options = options or FrontOptions()
+    security = config.security
     holder = _ProxyHolder()
-    security = security_settings(host, extra_hosts)
-    sse = SseServerTransport(MESSAGES_PATH, security_settings=security)
+    metrics = ProxyMetrics(transport_of=transport_of_request)
+    policy = host_policy(config, options)
+    tokens = configured_tokens(security, options.env_tokens)
+    transport_security = policy.transport_security()
+    sse = SseServerTransport(
+        MESSAGES_PATH, security_settings=transport_security, max_request_body_size=security.max_body_bytes
+    )
+    sse_sessions = ConnectionCap(security.max_sessions)
+    guards = _mcp_guards(config, policy, tokens, metrics)
+    token_guard = [Middleware(BearerGuard, tokens=tokens, on_reject=metrics.rejected)] if tokens else []
 
     async def handle_sse(request: Request) -> Response:
         server = holder.require().server.server
-        async with sse.connect_sse(request.scope, request.receive, request._send) as (read, write):  # pyright: ignore[reportPrivateUsage]
-            await server.run(read, write, server.create_initialization_options())
+        if not sse_sessions.try_enter():
+            metrics.rejected("too_many_sessions")
+            return too_many_sessions(sse_sessions.limit)
+        try:
+            async with sse.connect_sse(request.scope, request.receive, request._send) as (read, write):  # pyright: ignore[reportPrivateUsage]
+                await server.run(read, write, server.create_initialization_options())
+        finally:
+            sse_sessions.leave()
         return Response()
-
-    async def health(_: Request) -> JSONResponse:
-        proxy = holder.require()
-        summary = health_summary(proxy)
-        return JSONResponse(summary, status_code=503 if summary["status"] == "unhealthy" else 200)
-
-    async def healthz(_: Request) -> JSONResponse:
-        # Liveness only: the process answers. Upstream trouble is /health's business.
-        return JSONResponse({"status": "ok"})
-
-    async def health_detailed(_: Request) -> JSONResponse:
-        proxy = holder.require()
-        return JSONResponse(
-            {**health_summary(proxy), **proxy.registry.status(), "resource_cache": proxy.server.cache.stats()}
-        )
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncGenerator[None]:
-        async with running_proxy(config) as proxy:
-            manager = _session_manager(proxy.server, security)
+        warn_about_exposure(config, options, tokens, policy)
+        async with running_proxy(config, transport_factory, observer=metrics) as proxy:
+            metrics.attach(proxy)
+            manager = _session_manager(proxy.server, transport_security, security.max_body_bytes, security.max_sessions)
             holder.proxy, holder.manager = proxy, manager
-            async with manager.run():
-                yield
-            holder.proxy, holder.manager = None, None
+            try:
+                async with manager.run():
+                    yield
+            finally:
+                holder.proxy, holder.manager = None, None
+                metrics.detach()
 
     return Starlette(
         routes=[
-            Route(MCP_PATH, holder, methods=["GET", "POST", "DELETE"]),
-            Route(SSE_PATH, handle_sse, methods=["GET"]),
-            Mount(MESSAGES_PATH, app=sse.handle_post_message),
-            Route("/health", health, methods=["GET"]),
-            Route("/health/detailed", health_detailed, methods=["GET"]),
-            Route("/healthz", healthz, methods=["GET"]),
+            Route(MCP_PATH, holder, methods=["GET", "POST", "DELETE"], middleware=guards),
+            Route(SSE_PATH, handle_sse, methods=["GET"], middleware=guards),
+            Mount(MESSAGES_PATH, app=sse.handle_post_message, middleware=guards),
+            *health_routes(
+                lambda: holder.proxy,
+                metrics,
+                detail_guards=token_guard,
+                metrics_guards=token_guard if options.metrics_auth else (),
+            ),
         ],
+        middleware=policy.cors_middleware(),
         lifespan=lifespan,
     )
 
 
-def _session_manager(server: ProxyServer, security: TransportSecuritySettings) -> StreamableHTTPSessionManager:
+def _mcp_guards(config: ProxyConfig, policy: HostPolicy, tokens: TokenSet, metrics: ProxyMetrics) -> list[Middleware]:
+    security = config.security
+    guards: list[Middleware] = [Middleware(HostGuard, policy=policy, on_reject=metrics.rejected)]
+    if tokens:
+        guards.append(Middleware(BearerGuard, tokens=tokens, on_reject=metrics.rejected))
+    if security.rate_limit > 0:
+        # One limiter for every MCP route: a session spends the same budget whichever it uses.
+        limiter = RateLimiter(security.rate_limit, security.rate_burst)
+        guards.append(Middleware(RateLimitGuard, limiter=limiter, on_reject=metrics.rejected))
+    guards.append(Middleware(BodyLimitGuard, max_bytes=security.max_body_bytes, on_reject=metrics.rejected))
+    return guards
+
+
+def _session_manager(
+    server: ProxyServer, security: TransportSecuritySettings, max_body_bytes: int, max_sessions: int
+) -> StreamableHTTPSessionManager:
     # Stateful with SSE responses: handshake-era clients need their session for pushed
     # notifications and server-to-client requests.
-    return StreamableHTTPSessionManager(app=server.server, security_settings=security)
-
-
-def health_summary(proxy: Proxy) -> dict[str, Any]:
-    """The seed-compatible health summary: status, mode and the number of healthy servers."""
-    enabled = [u for u in proxy.registry.upstreams.values() if u.config.enabled]
-    ready = proxy.registry.ready_count()
-    if enabled and ready == len(enabled):
-        status = "healthy"
-    elif ready > 0:
-        status = "degraded"
-    else:
-        status = "unhealthy"
-    return {"status": status, "mode": "multi", "servers": ready, "configured": len(enabled)}
+    return StreamableHTTPSessionManager(
+        app=server.server,
+        security_settings=security,
+        max_request_body_size=max_body_bytes,
+        max_sessions=max_sessions,
+    )

@@ -2,28 +2,53 @@
 
 stdout belongs to the MCP protocol when the proxy serves stdio, so nothing here ever
 writes there. Standard-library loggers (the SDK's, uvicorn's) are rendered through the same
-processor chain so every line on stderr has one shape.
+processor chain so every line on stderr has one shape. An optional log file receives the
+same events as JSON, rotated by size. Every registered secret value is scrubbed from each
+event before it is rendered (see `redaction.py`).
 """
 
 from __future__ import annotations
 
 import logging
+import logging.handlers
 import sys
-from typing import Literal, TextIO
+from collections.abc import MutableMapping
+from pathlib import Path
+from typing import Any, Literal, TextIO
 
 import structlog
+
+from .redaction import redact_tree
 
 LogFormat = Literal["auto", "json", "console"]
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
+LOG_FILE_MAX_BYTES = 10 * 1024 * 1024
+"""Size at which the log file is rotated."""
+LOG_FILE_BACKUPS = 5
+"""Rotated log files kept beside the current one (`.1` is the newest)."""
+
 # Libraries that are chatty at INFO about things an operator of the proxy does not need.
 _QUIET_LIBRARIES = ("httpx2", "httpcore", "mcp", "uvicorn.access", "sse_starlette")
 
+_owned_files: list[logging.Handler] = []
 
-def configure_logging(level: str = "INFO", fmt: LogFormat = "auto", stream: TextIO | None = None) -> None:
+
+def _redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    scrubbed: dict[str, Any] = redact_tree(dict(event))
+    return scrubbed
+
+
+def configure_logging(
+    level: str = "INFO",
+    fmt: LogFormat = "auto",
+    stream: TextIO | None = None,
+    log_file: Path | None = None,
+) -> None:
     """Configure structlog and the standard library once, writing to `stream` (stderr by default).
 
-    `fmt="auto"` renders for humans on a terminal and JSON otherwise.
+    `fmt="auto"` renders for humans on a terminal and JSON otherwise. With `log_file`, the
+    same events are also appended to that file as JSON lines, rotated at `LOG_FILE_MAX_BYTES`.
     """
     out = stream if stream is not None else sys.stderr
     numeric_level = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
@@ -44,22 +69,43 @@ def configure_logging(level: str = "INFO", fmt: LogFormat = "auto", stream: Text
         cache_logger_on_first_use=False,
     )
     handler = logging.StreamHandler(out)
-    handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=shared,
-            processors=[
-                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                structlog.processors.format_exc_info,
-                renderer,
-            ],
-        )
-    )
+    handler.setFormatter(_formatter(shared, renderer))
+    handlers: list[logging.Handler] = [handler]
+    if log_file is not None:
+        handlers.append(_file_handler(log_file, shared))
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    for old in _owned_files:
+        old.close()  # a reconfiguration must not leave the previous log file open
+    _owned_files[:] = handlers[1:]
+    root.handlers[:] = handlers
     root.setLevel(numeric_level)
     quiet_level = max(numeric_level, logging.WARNING)
     for name in _QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(quiet_level)
+
+
+def _formatter(
+    shared: list[structlog.typing.Processor], renderer: structlog.typing.Processor
+) -> structlog.stdlib.ProcessorFormatter:
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            _redact,  # last before rendering: tracebacks and foreign records are scrubbed too
+            renderer,
+        ],
+    )
+
+
+def _file_handler(path: Path, shared: list[structlog.typing.Processor]) -> logging.Handler:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.handlers.RotatingFileHandler(
+        path, maxBytes=LOG_FILE_MAX_BYTES, backupCount=LOG_FILE_BACKUPS, encoding="utf-8"
+    )
+    # A file is read by tools, not people at a terminal: always JSON.
+    handler.setFormatter(_formatter(shared, structlog.processors.JSONRenderer()))
+    return handler
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

@@ -1,14 +1,16 @@
 """Process settings: how this proxy process runs (not which servers it fronts).
 
 Read from `MCP_PROXY_*` environment variables; command-line flags override them. The list of
-upstream servers lives in the configuration file instead (see `config.py`).
+upstream servers lives in the configuration file instead (see `config.py`); the HTTP front's
+`[security]` table lives there too, and the lists below add to it.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .logging import LogFormat
@@ -17,6 +19,11 @@ FrontTransport = Literal["stdio", "http"]
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
+
+
+def split_list(value: str) -> tuple[str, ...]:
+    """A comma-separated setting as a tuple of its non-empty, trimmed items."""
+    return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
 class RuntimeSettings(BaseSettings):
@@ -30,13 +37,29 @@ class RuntimeSettings(BaseSettings):
     """Address the HTTP front binds to."""
     port: int = Field(default=DEFAULT_PORT, ge=0, le=65535)
     """Port the HTTP front binds to (0 picks a free one)."""
+    http_port: int | None = Field(default=None, ge=0, le=65535)
+    """With the stdio front: port of a side listener on 127.0.0.1 serving only health and metrics."""
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("MCP_PROXY_LOG_LEVEL", "LOG_LEVEL"))
     """DEBUG, INFO, WARNING, ERROR or CRITICAL (`LOG_LEVEL` is accepted too)."""
     log_format: LogFormat = "auto"
     """`json`, `console`, or `auto` (console on a terminal, JSON otherwise)."""
+    log_file: Path | None = None
+    """Also write every event as JSON to this file, rotated by size."""
     allowed_hosts: str = ""
     """Comma-separated extra Host names accepted by the HTTP front besides loopback and the bind address."""
+    allowed_origins: str = ""
+    """Comma-separated extra Origins accepted by the HTTP front's MCP routes."""
+    cors_origins: str = ""
+    """Comma-separated Origins that browsers may call the HTTP front from (adds CORS headers)."""
+    auth_tokens: SecretStr = SecretStr("")
+    """Comma-separated bearer tokens accepted by the HTTP front, in addition to `[security] auth_tokens`."""
+    metrics_auth: bool = False
+    """Require a bearer token on /metrics too (by default Prometheus scrapes it without one)."""
 
     def extra_hosts(self) -> tuple[str, ...]:
         """`allowed_hosts` as a tuple of names."""
-        return tuple(h.strip() for h in self.allowed_hosts.split(",") if h.strip())
+        return split_list(self.allowed_hosts)
+
+    def tokens(self) -> tuple[SecretStr, ...]:
+        """`auth_tokens` as separate secret values."""
+        return tuple(SecretStr(token) for token in split_list(self.auth_tokens.get_secret_value()))

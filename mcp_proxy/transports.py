@@ -3,14 +3,18 @@
 A transport is only a way to get a `(read, write)` stream pair; the session on top of it
 does not know which one it holds. The stdio transport owns a child process, which the SDK
 starts in its own process group and kills (with its whole tree) when the context exits.
+
+A stdio child's command comes from the configuration only, never from a client. Its
+environment is the SDK's minimal default set (HOME, LOGNAME, PATH, SHELL, TERM, USER), plus the
+proxy's own variables the server lists in `inherit_env`, plus its configured `env`. What it
+writes on stderr is logged line by line as `upstream_stderr` events (see `stderr_relay.py`).
 """
 
 from __future__ import annotations
 
-import sys
-from collections.abc import AsyncGenerator, Callable
+import os
+from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import TextIO
 
 import httpx2
 from mcp.client._transport import TransportStreams  # pyright: ignore[reportPrivateUsage]
@@ -19,6 +23,7 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
 from .config import ServerConfig
+from .stderr_relay import stderr_relay
 
 TransportFactory = Callable[[ServerConfig], AbstractAsyncContextManager[TransportStreams]]
 """Opens the connection to one configured server; tests substitute in-memory servers."""
@@ -32,7 +37,7 @@ HTTP_STREAM_READ_TIMEOUT = 300.0
 def open_transport(config: ServerConfig) -> AbstractAsyncContextManager[TransportStreams]:
     """Return the context manager that connects to `config`'s server over its transport."""
     if config.transport == "stdio":
-        return _stdio(config, sys.stderr)
+        return _stdio(config)
     if config.transport == "sse":
         return _sse(config)
     return _streamable_http(config)
@@ -47,17 +52,25 @@ def _secret_values(values: dict[str, object]) -> dict[str, str]:
     return out
 
 
+def child_environment(config: ServerConfig, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """What a stdio server gets on top of the SDK's minimal default set: `inherit_env`, then `env`."""
+    environ = os.environ if environ is None else environ
+    inherited = {name: environ[name] for name in config.inherit_env if name in environ}
+    return inherited | _secret_values(dict(config.env))
+
+
 @asynccontextmanager
-async def _stdio(config: ServerConfig, errlog: TextIO) -> AsyncGenerator[TransportStreams]:
+async def _stdio(config: ServerConfig) -> AsyncGenerator[TransportStreams]:
     if config.command is None:  # the config model guarantees it; this keeps the type checker honest
         raise ValueError(f"server '{config.name}' has no command")
     params = StdioServerParameters(
         command=config.command,
         args=list(config.args),
-        env=_secret_values(dict(config.env)) or None,
+        env=child_environment(config) or None,
         cwd=config.cwd,
     )
-    async with stdio_client(params, errlog=errlog) as streams:
+    async with stderr_relay(config.name) as errlog, stdio_client(params, errlog=errlog) as streams:
+        errlog.close()  # the child holds its own copy; ours would keep the pipe open after it exits
         yield streams
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sys
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
@@ -19,6 +20,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 START_DEADLINE = 30.0
 STOP_DEADLINE = 10.0
 EXAMPLE_READY_PREFIX = "MANIFOLD_EXAMPLE_READY"
+_EXAMPLE_PID = re.compile(rf"{EXAMPLE_READY_PREFIX}\b[^\n]*?\bpid=(\d+)")
 
 
 @dataclass
@@ -30,13 +32,12 @@ class Spawned:
     ready: dict[str, Any] = field(default_factory=dict)
 
     def example_pids(self) -> list[int]:
-        """The pids announced by example servers this process (or its children) started."""
-        pids: list[int] = []
-        for line in self.stderr_lines:
-            if line.startswith(EXAMPLE_READY_PREFIX):
-                fields = dict(part.split("=", 1) for part in line.split()[1:] if "=" in part)
-                pids.append(int(fields["pid"]))
-        return pids
+        """The pids announced by example servers this process (or its children) started.
+
+        A readiness line may arrive as written or re-emitted inside the proxy's JSON
+        `upstream_stderr` event, so it is looked for anywhere in the line.
+        """
+        return [int(match) for line in self.stderr_lines for match in _EXAMPLE_PID.findall(line)]
 
 
 def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:

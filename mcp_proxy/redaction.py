@@ -1,0 +1,88 @@
+"""Keeping secret values out of everything the proxy emits: logs, status documents, error texts.
+
+Secrets are typed `SecretStr` in the configuration, so they never print by accident. But values
+can still travel in text the proxy does not control: an upstream that echoes its environment on
+stderr, an exception message that quotes a header. So every configured secret value is
+registered here once at start, and the log pipeline and the status endpoints scrub those exact
+values from whatever they are about to write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, cast
+
+from pydantic import BaseModel, SecretStr
+
+REDACTED = "[redacted]"
+"""What a secret value is replaced with."""
+
+MIN_SECRET_LENGTH = 6
+"""Shorter values are not scrubbed: replacing every "1" or "true" would garble the text and
+protect nothing, since such values cannot be secrets worth the name."""
+
+_secrets: set[str] = set()
+
+
+def register_secrets(values: Iterable[str]) -> None:
+    """Scrub these values from everything emitted from now on (short values are ignored).
+
+    A header value such as `Bearer <key>` also registers `<key>` alone: the credential is the
+    secret, and it may travel without its scheme.
+    """
+    for value in values:
+        for candidate in (value, value.rsplit(" ", 1)[-1]):
+            if len(candidate) >= MIN_SECRET_LENGTH:
+                _secrets.add(candidate)
+
+
+def forget_secrets() -> None:
+    """Forget every registered value (for tests that build several configurations)."""
+    _secrets.clear()
+
+
+def redact_text(text: str) -> str:
+    """`text` with every registered secret value replaced by `REDACTED`."""
+    if not _secrets:
+        return text
+    # Longest first, so a secret that contains another is replaced whole.
+    for secret in sorted(_secrets, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def redact_tree(value: Any) -> Any:
+    """A copy of a JSON-like value with every string scrubbed (keys included)."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, Mapping):
+        items = cast(Mapping[Any, Any], value)
+        return {redact_tree(k): redact_tree(v) for k, v in items.items()}
+    if isinstance(value, list | tuple):
+        sequence = cast(Iterable[Any], value)
+        return [redact_tree(item) for item in sequence]
+    return value
+
+
+def secret_values(model: BaseModel) -> list[str]:
+    """Every `SecretStr` value held anywhere in a (nested) pydantic model."""
+    found: list[str] = []
+    _collect(model, found)
+    return found
+
+
+def _collect(value: Any, found: list[str]) -> None:
+    if isinstance(value, SecretStr):
+        found.append(value.get_secret_value())
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            _collect(getattr(value, name), found)
+    elif isinstance(value, Mapping):
+        items = cast(Mapping[Any, Any], value)
+        for item in items.values():
+            _collect(item, found)
+    elif isinstance(value, list | tuple | set | frozenset):
+        sequence = cast(Iterable[Any], value)
+        for item in sequence:
+            _collect(item, found)
