@@ -53,6 +53,10 @@ ITERATION_CAP_MESSAGE = (
 )
 
 
+SHOWN_RESULT_CHARS = 4000
+"""How much of a tool result a streamed `tool_call_finished` event carries for display."""
+
+
 @dataclass(frozen=True)
 class TextDelta:
     """A piece of the assistant's text as it is generated."""
@@ -91,6 +95,8 @@ class ToolFinished:
     server: str | None
     is_error: bool
     duration_ms: int
+    result: str = ""
+    """What the tool returned as the model sees it, cut to `SHOWN_RESULT_CHARS` for display."""
 
 
 ChatEvent = TextDelta | ToolStarted | ToolProgress | ToolFinished
@@ -291,7 +297,8 @@ class ChatEngine:
         self.metrics.tool_calls.labels(server or "unknown", "error" if is_error else "ok").inc()
         self.metrics.tool_duration.labels(server or "unknown").observe(duration_ms / 1000)
         log.info("tool_call_finished", tool=shown_name, server=server, is_error=is_error, duration_ms=duration_ms)
-        await _emit(events, ToolFinished(call.id, shown_name, server, is_error, duration_ms))
+        shown = text if len(text) <= SHOWN_RESULT_CHARS else text[:SHOWN_RESULT_CHARS] + "…"
+        await _emit(events, ToolFinished(call.id, shown_name, server, is_error, duration_ms, shown))
         record = ToolCallRecord(call.id, shown_name, server, is_error, duration_ms)
         return ToolResultMessage(call_id=call.id, name=call.name, content=text, is_error=is_error), record
 

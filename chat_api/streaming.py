@@ -9,7 +9,7 @@ later failure arrives as an `error` event. Events, each `data:` a JSON object:
 ``text_delta``          ``{text}``
 ``tool_call_started``   ``{id, name, server, arguments}``
 ``tool_call_progress``  ``{id, name, server, progress, total, message}``
-``tool_call_finished``  ``{id, name, server, is_error, duration_ms}``
+``tool_call_finished``  ``{id, name, server, is_error, duration_ms, result}``
 ``done``                the `POST /chat` response body
 ``error``               ``{error, message, status}``
 
@@ -89,6 +89,7 @@ def encode_event(item: ChatEvent) -> bytes:
         "server": item.server,
         "is_error": item.is_error,
         "duration_ms": item.duration_ms,
+        "result": item.result,
     }
     return format_event("tool_call_finished", data)
 

@@ -51,6 +51,8 @@ async def test_tool_progress_is_streamed_as_events(lab: ChatService, script: Scr
     assert {p["server"] for p in progress} == {"lab"}
     kinds = [kind for kind, _ in events]
     assert kinds.index("tool_call_started") < kinds.index("tool_call_progress") < kinds.index("tool_call_finished")
+    finished = next(data for kind, data in events if kind == "tool_call_finished")
+    assert finished["result"] == "counted to 3" and finished["is_error"] is False
     assert events[-1][1]["metadata"]["servers_used"] == ["lab"]
 
 
