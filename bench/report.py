@@ -1,0 +1,111 @@
+"""Writing a run down: the raw figures as JSON, the medians and targets as a Markdown table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .summary import FIGURES
+
+JSON_NAME = "latest.json"
+MARKDOWN_NAME = "latest.md"
+_LABELS = {figure.key: (figure.label, figure.unit) for figure in FIGURES}
+
+
+def _number(value: float | None, unit: str = "") -> str:
+    if value is None:
+        return "—"
+    if unit == "fraction":
+        return f"{value:.1%}"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def _ratio(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}×"
+
+
+def _met(met: bool | None) -> str:
+    return {True: "yes", False: "**no**", None: "—"}[met]
+
+
+def _cell_title(cell: str) -> str:
+    parts = dict(part.split("=", 1) for part in cell.split(","))
+    return f"{parts['front']} front, {parts['upstream']} upstreams"
+
+
+def _targets_table(rows: list[dict[str, Any]]) -> list[str]:
+    lines = ["| target | setup | value | limit | met |", "|---|---|---:|---:|:---:|"]
+    for row in rows:
+        setup = "chat service" if row["cell"] == "chat" else _cell_title(row["cell"])
+        lines.append(f"| {row['target']} | {setup} | {_number(row['value'])} | {row['limit']:g} | {_met(row['met'])} |")
+    return lines
+
+
+def _cell_table(sides: dict[str, dict[str, float | None]]) -> list[str]:
+    lines = ["| figure | unit | direct | proxy | proxy/direct |", "|---|---|---:|---:|---:|"]
+    for key in sides["proxy"]:
+        label, unit = _LABELS.get(key, (key, ""))
+        direct, proxy, ratio = sides["direct"].get(key), sides["proxy"].get(key), sides["ratio"].get(key)
+        lines.append(f"| {label} | {unit} | {_number(direct, unit)} | {_number(proxy, unit)} | {_ratio(ratio)} |")
+    return lines
+
+
+def _chat_lines(chat: dict[str, Any]) -> list[str]:
+    if chat.get("gap"):
+        return [f"Not measured: {chat['gap']}"]
+    return [
+        "| figure | unit | single mode | multi mode | multi/single |",
+        "|---|---|---:|---:|---:|",
+        f"| chat request p50 | ms | {_number(chat.get('single_p50_ms'))} | {_number(chat.get('multi_p50_ms'))} "
+        f"| {_ratio(chat.get('ratio'))} |",
+    ]
+
+
+def _machine_lines(machine: dict[str, Any]) -> list[str]:
+    packages = ", ".join(f"{name} {version}" for name, version in machine["packages"].items() if version)
+    return [
+        f"- CPU: {machine['cpu']} ({machine['cpus']} logical CPUs), memory {machine['memory_gib']} GiB",
+        f"- OS: {machine['os']}; Python {machine['python']} ({machine['implementation']})",
+        f"- load average (1/5/15 min) at start {machine['load_average_at_start']}, "
+        f"at end {machine.get('load_average_at_end')}",
+        f"- commit {machine['commit']}" + (" with uncommitted changes" if machine.get("uncommitted_changes") else ""),
+        f"- packages: {packages}",
+    ]
+
+
+def render_markdown(result: dict[str, Any]) -> str:
+    """The run as Markdown: context, targets, then one table per setup."""
+    plan = result["plan"]
+    lines = [
+        f"# Benchmark: proxy against direct ({result['mode']} mode)",
+        "",
+        f"Run {result['started_at']}, {result['duration_s']:.0f} s, {plan['repetitions']} repetition(s); "
+        f"{plan['sequential_calls']} sequential calls, {plan['window_seconds']:g} s throughput windows, "
+        f"{plan['upstream_count']} upstreams behind the proxy. Medians over repetitions; a ratio is the "
+        "median of per-repetition proxy/direct ratios. The direct client speaks the same transport as "
+        "the proxy's front.",
+        "",
+    ]
+    if result["mode"] == "quick":
+        lines += ["_Quick mode keeps the suite working; its figures are not meaningful._", ""]
+    lines += ["## Machine", "", *_machine_lines(result["machine"]), "", "## Targets", ""]
+    lines += _targets_table(result["targets"])
+    for cell, sides in result["summary"].items():
+        lines += ["", f"## {_cell_title(cell)}", "", *_cell_table(sides)]
+    lines += ["", "## Chat service: single mode against multi mode", "", *_chat_lines(result["chat"]), ""]
+    return "\n".join(lines)
+
+
+def write_report(result: dict[str, Any], folder: Path) -> tuple[Path, Path]:
+    """Write latest.json and latest.md into `folder`; returns both paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    json_path = folder / JSON_NAME
+    markdown_path = folder / MARKDOWN_NAME
+    json_path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    markdown_path.write_text(render_markdown(result), encoding="utf-8")
+    return json_path, markdown_path
