@@ -14,7 +14,7 @@ CHAT_PORT ?= 8001
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export PYRIGHT_PYTHON_IGNORE_WARNINGS := 1
 
-.PHONY: install system-deps web run test lint fmt clean conformance screenshots
+.PHONY: install system-deps web run test lint fmt clean conformance screenshots bench
 
 install: $(STAMP)
 
@@ -72,6 +72,10 @@ test: install system-deps lint web
 	cd $(WEB) && npm test
 	E2E_REQUIRED=1 $(BIN)/python -m pytest tests/e2e --output test-results/playwright
 	$(BIN)/python -m tests.conformance.run $(CONFORMANCE_ARGS)
+
+# The benchmark suite: the proxy against direct connections (writes bench/results/latest.*).
+bench: install
+	$(BIN)/python -m bench
 
 # Refresh the screenshots under docs/screenshots from an end-to-end run.
 screenshots: install system-deps web

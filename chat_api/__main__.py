@@ -29,7 +29,9 @@ EXIT_SETTINGS_ERROR = 1
 def bind(host: str, port: int) -> socket.socket:
     """A listening socket; binding before start-up lets early clients queue instead of being refused."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP makes asyncio set TCP_NODELAY on accepted connections; without it every
+    # response waits for Nagle and the client's delayed ACK (~40 ms).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(LISTEN_BACKLOG)
