@@ -2,7 +2,7 @@
 
 Content is kept in order until the budget is spent: a text block that crosses the limit is cut
 at a character boundary, later blocks are dropped, and a final text block says exactly what was
-cut and from which server. Structured content that alone exceeds the budget is dropped too.
+cut and from which server. Structured content that does not fit in what the content left is dropped.
 """
 
 from __future__ import annotations
