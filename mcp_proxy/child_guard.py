@@ -9,6 +9,8 @@ installed; otherwise this interpreter does the same in a few lines.
 
 from __future__ import annotations
 
+import errno
+import os
 import shutil
 import sys
 
@@ -20,10 +22,20 @@ _PYTHON_LAUNCHER = (
 )
 
 
-def guarded_command(command: str, args: list[str]) -> tuple[str, list[str]]:
-    """The command line that runs `command args` so that it dies with the proxy."""
+def guarded_command(
+    command: str, args: list[str], *, path: str | None = None, cwd: str | None = None
+) -> tuple[str, list[str]]:
+    """The command line that runs `command args` so that it dies with the proxy.
+
+    Raises:
+        FileNotFoundError: `command` cannot be found (checked here, because once wrapped the
+            launcher would start fine and only fail at `exec`, hiding the real reason).
+    """
     if not sys.platform.startswith("linux"):
         return command, args
+    lookup = os.path.join(cwd, command) if cwd and os.sep in command and not os.path.isabs(command) else command
+    if shutil.which(lookup, path=path) is None:
+        raise FileNotFoundError(errno.ENOENT, "command not found", command)
     setpriv = shutil.which("setpriv")
     if setpriv is not None:
         return setpriv, ["--pdeathsig", "KILL", "--", command, *args]

@@ -100,5 +100,7 @@ def to_mcp_error(exc: BaseException) -> MCPError:
     if isinstance(exc, UnknownNameError | InvalidCursorError):
         return MCPError(INVALID_PARAMS, str(exc))
     if isinstance(exc, UpstreamError):
-        return MCPError(INTERNAL_ERROR, str(exc))
+        from .redaction import redact_text  # errors.py is imported by everything; keep it dependency-free
+
+        return MCPError(INTERNAL_ERROR, redact_text(str(exc)))
     return MCPError(INTERNAL_ERROR, "Internal error")

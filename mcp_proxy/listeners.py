@@ -36,7 +36,9 @@ def listening_socket(host: str, port: int) -> socket.socket:
     Listening before start-up finishes lets early clients queue instead of being refused.
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP makes asyncio set TCP_NODELAY on accepted connections; without it every
+    # response waits for Nagle and the client's delayed ACK (~40 ms).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host.strip("[]"), port))

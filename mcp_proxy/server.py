@@ -28,6 +28,7 @@ from .errors import ManifoldError, UnknownNameError, UpstreamError, UpstreamTime
 from .logging import get_logger
 from .naming import expose_content_uris, expose_uri
 from .observe import ToolOutcome
+from .redaction import redact_text
 from .registry import Registry
 from .resource_cache import ResourceCache
 from .sizes import payload_size, result_size
@@ -251,7 +252,8 @@ class ProxyServer:
                 # The model should see why the tool failed and act on it: a tool result, not a
                 # protocol error.
                 outcome = "timeout" if isinstance(exc, UpstreamTimeout) else "unavailable"
-                failed = types.CallToolResult(content=[types.TextContent(type="text", text=str(exc))], is_error=True)
+                text = redact_text(str(exc))  # a server's last error may quote a configured secret
+                failed = types.CallToolResult(content=[types.TextContent(type="text", text=text)], is_error=True)
                 result = failed
                 return failed
             finally:

@@ -22,6 +22,7 @@ from mcp.client.sse import sse_client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
+from .child_guard import guarded_command
 from .config import ServerConfig
 from .stderr_relay import stderr_relay
 
@@ -63,10 +64,13 @@ def child_environment(config: ServerConfig, environ: Mapping[str, str] | None = 
 async def _stdio(config: ServerConfig) -> AsyncGenerator[TransportStreams]:
     if config.command is None:  # the config model guarantees it; this keeps the type checker honest
         raise ValueError(f"server '{config.name}' has no command")
+    env = child_environment(config)
+    cwd = str(config.cwd) if config.cwd is not None else None
+    command, args = guarded_command(config.command, list(config.args), path=env.get("PATH"), cwd=cwd)
     params = StdioServerParameters(
-        command=config.command,
-        args=list(config.args),
-        env=child_environment(config) or None,
+        command=command,
+        args=args,
+        env=env or None,
         cwd=config.cwd,
     )
     async with stderr_relay(config.name) as errlog, stdio_client(params, errlog=errlog) as streams:

@@ -598,12 +598,7 @@ async def test_sigkill_of_the_proxy_leaves_no_child_behind(tmp_path: Path) -> No
     assert await sigkill_leaves_no_child(tmp_path) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="child_guard.guarded_command is not wired into transports.py yet: a child that ignores the end "
-    "of its stdin outlives a proxy killed with SIGKILL",
-)
-async def test_sigkill_of_the_proxy_also_ends_children_that_ignore_their_stdin_closing_needs_child_guard(
+async def test_sigkill_of_the_proxy_also_ends_children_that_ignore_their_stdin_closing(
     tmp_path: Path,
 ) -> None:
     assert await sigkill_leaves_no_child(tmp_path, "--ignore-eof") == []
