@@ -73,8 +73,10 @@ class McpLink:
         health_interval: float = 15.0,
         backoff: Backoff | None = None,
         on_state: StateListener | None = None,
+        token: str | None = None,
     ) -> None:
         self.plan = plan
+        self._token = token
         self.target: LinkTarget = plan.primary
         self.fell_back = False
         self.state = LinkState.CONNECTING
@@ -107,6 +109,7 @@ class McpLink:
             health_interval=settings.mcp_health_interval,
             backoff=Backoff(initial=settings.mcp_reconnect_initial_delay, maximum=settings.mcp_reconnect_max_delay),
             on_state=on_state,
+            token=settings.mcp_server_token.get_secret_value() if settings.mcp_server_token else None,
         )
 
     @property
@@ -197,7 +200,7 @@ class McpLink:
 
     @asynccontextmanager
     async def _transport(self, target: LinkTarget, lost: anyio.Event) -> AsyncGenerator[TransportStreams]:
-        async with open_target(target, request_timeout=self._request_timeout) as (read, write):
+        async with open_target(target, request_timeout=self._request_timeout, token=self._token) as (read, write):
             # The end of the read stream is the one signal every transport gives when the peer goes away.
             yield cast(Any, EofWatch(read, lost)), write
 

@@ -132,13 +132,16 @@ def config_problem(path: Path) -> str | None:
     return None
 
 
-def open_target(target: LinkTarget, *, request_timeout: float) -> AbstractAsyncContextManager[TransportStreams]:
-    """The transport context manager that connects to `target`."""
+def open_target(
+    target: LinkTarget, *, request_timeout: float, token: str | None = None
+) -> AbstractAsyncContextManager[TransportStreams]:
+    """The transport context manager that connects to `target` (with a bearer token over HTTP)."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     if target.kind == "stdio":
         return _stdio(target)
     if target.kind == "sse":
-        return _sse(target, request_timeout)
-    return _streamable_http(target)
+        return _sse(target, request_timeout, headers)
+    return _streamable_http(target, headers)
 
 
 @asynccontextmanager
@@ -153,20 +156,23 @@ async def _stdio(target: LinkTarget) -> AsyncGenerator[TransportStreams]:
 
 
 @asynccontextmanager
-async def _sse(target: LinkTarget, request_timeout: float) -> AsyncGenerator[TransportStreams]:
+async def _sse(target: LinkTarget, request_timeout: float, headers: dict[str, str]) -> AsyncGenerator[TransportStreams]:
     assert target.url is not None
     async with sse_client(
-        target.url, timeout=min(request_timeout, HTTP_CONNECT_TIMEOUT), sse_read_timeout=HTTP_STREAM_READ_TIMEOUT
+        target.url,
+        headers=headers or None,
+        timeout=min(request_timeout, HTTP_CONNECT_TIMEOUT),
+        sse_read_timeout=HTTP_STREAM_READ_TIMEOUT,
     ) as streams:
         yield streams
 
 
 @asynccontextmanager
-async def _streamable_http(target: LinkTarget) -> AsyncGenerator[TransportStreams]:
+async def _streamable_http(target: LinkTarget, headers: dict[str, str]) -> AsyncGenerator[TransportStreams]:
     assert target.url is not None
     timeout = httpx2.Timeout(HTTP_CONNECT_TIMEOUT, read=HTTP_STREAM_READ_TIMEOUT)
     async with (
-        httpx2.AsyncClient(timeout=timeout) as http_client,
+        httpx2.AsyncClient(timeout=timeout, headers=headers) as http_client,
         streamable_http_client(target.url, http_client=http_client) as streams,
     ):
         yield streams

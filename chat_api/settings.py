@@ -60,6 +60,8 @@ class ChatSettings(BaseSettings):
     # ---- the MCP link --------------------------------------------------------------------
     mcp_server_url: str = Field(default=DEFAULT_MCP_SERVER_URL, validation_alias=_env("MCP_SERVER_URL"))
     """Streamable HTTP URL of the MCP server; a URL whose path ends in `/sse` uses legacy SSE."""
+    mcp_server_token: SecretStr | None = Field(default=None, validation_alias=_env("MCP_SERVER_TOKEN"))
+    """Bearer token sent to an HTTP/SSE MCP server (the proxy's `[security] auth_tokens`)."""
     mcp_server_command: str | None = Field(default=None, validation_alias=_env("MCP_SERVER_COMMAND"))
     """A command line that serves MCP over stdio; preferred over the URL when set."""
     mcp_config_path: str | None = Field(default=None, validation_alias=_env("MCP_CONFIG_PATH"))

@@ -412,12 +412,11 @@ def test_compose_refuses_to_start_without_the_chat_token(compose: dict[str, Any]
 
 def test_compose_sets_only_environment_variables_the_services_read(compose: dict[str, Any]) -> None:
     proxy_reads = settings_env_names(RuntimeSettings)
-    chat_reads = settings_env_names(ChatSettings) | {"MCP_SERVER_TOKEN"}  # see the xfail test below
+    chat_reads = settings_env_names(ChatSettings)
     assert set(compose["services"]["proxy"]["environment"]) <= proxy_reads
     assert set(compose["services"]["chat"]["environment"]) <= chat_reads
 
 
-@pytest.mark.xfail(reason="chat_api does not read a bearer token for its MCP link yet (MCP_SERVER_TOKEN)")
 def test_the_chat_service_reads_the_token_the_deployment_files_give_it() -> None:
     assert "MCP_SERVER_TOKEN" in settings_env_names(ChatSettings)
 
