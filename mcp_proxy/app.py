@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
+import threading
 import warnings
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
@@ -21,6 +24,10 @@ from .server import ProxyServer
 from .transports import TransportFactory, open_transport
 
 log = get_logger("mcp_proxy.app")
+
+SHUTDOWN_GRACE = 5.0
+"""Seconds a signalled stdio proxy waits for its upstreams to close before it exits anyway."""
+_cleaned_up = threading.Event()
 
 
 @dataclass
@@ -74,9 +81,13 @@ async def serve_stdio(config: ProxyConfig, observer: Observer = NULL_OBSERVER) -
     async with anyio.create_task_group() as tg:
         tg.start_soon(stop_on_signals, tg.cancel_scope)
         # Enter the stdio server first: from here on fd 1 is reserved for protocol messages.
-        async with stdio_server() as (read, write), running_proxy(config, observer=observer) as proxy:
-            server = proxy.server.server
-            await server.run(read, write, server.create_initialization_options())
+        async with stdio_server() as (read, write):
+            try:
+                async with running_proxy(config, observer=observer) as proxy:
+                    server = proxy.server.server
+                    await server.run(read, write, server.create_initialization_options())
+            finally:
+                _cleaned_up.set()
         tg.cancel_scope.cancel()
 
 
@@ -87,6 +98,16 @@ async def stop_on_signals(scope: anyio.CancelScope) -> None:
             async for received in signals:
                 log.info("shutdown_requested", signal=signal.Signals(received).name)
                 scope.cancel()
+                threading.Thread(target=_exit_once_clean, name="shutdown-watchdog", daemon=True).start()
                 return
     except (NotImplementedError, ValueError, RuntimeError):
         return  # not the main thread: the host handles signals
+
+
+def _exit_once_clean() -> None:
+    # The stdio front reads stdin in a worker thread that cancellation cannot interrupt, so while
+    # the client keeps the pipe open the process would never finish exiting. Once the upstreams
+    # are closed (or after the grace period), leave without waiting for that thread.
+    _cleaned_up.wait(SHUTDOWN_GRACE)
+    sys.stderr.flush()
+    os._exit(0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from collections.abc import AsyncGenerator
 from pathlib import Path
@@ -176,4 +177,18 @@ async def test_no_upstream_child_outlives_the_http_proxy(config_path: Path) -> N
         children = proxy.example_pids()
     assert proxy.process.returncode is not None
     assert len(children) == 3
+    assert await wait_until_gone(children) == []
+
+
+async def test_sigterm_stops_the_stdio_front_while_its_client_keeps_stdin_open(config_path: Path) -> None:
+    args = [sys.executable, "-m", "mcp_proxy", "serve", "--transport", "stdio", "--config", str(config_path)]
+    async with spawn(args) as proxy:
+        with anyio.fail_after(30):
+            while len(proxy.example_pids()) < 3:  # every child up, so shutdown has work to do
+                await anyio.sleep(0.05)
+        children = proxy.example_pids()
+        proxy.process.send_signal(signal.SIGTERM)  # stdin stays open: the client did not go away
+        with anyio.fail_after(15):
+            code = await proxy.process.wait()
+    assert code == 0
     assert await wait_until_gone(children) == []
