@@ -153,3 +153,26 @@ def build_upstream(name: str, *, extra_tools: int = 0) -> MCPServer:
 
 if __name__ == "__main__":
     build_upstream(sys.argv[1] if len(sys.argv) > 1 else "stdio").run("stdio")
+
+
+def build_impatient_upstream(name: str) -> MCPServer:
+    """A server whose tool asks the client to sample, then gives up on it after a moment."""
+    server = MCPServer(name)
+
+    @server.tool(description="Ask for sampling and cancel the request after `wait` seconds.")
+    async def impatient(ctx: Context, wait: float = 0.3) -> str:
+        from mcp import MCPError
+        from mcp_types import CreateMessageRequest, CreateMessageRequestParams
+
+        request = CreateMessageRequest(
+            params=CreateMessageRequestParams(
+                messages=[SamplingMessage(role="user", content=TextContent(type="text", text="slow"))], max_tokens=5
+            )
+        )
+        try:
+            await ctx.session.send_request(request, CreateMessageResult, request_read_timeout_seconds=wait)
+        except MCPError:
+            return f"{name}:gave up waiting"
+        return f"{name}:answered"
+
+    return server

@@ -333,3 +333,28 @@ async def test_hop_by_hop_meta_is_not_forwarded_and_upstream_identity_is_not_lea
     assert seen["traceparent"] == "00-abc-def-01"  # the caller's own keys pass through
     assert seen["protocol"] == "2026-07-28"  # the proxy stamps its own era upstream, not the client's
     assert result.meta is None or types.SERVER_INFO_META_KEY not in result.meta
+
+
+async def test_an_upstream_that_cancels_its_own_request_cancels_the_forwarded_one() -> None:
+    from tests.upstreams import build_impatient_upstream
+
+    asked, cancelled = anyio.Event(), anyio.Event()
+
+    async def never_answers(context: ClientRequestContext, params: types.CreateMessageRequestParams) -> Any:
+        asked.set()
+        try:
+            await anyio.sleep_forever()
+        finally:
+            cancelled.set()  # reached only when the forwarded request is cancelled
+        return None  # pragma: no cover
+
+    servers = {"slowpoke": {"protocol": "legacy"}}
+    async with (
+        proxy_over({"slowpoke": build_impatient_upstream("slowpoke")}, servers) as proxy,
+        Client(proxy.server.server, mode="legacy", cache=None, sampling_callback=never_answers) as client,
+    ):
+        result = await client.call_tool("slowpoke__impatient", {"wait": 0.3})
+        with anyio.fail_after(5):
+            await cancelled.wait()
+    assert asked.is_set()
+    assert text_of(result) == "slowpoke:gave up waiting"
