@@ -222,6 +222,31 @@ def _make_variables(lines: list[str]) -> dict[str, str]:
     return variables
 
 
+def make_recipe_text(target: str) -> str:
+    """The recipe of `target` in the Makefile as one shell text, variables expanded, continuations joined."""
+    lines = (REPO_ROOT / "Makefile").read_text().splitlines()
+    variables = _make_variables(lines)
+
+    def expand(text: str) -> str:
+        for _ in range(10):
+            expanded = _MAKE_REFERENCE.sub(lambda m: variables.get(m.group(1), m.group(0)), text)
+            if expanded == text:
+                break
+            text = expanded
+        return text
+
+    body: list[str] = []
+    inside = False
+    for line in lines:
+        if not line.startswith("\t") and not (inside and body and body[-1].endswith("\\")):
+            inside = bool(re.match(rf"^{re.escape(target)}\s*:(?!=)", expand(line)))
+            continue
+        if inside:
+            body.append(expand(line.strip()))
+    assert body, f"the Makefile has no recipe for {target!r}"
+    return " ".join(part.rstrip("\\").strip() for part in body)
+
+
 def make_recipe(target: str) -> list[list[str]]:
     """The recipe lines of `target` in the Makefile, variables expanded, each as argv."""
     lines = (REPO_ROOT / "Makefile").read_text().splitlines()

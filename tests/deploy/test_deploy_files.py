@@ -44,6 +44,7 @@ from tests.deploy.files import (
     image_path_source,
     k8s_objects,
     make_recipe,
+    make_recipe_text,
     read_dockerfile,
     stage_files,
     systemd_unit,
@@ -240,8 +241,10 @@ def test_the_image_installs_the_project_with_the_makefiles_pip_command(dockerfil
 
 
 def test_the_image_serves_like_make_run_but_on_every_interface(dockerfile: Dockerfile) -> None:
-    (run,) = make_recipe("run")
-    make_args = serve_args(run)
+    # `make run` starts the proxy in the background beside the chat service: take its command line.
+    served = re.search(r"(\S*mcp-proxy serve [^&;]*)", make_recipe_text("run"))
+    assert served is not None
+    make_args = serve_args(shlex.split(served.group(1)))
     image_args = serve_args(image_cmd(dockerfile))
     assert (image_args.transport, image_args.port) == (make_args.transport, make_args.port)
     assert make_args.host in LOOPBACK and image_args.host == "0.0.0.0"
