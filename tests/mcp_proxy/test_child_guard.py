@@ -4,6 +4,7 @@ even when that parent is killed with SIGKILL and the child ignores everything el
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sys
 
@@ -17,10 +18,11 @@ from tests.processes import pid_alive, wait_until_gone
 pytestmark = pytest.mark.anyio
 
 # A child that would outlive its parent: it ignores SIGTERM, SIGHUP and the end of its stdin. It says
-# when it runs, which is after any launcher in front of it has set the guard up.
+# when it runs, which is after any launcher in front of it has set the guard up, in one write: a line
+# still half-written when the test stops reading would end it with a broken pipe instead.
 STUBBORN = (
-    "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
-    "signal.signal(signal.SIGHUP, signal.SIG_IGN); print('running', flush=True); time.sleep(60)"
+    "import os, signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+    "signal.signal(signal.SIGHUP, signal.SIG_IGN); os.write(1, b'running\\n'); time.sleep(60)"
 )
 # A parent that starts the guarded child, says its pid, and waits to be killed.
 PARENT = (
@@ -35,11 +37,12 @@ async def orphan_survives(command: str, args: list[str]) -> bool:
     async with await anyio.open_process([sys.executable, "-c", PARENT, command, *args]) as parent:
         assert parent.stdout is not None
         try:
+            # The child shares its parent's stdout: wait for its pid (from the parent) and its own line.
             output = b""
             with anyio.fail_after(10):
-                while b"running" not in output:  # the child shares its parent's stdout
+                while b"running" not in (lines := output.split(b"\n")[:-1]) or not any(map(bytes.isdigit, lines)):
                     output += await parent.stdout.receive()
-            child = int(output.split()[0])
+            child = next(int(line) for line in lines if line.isdigit())
             assert pid_alive(child)
         finally:
             parent.kill()
@@ -50,21 +53,37 @@ async def orphan_survives(command: str, args: list[str]) -> bool:
     return bool(survivors)
 
 
-def test_on_linux_the_command_runs_under_setpriv_with_a_kill_on_parent_death() -> None:
-    command, args = guarded_command("server", ["--flag", "value"])
-    if child_guard.shutil.which("setpriv") is None:
-        assert command == sys.executable and args[-3:] == ["server", "--flag", "value"]
+def without_setpriv(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make `setpriv` look absent while every other command is still found."""
+    real_which = shutil.which
+
+    def which(name: str, mode: int = os.F_OK | os.X_OK, path: str | None = None) -> str | None:
+        return None if name == "setpriv" else real_which(name, mode, path)
+
+    monkeypatch.setattr(child_guard.shutil, "which", which)
+
+
+def test_on_linux_the_command_runs_under_a_kill_on_parent_death() -> None:
+    command, args = guarded_command(sys.executable, ["--flag", "value"])
+    if shutil.which("setpriv") is None:
+        assert command == sys.executable and args[-3:] == [sys.executable, "--flag", "value"]
     else:
         assert os.path.basename(command) == "setpriv"
-        assert args == ["--pdeathsig", "KILL", "--", "server", "--flag", "value"]
+        assert args == ["--pdeathsig", "KILL", "--", sys.executable, "--flag", "value"]
 
 
 def test_without_setpriv_this_interpreter_is_the_launcher(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(child_guard.shutil, "which", lambda name: None)
-    command, args = guarded_command("server", ["--flag"])
+    without_setpriv(monkeypatch)
+    command, args = guarded_command(sys.executable, ["--flag"])
     assert command == sys.executable
     assert args[0] == "-c" and "prctl" in args[1]  # the launcher code, then the real command
-    assert args[2:] == ["server", "--flag"]
+    assert args[2:] == [sys.executable, "--flag"]
+
+
+def test_a_command_that_cannot_be_found_is_reported_as_such_before_any_wrapping() -> None:
+    with pytest.raises(FileNotFoundError) as caught:
+        guarded_command("manifold-test-no-such-command", [])
+    assert caught.value.filename == "manifold-test-no-such-command"
 
 
 def test_other_platforms_run_the_command_as_given(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -83,7 +102,7 @@ async def test_a_guarded_child_dies_with_a_parent_killed_with_sigkill() -> None:
 
 
 async def test_the_fallback_launcher_also_ties_the_child_to_its_parent(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(child_guard.shutil, "which", lambda name: None)
+    without_setpriv(monkeypatch)
     command, args = guarded_command(sys.executable, ["-c", STUBBORN])
     assert command == sys.executable
     assert await orphan_survives(command, args) is False

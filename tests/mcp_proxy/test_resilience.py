@@ -181,14 +181,17 @@ async def test_an_http_upstream_down_at_start_up_joins_when_it_comes_up_and_fail
             gone = await client.call_tool("remote__echo", {"message": "anyone?"})
         local = await client.call_tool("local__echo", {"message": "fine"})
         after = status_of(proxy, "remote")
-    assert at_start["state"] == "down"
+    # While nothing listens the server retries every fraction of a second: down, or briefly connecting.
+    not_up = ("down", "connecting")
+    assert at_start["state"] in not_up
     assert "refused" in at_start["last_error"]
     assert unknown.value.code == types.INVALID_PARAMS  # never connected: nothing of it is listed yet
     assert tool_texts(joined) == "remote:hello"
     assert gone.is_error is True
-    assert tool_texts(gone).startswith("server 'remote' is unavailable")
-    assert after["state"] == "down" and after["last_error"] is not None
-    assert after["retry_in_s"] is not None
+    assert tool_texts(gone).startswith(("server 'remote' is unavailable", "server 'remote' is still connecting"))
+    assert after["state"] in not_up
+    assert "refused" in after["last_error"]
+    assert after["failed_attempts"] >= 1
     assert tool_texts(local) == "local:fine"
 
 
