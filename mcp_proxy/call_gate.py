@@ -71,7 +71,7 @@ class CallGate:
             raise UpstreamUnavailable(
                 self.server,
                 f"is failing: its circuit breaker opened after {self.breaker.threshold} consecutive failures; "
-                f"retry in ~{self.breaker.retry_in():.0f} s",
+                f"retry in {_seconds(self.breaker.retry_in())}",
             )
         trial = self.breaker.state == BreakerState.HALF_OPEN
         acquired = await self._acquire()
@@ -117,3 +117,7 @@ class CallGate:
             "queued": self.queued,
             "max_concurrency": self.policy.max_concurrency or None,
         }
+
+
+def _seconds(delay: float) -> str:
+    return "under a second" if delay < 1 else f"~{delay:.0f} s"

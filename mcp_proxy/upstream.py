@@ -240,7 +240,12 @@ class Upstream:
                         await link.session.send_ping()
             except Exception as exc:
                 self.health_failures += 1
-                self.last_error = f"health check failed: {describe_failure(exc)}"
+                reason = (
+                    f"no answer within {self.config.health_timeout:g} s"
+                    if isinstance(exc, TimeoutError)
+                    else describe_failure(exc)
+                )
+                self.last_error = f"health check failed: {reason}"
                 log.warning("upstream_health_failed", server=self.name, failures=self.health_failures)
                 if self.health_failures >= self.config.health_failures:
                     link.closed.set()  # reconnect
@@ -274,7 +279,8 @@ class Upstream:
         if isinstance(message, Exception):
             # Garbage on a stdio server's stdout, an invalid JSON-RPC frame, a broken stream: the
             # connection can no longer be trusted, so it is replaced.
-            self.last_error = f"transport error: {describe_failure(message)}"
+            # Only the first line: validation errors run to many lines and links.
+            self.last_error = f"transport error: {describe_failure(message).splitlines()[0]}"
             log.warning("upstream_transport_error", server=self.name, error=self.last_error)
             self.mark_disconnected()
             return
