@@ -89,7 +89,10 @@ async def test_a_scripted_workload_shows_in_every_metric_with_bounded_labels() -
             cut.set()
             await wait_for_state(http, "beta", "down")
             await client.call_tool("beta__echo", {"message": "anyone?"})
-        after = await scrape(http)
+        # beta's next connection attempt (a restart) comes after its backoff delay.
+        with anyio.fail_after(10):
+            while not value(after := await scrape(http), "manifold_upstream_restarts_total", server="beta"):
+                await anyio.sleep(0.05)
 
     assert value(during, "manifold_sessions", transport="streamable_http", era="handshake") == 1
     assert value(after, "manifold_sessions", transport="streamable_http", era="handshake") == 0
