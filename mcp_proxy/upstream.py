@@ -29,12 +29,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
 
 import anyio
-import httpx2
 import mcp_types as types
 from anyio.abc import TaskGroup, TaskStatus
 from mcp import ClientSession, MCPError
 from mcp.client.session import IncomingMessage
-from mcp.client.subscriptions import listen
 
 from .backoff import Backoff
 from .call_gate import CallGate, Deadline
@@ -42,11 +40,13 @@ from .catalog import ChangedList, ServerListing
 from .config import ServerConfig
 from .downstream import DownstreamCall
 from .errors import UpstreamTimeout, UpstreamUnavailable
+from .failures import describe_failure
 from .listing import ListingReport, fetch_listing, fetch_lists
 from .logging import get_logger
 from .observe import NULL_OBSERVER, Observer, RequestOutcome
 from .output_cap import cap_tool_result
 from .transports import TransportFactory, open_transport
+from .upstream_feed import UpstreamFeed
 from .upstream_link import HANDSHAKE_TIMEOUT, Flights, OpenSession, open_session
 
 log = get_logger("mcp_proxy.upstream")
@@ -114,8 +114,7 @@ class Upstream:
         self._tg: TaskGroup | None = None
         self._stale: set[ChangedList] = set()
         self._refresh_wanted = anyio.Event()
-        self._subscriptions: set[str] = set()
-        self._listen_scope: anyio.CancelScope | None = None
+        self._feed = UpstreamFeed(config.name, config.timeout)
         self._link_tg: TaskGroup | None = None  # tasks that live exactly as long as the shared connection
 
     @property
@@ -210,10 +209,7 @@ class Upstream:
                     tg.start_soon(self._refresh_forever, session)
                     tg.start_soon(self._check_health, link)
                     tg.start_soon(self._note_stability)
-                    if link.is_modern:
-                        await self._open_listen(tg, session)
-                    else:
-                        await self._resubscribe(session)
+                    await self._feed.start(link, tg, self.capabilities)
                     await link.closed.wait()
                     tg.cancel_scope.cancel()
             finally:
@@ -326,73 +322,12 @@ class Upstream:
 
     async def set_subscriptions(self, uris: set[str]) -> None:
         """Make the upstream send `resources/updated` for exactly these (upstream) URIs."""
-        added, removed = uris - self._subscriptions, self._subscriptions - uris
-        self._subscriptions = set(uris)
-        link = self._link
-        if link is None or not (added or removed):
-            return
-        if link.is_modern:
-            if self._link_tg is not None:
-                await self._open_listen(self._link_tg, link.session)
-            return
-        for uri in sorted(added):
-            await self._quietly(link.session.subscribe_resource(uri), "subscribe", uri)  # pyright: ignore[reportDeprecated]
-        for uri in sorted(removed):
-            await self._quietly(link.session.unsubscribe_resource(uri), "unsubscribe", uri)  # pyright: ignore[reportDeprecated]
+        await self._feed.want(uris, self._link, self._link_tg, self.capabilities)
 
-    async def _resubscribe(self, session: ClientSession) -> None:
-        for uri in sorted(self._subscriptions):
-            await self._quietly(session.subscribe_resource(uri), "subscribe", uri)  # pyright: ignore[reportDeprecated]
-
-    async def _quietly(self, request: Awaitable[Any], action: str, uri: str) -> None:
-        try:
-            await request
-        except Exception as exc:
-            log.warning("upstream_subscription_failed", server=self.name, action=action, uri=uri, error=str(exc))
-
-    async def _open_listen(self, tg: TaskGroup, session: ClientSession) -> None:
-        # The listen filter is fixed per stream: a new set of URIs means a new stream. Waiting for
-        # its acknowledgement means an update sent right after a client subscribed is not missed.
-        if self._listen_scope is not None:
-            self._listen_scope.cancel()
-        try:
-            with anyio.fail_after(self.config.timeout):
-                await tg.start(self._listen, session)
-        except Exception as exc:
-            log.warning("upstream_listen_failed", server=self.name, error=describe_failure(exc))
-
-    async def _listen(self, session: ClientSession, *, task_status: TaskStatus[None]) -> None:
-        # Modern-era servers push change notifications only on a stream the client opens; the
-        # frames are also delivered to the message handler, which acts on them.
-        caps = self.capabilities or types.ServerCapabilities()
-        tools = bool(caps.tools and caps.tools.list_changed)
-        prompts = bool(caps.prompts and caps.prompts.list_changed)
-        resources = bool(caps.resources and caps.resources.list_changed)
-        started = False
-        with anyio.CancelScope() as scope:
-            self._listen_scope = scope
-            try:
-                if not (tools or prompts or resources or self._subscriptions):
-                    return  # nothing to listen for
-                async with listen(
-                    session,
-                    tools_list_changed=tools,
-                    prompts_list_changed=prompts,
-                    resources_list_changed=resources,
-                    resource_subscriptions=sorted(self._subscriptions),
-                ) as stream:
-                    task_status.started()
-                    started = True
-                    async for _ in stream:
-                        pass
-            except MCPError as exc:
-                event = "upstream_listen_unsupported" if exc.code == types.METHOD_NOT_FOUND else "upstream_listen_ended"
-                log.info(event, server=self.name, error=exc.message)
-            except Exception as exc:
-                log.info("upstream_listen_ended", server=self.name, error=describe_failure(exc))
-            finally:
-                if not started:
-                    task_status.started()
+    @property
+    def subscriptions(self) -> set[str]:
+        """The resource URIs (upstream form) the proxy wants updates for."""
+        return set(self._feed.uris)
 
     # ---- requests --------------------------------------------------------------------
 
@@ -585,7 +520,10 @@ class Upstream:
         caps = self.capabilities
         if link is None or link.is_modern or caps is None or caps.logging is None:
             return
-        await self._quietly(link.session.set_logging_level(level), "set_logging_level", level)  # pyright: ignore[reportDeprecated]
+        try:
+            await link.session.set_logging_level(level)  # pyright: ignore[reportDeprecated]
+        except Exception as exc:
+            log.warning("upstream_set_level_failed", server=self.name, level=level, error=describe_failure(exc))
 
     def supports(self, feature: str) -> bool:
         """Whether the server advertised a capability ("logging", "completions", "subscribe", ...)."""
@@ -630,25 +568,3 @@ class Upstream:
 def _typed(meta: dict[str, Any] | None) -> types.RequestParamsMeta | None:
     # `_meta` is an open mapping on the wire; the SDK types it as a TypedDict with extra items.
     return cast("types.RequestParamsMeta | None", meta)
-
-
-def _connect_reason(exc: BaseException) -> str:
-    text = str(exc)
-    if "connection attempts failed" in text or isinstance(exc, ConnectionRefusedError):
-        return "connection refused (is the server running, and is the URL right?)"
-    return text or type(exc).__name__
-
-
-def describe_failure(exc: BaseException) -> str:
-    """A one-line description of a failure, unwrapping the exception groups transports raise."""
-    if isinstance(exc, BaseExceptionGroup):
-        inner: tuple[BaseException, ...] = exc.exceptions  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
-        return "; ".join(describe_failure(e) for e in inner)
-    if isinstance(exc, TimeoutError):
-        return "timed out while connecting"
-    if isinstance(exc, FileNotFoundError):
-        return f"command not found: {exc.filename or exc}"
-    if isinstance(exc, httpx2.ConnectError | ConnectionRefusedError):
-        return f"cannot connect: {_connect_reason(exc)}"
-    text = str(exc) or type(exc).__name__
-    return f"{type(exc).__name__}: {text}"

@@ -276,7 +276,7 @@ async def test_resource_updates_reach_a_modern_listen_stream_that_asked_for_the_
         client.listen(resource_subscriptions=["note://alpha/alpha/readme"]) as subscription,
     ):
         # The listen acknowledgement comes after the proxy subscribed upstream, so no wait is needed.
-        assert proxy.registry.upstreams["alpha"]._subscriptions  # pyright: ignore[reportPrivateUsage]
+        assert proxy.registry.upstreams["alpha"].subscriptions
         await client.call_tool("alpha__touch", {})
         with anyio.fail_after(5):
             event = await subscription.__anext__()
