@@ -32,6 +32,7 @@ from mcp.client.subscriptions import SubscriptionLost
 from mcp.shared.dispatcher import ProgressFnT
 
 from mcp_proxy.backoff import Backoff
+from mcp_proxy.failures import describe_failure
 from mcp_proxy.logging import get_logger
 from mcp_proxy.streams import EofWatch
 
@@ -416,18 +417,3 @@ async def list_tools(client: Client) -> list[types.Tool]:
         if cursor is None:
             break
     return tools
-
-
-def describe_failure(exc: BaseException) -> str:
-    """A one-line description of a failure, unwrapping the exception groups transports raise."""
-    if isinstance(exc, BaseExceptionGroup):
-        inner: tuple[BaseException, ...] = exc.exceptions  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
-        return "; ".join(dict.fromkeys(describe_failure(e) for e in inner))
-    if isinstance(exc, TimeoutError):
-        return "timed out"
-    if isinstance(exc, FileNotFoundError):
-        return f"command not found: {exc.filename or exc}"
-    if isinstance(exc, MCPError) and exc.code == types.CONNECTION_CLOSED:
-        return "connection closed"
-    text = str(exc) or type(exc).__name__
-    return f"{type(exc).__name__}: {text}"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import httpx2
+import mcp_types as types
+from mcp import MCPError
 
 
 def _connect_reason(exc: BaseException) -> str:
@@ -16,11 +18,13 @@ def describe_failure(exc: BaseException) -> str:
     """A one-line description of a failure, unwrapping the exception groups transports raise."""
     if isinstance(exc, BaseExceptionGroup):
         inner: tuple[BaseException, ...] = exc.exceptions  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
-        return "; ".join(describe_failure(e) for e in inner)
+        return "; ".join(dict.fromkeys(describe_failure(e) for e in inner))  # once each, in order
     if isinstance(exc, TimeoutError):
         return "timed out while connecting"
     if isinstance(exc, FileNotFoundError):
         return f"command not found: {exc.filename or exc}"
+    if isinstance(exc, MCPError) and exc.code == types.CONNECTION_CLOSED:
+        return "connection closed"
     if isinstance(exc, httpx2.ConnectError | ConnectionRefusedError):
         return f"cannot connect: {_connect_reason(exc)}"
     text = str(exc) or type(exc).__name__
