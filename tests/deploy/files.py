@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -222,8 +223,8 @@ def _make_variables(lines: list[str]) -> dict[str, str]:
     return variables
 
 
-def make_recipe_text(target: str) -> str:
-    """The recipe of `target` in the Makefile as one shell text, variables expanded, continuations joined."""
+def _makefile_expander() -> tuple[list[str], Callable[[str], str]]:
+    """The Makefile's lines, and a function that expands its `$(VAR)` references."""
     lines = (REPO_ROOT / "Makefile").read_text().splitlines()
     variables = _make_variables(lines)
 
@@ -235,41 +236,37 @@ def make_recipe_text(target: str) -> str:
             text = expanded
         return text
 
+    return lines, expand
+
+
+def _recipe_lines(target: str) -> list[str]:
+    """The recipe of `target`, variables expanded; a line continued with a backslash stays one line."""
+    lines, expand = _makefile_expander()
     body: list[str] = []
-    inside = False
-    for line in lines:
-        if not line.startswith("\t") and not (inside and body and body[-1].endswith("\\")):
-            inside = bool(re.match(rf"^{re.escape(target)}\s*:(?!=)", expand(line)))
-            continue
-        if inside:
-            body.append(expand(line.strip()))
-    assert body, f"the Makefile has no recipe for {target!r}"
-    return " ".join(part.rstrip("\\").strip() for part in body)
-
-
-def make_recipe(target: str) -> list[list[str]]:
-    """The recipe lines of `target` in the Makefile, variables expanded, each as argv."""
-    lines = (REPO_ROOT / "Makefile").read_text().splitlines()
-    variables = _make_variables(lines)
-
-    def expand(text: str) -> str:
-        for _ in range(10):
-            expanded = _MAKE_REFERENCE.sub(lambda m: variables.get(m.group(1), m.group(0)), text)
-            if expanded == text:
-                break
-            text = expanded
-        return text
-
-    recipe: list[list[str]] = []
     inside = False
     for line in lines:
         if not line.startswith("\t"):
             inside = bool(re.match(rf"^{re.escape(expand(target))}\s*:(?!=)", expand(line)))
             continue
-        if inside:
-            recipe.append(shlex.split(expand(line.strip())))
-    assert recipe, f"the Makefile has no recipe for {target!r}"
-    return recipe
+        if not inside:
+            continue
+        text = expand(line.strip())
+        if body and body[-1].endswith("\\"):
+            body[-1] = body[-1].rstrip("\\").strip() + " " + text
+        else:
+            body.append(text)
+    assert body, f"the Makefile has no recipe for {target!r}"
+    return body
+
+
+def make_recipe_text(target: str) -> str:
+    """The recipe of `target` in the Makefile as one shell text, variables expanded, continuations joined."""
+    return " ".join(_recipe_lines(target))
+
+
+def make_recipe(target: str) -> list[list[str]]:
+    """The recipe lines of `target` in the Makefile, variables expanded, each as argv."""
+    return [shlex.split(line) for line in _recipe_lines(target)]
 
 
 # ---- YAML ---------------------------------------------------------------------------------------
