@@ -213,6 +213,10 @@ class ProxyServer:
     def _target(self, server: str) -> Upstream:
         return self.registry.upstreams[server]
 
+    def _caller(self, ctx: Ctx, server: str) -> tuple[DownstreamCall, dict[str, Any] | None]:
+        """The channel back to the calling client, and the `_meta` its request carries upstream."""
+        return DownstreamCall(ctx, server), forwardable_meta(ctx.meta, self.clients.log_level(ctx))
+
     async def _call_tool(
         self, ctx: Ctx, params: types.CallToolRequestParams
     ) -> types.CallToolResult | types.InputRequiredResult:
@@ -221,8 +225,7 @@ class ProxyServer:
             if route is None:
                 raise UnknownNameError("tool", params.name)
             upstream = self._target(route.server)
-            downstream = DownstreamCall(ctx, route.server)
-            meta = forwardable_meta(ctx.meta, self.clients.log_level(ctx))
+            downstream, meta = self._caller(ctx, route.server)
 
             async def attempt(
                 responses: types.InputResponses | None, state: str | None
@@ -245,8 +248,10 @@ class ProxyServer:
                 )
                 if isinstance(forwarded, types.CallToolResult):
                     forwarded.content = expose_content_uris(forwarded.content, upstream.config.exposed_prefix)
+                    outcome = "tool_error" if forwarded.is_error else "ok"
+                else:
+                    outcome = "ok"
                 result = forwarded
-                outcome = "tool_error" if isinstance(forwarded, types.CallToolResult) and forwarded.is_error else "ok"
                 return forwarded
             except UpstreamError as exc:
                 # The model should see why the tool failed and act on it: a tool result, not a
@@ -299,8 +304,7 @@ class ProxyServer:
             client = connection_key(ctx)
             result = self.cache.get(route.server, route.original, client)
             if result is None:
-                downstream = DownstreamCall(ctx, route.server)
-                meta = forwardable_meta(ctx.meta, self.clients.log_level(ctx))
+                downstream, meta = self._caller(ctx, route.server)
 
                 async def attempt(
                     responses: types.InputResponses | None, state: str | None
@@ -344,8 +348,7 @@ class ProxyServer:
             if route is None:
                 raise UnknownNameError("prompt", params.name)
             upstream = self._target(route.server)
-            downstream = DownstreamCall(ctx, route.server)
-            meta = forwardable_meta(ctx.meta, self.clients.log_level(ctx))
+            downstream, meta = self._caller(ctx, route.server)
 
             async def attempt(
                 responses: types.InputResponses | None, state: str | None
