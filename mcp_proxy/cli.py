@@ -160,7 +160,7 @@ def _serve(args: argparse.Namespace, settings: RuntimeSettings, config: ProxyCon
         return EXIT_OK
     options = FrontOptions.from_settings(settings, args.host)
     port = settings.port if args.port is None else args.port
-    _serve_http(config, listening_socket(options.host, port), options)
+    _serve_http(config, listening_socket(options.host, port), options, settings.drain_timeout)
     return EXIT_OK
 
 
@@ -172,14 +172,17 @@ def _serve_stdio_with_side_listener(config: ProxyConfig, sock: socket.socket, se
     anyio.run(serve_stdio_with_side_listener, config, sock, tokens, settings.metrics_auth)
 
 
-def _serve_http(config: ProxyConfig, sock: socket.socket, options: FrontOptions) -> None:
+def _serve_http(config: ProxyConfig, sock: socket.socket, options: FrontOptions, drain_timeout: float) -> None:
     import uvicorn
 
     from .http_app import MCP_PATH, MESSAGES_PATH, SSE_PATH, build_http_app
+    from .http_shutdown import DrainingServer, FrontActivity
     from .listeners import socket_url
 
-    app = build_http_app(config, options)
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on"))
+    activity = FrontActivity()
+    app = build_http_app(config, options, activity=activity)
+    uvicorn_config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on")
+    server = DrainingServer(uvicorn_config, activity, drain_timeout)
     log.info(
         "http_listening",
         url=socket_url(sock, MCP_PATH),

@@ -35,6 +35,7 @@ from .config import ProxyConfig
 from .health import health_routes
 from .hosts import ANY, LOOPBACK_NAMES, HostGuard, HostPolicy
 from .http_errors import too_many_sessions
+from .http_shutdown import CountRequests, FrontActivity
 from .limits import BodyLimitGuard, ConnectionCap, RateLimiter, RateLimitGuard
 from .logging import get_logger
 from .metrics import ProxyMetrics
@@ -145,9 +146,17 @@ class _ProxyHolder:
 
 
 def build_http_app(
-    config: ProxyConfig, options: FrontOptions | None = None, *, transport_factory: TransportFactory = open_transport
+    config: ProxyConfig,
+    options: FrontOptions | None = None,
+    *,
+    transport_factory: TransportFactory = open_transport,
+    activity: FrontActivity | None = None,
 ) -> Starlette:
-    """Build the Starlette app that serves the proxy for `config` over HTTP."""
+    """Build the Starlette app that serves the proxy for `config` over HTTP.
+
+    With `activity`, the app keeps it up to date with the requests it is answering and the
+    upstream calls in flight, for a graceful shutdown (see `http_shutdown.py`).
+    """
     options = options or FrontOptions()
     security = config.security
     holder = _ProxyHolder()
@@ -179,6 +188,8 @@ def build_http_app(
         warn_about_exposure(config, options, tokens, policy)
         async with running_proxy(config, transport_factory, observer=metrics) as proxy:
             metrics.attach(proxy)
+            if activity is not None:
+                activity.count_calls_with(proxy.registry.calls_in_flight)
             manager = _session_manager(proxy.server, transport_security, security.max_body_bytes, security.max_sessions)
             holder.proxy, holder.manager = proxy, manager
             try:
@@ -200,7 +211,10 @@ def build_http_app(
                 metrics_guards=token_guard if options.metrics_auth else (),
             ),
         ],
-        middleware=policy.cors_middleware(),
+        middleware=[
+            *([Middleware(CountRequests, activity=activity)] if activity is not None else []),
+            *policy.cors_middleware(),
+        ],
         lifespan=lifespan,
     )
 

@@ -86,6 +86,10 @@ class Registry:
         """How many upstreams are connected and usable."""
         return sum(1 for u in self.upstreams.values() if u.state == UpstreamState.READY)
 
+    def calls_in_flight(self) -> int:
+        """Forwarded requests admitted or queued at any upstream right now."""
+        return sum(status["in_flight"] + status["queued"] for status in (u.status() for u in self.upstreams.values()))
+
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Supervise every upstream until cancelled; report started once start-up has settled."""
         async with anyio.create_task_group() as tg:

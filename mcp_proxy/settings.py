@@ -19,6 +19,7 @@ FrontTransport = Literal["stdio", "http"]
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
+DEFAULT_DRAIN_TIMEOUT = 20.0
 
 
 def split_list(value: str) -> tuple[str, ...]:
@@ -55,6 +56,8 @@ class RuntimeSettings(BaseSettings):
     """Comma-separated bearer tokens accepted by the HTTP front, in addition to `[security] auth_tokens`."""
     metrics_auth: bool = False
     """Require a bearer token on /metrics too (by default Prometheus scrapes it without one)."""
+    drain_timeout: float = Field(default=DEFAULT_DRAIN_TIMEOUT, ge=0, allow_inf_nan=False)
+    """Seconds a signalled HTTP front waits for the calls in flight to be answered before it stops."""
 
     def extra_hosts(self) -> tuple[str, ...]:
         """`allowed_hosts` as a tuple of names."""

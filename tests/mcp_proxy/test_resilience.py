@@ -305,11 +305,11 @@ def write_config(path: Path, servers: dict[str, dict[str, Any]], **proxy: Any) -
 
 
 @asynccontextmanager
-async def proxy_process(config: Path) -> AsyncGenerator[Spawned]:
+async def proxy_process(config: Path, env: dict[str, str] | None = None) -> AsyncGenerator[Spawned]:
     """The proxy serving HTTP on a free port, as a child process of this test."""
     args = [sys.executable, "-m", "mcp_proxy", "serve", "--transport", "http", "--port", "0"]
     args += ["--config", str(config), "--log-format", "json", "--log-level", "INFO"]
-    async with spawn(args, ready=proxy_listening) as proxy:
+    async with spawn(args, ready=proxy_listening, env=env) as proxy:
         yield proxy
 
 
@@ -551,17 +551,7 @@ async def test_sigterm_with_calls_in_flight_answers_each_call_once_and_leaves_no
 
 @pytest.mark.parametrize(
     "era",
-    [
-        pytest.param(
-            "legacy",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="SIGTERM cuts handshake-era calls in flight: their answers stream as SSE, and sse-starlette "
-                "ends every SSE response as soon as uvicorn handles the signal (see docs/RESILIENCE.md, Shutdown)",
-            ),
-        ),
-        "auto",
-    ],
+    ["legacy", "auto"],
 )
 async def test_sigterm_drains_calls_in_flight_before_the_proxy_exits(era: str, tmp_path: Path) -> None:
     state = FaultyState(tmp_path / "worker")
@@ -576,6 +566,35 @@ async def test_sigterm_drains_calls_in_flight_before_the_proxy_exits(era: str, t
                 proxy.process.send_signal(signal.SIGTERM)
             await proxy.process.wait()
     assert answers == ["worker:slept 1 s"] * 3
+    assert await wait_until_gone(children) == []
+
+
+@pytest.mark.parametrize("era", ["legacy", "auto"])
+async def test_sigterm_ends_calls_still_running_at_the_drain_deadline(era: str, tmp_path: Path) -> None:
+    state = FaultyState(tmp_path / "worker")
+    config = write_config(tmp_path / "servers.toml", {"worker": faulty("worker", state)})
+    answers: list[str] = []
+
+    async def call_hang(client: Client) -> None:
+        try:
+            answers.append(tool_texts(await client.call_tool("worker__hang", {})))
+        except MCPError as exc:
+            answers.append(f"protocol error: {exc.message}")
+
+    async with proxy_process(config, env={"MCP_PROXY_DRAIN_TIMEOUT": "0.5"}) as proxy:
+        await wait_healthy(proxy, 1)
+        children = children_of(proxy.process.pid)
+        with anyio.fail_after(RECOVERY_DEADLINE):  # far below the server's 30 s call timeout
+            async with Client(proxy.ready["url"], mode=era) as client, anyio.create_task_group() as tg:
+                await client.list_tools()
+                tg.start_soon(call_hang, client)
+                await wait_until(lambda: len(state.calls("hang")) == 1)
+                proxy.process.send_signal(signal.SIGTERM)
+            await proxy.process.wait()
+    events = [json.loads(line).get("event") for line in proxy.stderr_lines if line.startswith("{")]
+    assert len(answers) == 1  # the call that never answers was ended by the shutdown, not left hanging
+    assert answers[0].startswith("protocol error")
+    assert {"shutdown_draining", "shutdown_drain_timeout"} <= set(events)
     assert await wait_until_gone(children) == []
 
 
