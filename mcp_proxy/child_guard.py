@@ -5,6 +5,11 @@ chance to do that, so on Linux each child is started through a tiny launcher tha
 kernel to kill it when its parent dies (`PR_SET_PDEATHSIG`), then `exec`s the real command —
 same pid, same stdio, no extra process left running. `setpriv` (util-linux) is used when
 installed; otherwise this interpreter does the same in a few lines.
+
+The Python launcher also closes the start-up race: a proxy that dies after the fork but before
+the guard is set would leave the child with a new parent and no guard. So once the guard is set,
+the launcher checks that its parent is still the proxy, and exits without running the command
+otherwise.
 """
 
 from __future__ import annotations
@@ -14,11 +19,16 @@ import os
 import shutil
 import sys
 
-# Run by the fallback launcher: argv[1:] is the real command line.
+ORPHANED_EXIT_CODE = 70
+"""Exit status of the Python launcher when its parent died before the guard was set."""
+
+# Run by the fallback launcher: argv[1] is the pid of the parent it must still have once the guard
+# is set, argv[2:] the real command line.
 _PYTHON_LAUNCHER = (
     "import ctypes, os, signal, sys;"
     "ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0);"  # 1 = PR_SET_PDEATHSIG
-    "os.execvp(sys.argv[1], sys.argv[1:])"
+    f"os.getppid() == int(sys.argv[1]) or os._exit({ORPHANED_EXIT_CODE});"
+    "os.execvp(sys.argv[2], sys.argv[2:])"
 )
 
 
@@ -39,4 +49,14 @@ def guarded_command(
     setpriv = shutil.which("setpriv")
     if setpriv is not None:
         return setpriv, ["--pdeathsig", "KILL", "--", command, *args]
-    return sys.executable, ["-c", _PYTHON_LAUNCHER, command, *args]
+    return python_launcher(command, args)
+
+
+def python_launcher(command: str, args: list[str], *, parent: int | None = None) -> tuple[str, list[str]]:
+    """The fallback launcher's command line: this interpreter sets the guard, then runs `command args`.
+
+    `parent` is the pid of the process that will start it (this one by default). If the launcher
+    finds another parent once its guard is set, that parent died first: it exits at once with
+    `ORPHANED_EXIT_CODE` instead of running the command.
+    """
+    return sys.executable, ["-c", _PYTHON_LAUNCHER, str(os.getpid() if parent is None else parent), command, *args]

@@ -6,13 +6,15 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
 import sys
+from pathlib import Path
 
 import anyio
 import pytest
 
 from mcp_proxy import child_guard
-from mcp_proxy.child_guard import guarded_command
+from mcp_proxy.child_guard import ORPHANED_EXIT_CODE, guarded_command, python_launcher
 from tests.processes import pid_alive, wait_until_gone
 
 pytestmark = pytest.mark.anyio
@@ -24,17 +26,25 @@ STUBBORN = (
     "import os, signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
     "signal.signal(signal.SIGHUP, signal.SIG_IGN); os.write(1, b'running\\n'); time.sleep(60)"
 )
-# A parent that starts the guarded child, says its pid, and waits to be killed.
-PARENT = (
-    "import subprocess, sys, time; "
-    "child = subprocess.Popen(sys.argv[1:], stdin=subprocess.DEVNULL, start_new_session=True); "
-    "print(child.pid, flush=True); time.sleep(60)"
-)
+# A parent that starts the child, says its pid, and waits to be killed. With "fallback" it starts
+# the child through the Python launcher, which must be told the pid of the process starting it.
+PARENT = """
+import subprocess, sys, time
+from mcp_proxy.child_guard import python_launcher
+mode, command = sys.argv[1], sys.argv[2:]
+if mode == "fallback":
+    launcher, args = python_launcher(command[0], command[1:])
+    command = [launcher, *args]
+child = subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=True)
+print(child.pid, flush=True)
+time.sleep(60)
+"""
 
 
-async def orphan_survives(command: str, args: list[str]) -> bool:
+async def orphan_survives(command: str, args: list[str], *, through_fallback: bool = False) -> bool:
     """Start `command args` under a parent, SIGKILL the parent, and say whether the child outlived it."""
-    async with await anyio.open_process([sys.executable, "-c", PARENT, command, *args]) as parent:
+    mode = "fallback" if through_fallback else "as-given"
+    async with await anyio.open_process([sys.executable, "-c", PARENT, mode, command, *args]) as parent:
         assert parent.stdout is not None
         try:
             # The child shares its parent's stdout: wait for its pid (from the parent) and its own line.
@@ -76,8 +86,9 @@ def test_without_setpriv_this_interpreter_is_the_launcher(monkeypatch: pytest.Mo
     without_setpriv(monkeypatch)
     command, args = guarded_command(sys.executable, ["--flag"])
     assert command == sys.executable
-    assert args[0] == "-c" and "prctl" in args[1]  # the launcher code, then the real command
-    assert args[2:] == [sys.executable, "--flag"]
+    assert args[0] == "-c" and "prctl" in args[1]  # the launcher code,
+    assert args[2] == str(os.getpid())  # the parent it must still have once the guard is set,
+    assert args[3:] == [sys.executable, "--flag"]  # then the real command
 
 
 def test_a_command_that_cannot_be_found_is_reported_as_such_before_any_wrapping() -> None:
@@ -101,8 +112,23 @@ async def test_a_guarded_child_dies_with_a_parent_killed_with_sigkill() -> None:
     assert await orphan_survives(command, args) is False
 
 
-async def test_the_fallback_launcher_also_ties_the_child_to_its_parent(monkeypatch: pytest.MonkeyPatch) -> None:
-    without_setpriv(monkeypatch)
-    command, args = guarded_command(sys.executable, ["-c", STUBBORN])
-    assert command == sys.executable
-    assert await orphan_survives(command, args) is False
+async def test_the_fallback_launcher_also_ties_the_child_to_its_parent() -> None:
+    assert await orphan_survives(sys.executable, ["-c", STUBBORN], through_fallback=True) is False
+
+
+def launcher_runs_command(tmp_path: Path, parent: int | None) -> tuple[int, bool]:
+    """Run a command through the Python launcher told `parent`; its exit status and whether the command ran."""
+    marker = tmp_path / "ran"
+    command, args = python_launcher(sys.executable, ["-c", f"open({str(marker)!r}, 'w').close()"], parent=parent)
+    done = subprocess.run([command, *args], stdin=subprocess.DEVNULL, timeout=10, check=False)
+    return done.returncode, marker.exists()
+
+
+def test_the_fallback_launcher_runs_the_command_while_its_parent_is_the_one_it_was_told(tmp_path: Path) -> None:
+    assert launcher_runs_command(tmp_path, parent=None) == (0, True)  # this process starts it
+
+
+def test_the_fallback_launcher_runs_nothing_when_its_parent_died_before_the_guard_was_set(tmp_path: Path) -> None:
+    # A proxy that died between the fork and the guard leaves the launcher with another parent
+    # (here: told a pid that is not its parent), and no guard would ever fire for it.
+    assert launcher_runs_command(tmp_path, parent=os.getppid()) == (ORPHANED_EXIT_CODE, False)
