@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import anyio
 from mcp import MCPDeprecationWarning
-from mcp.server.stdio import stdio_server
 
 from .config import ProxyConfig
 from .logging import get_logger
@@ -21,6 +20,7 @@ from .observe import NULL_OBSERVER, Observer
 from .registry import Registry
 from .reload import watch_config
 from .server import ProxyServer
+from .stdio_front import stdio_front
 from .transports import TransportFactory, open_transport
 
 log = get_logger("mcp_proxy.app")
@@ -81,7 +81,7 @@ async def serve_stdio(config: ProxyConfig, observer: Observer = NULL_OBSERVER) -
     async with anyio.create_task_group() as tg:
         tg.start_soon(stop_on_signals, tg.cancel_scope)
         # Enter the stdio server first: from here on fd 1 is reserved for protocol messages.
-        async with stdio_server() as (read, write):
+        async with stdio_front() as (read, write):
             try:
                 async with running_proxy(config, observer=observer) as proxy:
                     server = proxy.server.server

@@ -13,7 +13,6 @@ from typing import Any
 
 import anyio
 import uvicorn
-from mcp.server.stdio import stdio_server
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
@@ -23,6 +22,7 @@ from .config import ProxyConfig
 from .health import health_routes
 from .logging import get_logger
 from .metrics import ProxyMetrics
+from .stdio_front import stdio_front
 
 log = get_logger("mcp_proxy.listeners")
 
@@ -87,7 +87,7 @@ async def serve_stdio_with_side_listener(
     async with anyio.create_task_group() as signals:
         signals.start_soon(stop_on_signals, signals.cancel_scope)
         # Enter the stdio server first: from here on fd 1 is reserved for protocol messages.
-        async with stdio_server() as (read, write), running_proxy(config, observer=metrics) as proxy:
+        async with stdio_front() as (read, write), running_proxy(config, observer=metrics) as proxy:
             metrics.attach(proxy)
             app = side_app(proxy, metrics, tokens, metrics_auth)
             server = EmbeddedServer(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
