@@ -5,8 +5,9 @@
   server marked `required = true` is usable, or, when none is marked, at least one is.
   503 lists the servers that fail the policy.
 - `/health`: the seed-compatible summary (`status`, `mode`, healthy `servers`).
-- `/health/detailed`: everything an operator needs to see per server (behind the bearer token
-  when one is configured).
+- `/health/detailed`: the summary (its count of healthy servers as `ready_servers`, since
+  `servers` is the per-server list there) and everything an operator needs to see per server
+  (behind the bearer token when one is configured).
 - `/metrics`: Prometheus exposition (open by default, see docs/OPERATIONS.md).
 """
 
@@ -85,8 +86,11 @@ def detailed_status(proxy: Proxy) -> dict[str, Any]:
             }
         )
     ready, failing = readiness(proxy)
+    summary = health_summary(proxy)
     document = {
-        **health_summary(proxy),
+        **summary,
+        # The summary's `servers` count, renamed: here `servers` is the list of servers.
+        "ready_servers": summary["servers"],
         **status,
         "servers": servers,
         "ready": ready,

@@ -54,6 +54,19 @@ async def test_ready_when_at_least_one_server_is_ready_by_default() -> None:
     assert summary.json() == {"status": "degraded", "mode": "multi", "servers": 1, "configured": 2}
 
 
+async def test_detailed_health_keeps_the_summary_with_its_ready_count_beside_the_server_list() -> None:
+    async with http_front({"alpha": build_upstream("alpha"), "beta": failing_transport}) as url:
+        summary = (await get(url, "/health")).json()
+        detail = (await get(url, "/health/detailed")).json()
+    assert {key: detail[key] for key in ("status", "mode", "configured")} == {
+        "status": "degraded",
+        "mode": "multi",
+        "configured": 2,
+    }
+    assert detail["ready_servers"] == summary["servers"] == 1
+    assert sorted(server["name"] for server in detail["servers"]) == ["alpha", "beta"]
+
+
 async def test_not_ready_when_no_server_is_ready_lists_every_server() -> None:
     async with http_front({"alpha": failing_transport, "beta": failing_transport}) as url:
         ready = await get(url, "/readyz")
@@ -105,6 +118,7 @@ async def test_detailed_health_describes_every_server() -> None:
     assert alpha["last_error"] is None
     assert "echo" in alpha["conflicts_won"] and "echo" in by_name["beta"]["conflicts_lost"]
     assert detail["status"] == "healthy"
+    assert (detail["ready_servers"], detail["configured"]) == (2, 2)  # the summary's counts
     assert detail["ready"] is True
     assert {"entries", "hits", "misses"} <= set(detail["resource_cache"])
     assert any(c["name"] == "echo" and c["winner"] == "alpha" for c in detail["conflicts"])
