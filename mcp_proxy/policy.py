@@ -28,7 +28,11 @@ class ServerPolicy(BaseModel):
     reconnect_multiplier: float = Field(default=2.0, ge=1, allow_inf_nan=False)
     """Growth of the delay ceiling from one attempt to the next."""
     reconnect_attempts: int = Field(default=0, ge=0)
-    """Attempts before giving up until the next reload; 0 retries forever."""
+    """Failed attempts (since the last stable connection) before giving up; 0 retries forever.
+
+    A server given up stays down until a reload changes its settings or the proxy restarts (a
+    reload that leaves its settings as they are does not retry it).
+    """
     stable_after: float = Field(default=60.0, ge=0, allow_inf_nan=False)
     """Seconds a connection must stay up before the reconnect delay starts again from the beginning."""
     health_interval: float = Field(default=30.0, ge=0, allow_inf_nan=False)

@@ -91,6 +91,32 @@ async def test_the_server_is_given_up_after_reconnect_attempts_failed_attempts()
     assert status["next_retry_at"] is None and status["retry_in_s"] is None
 
 
+async def test_a_given_up_server_stays_down_until_a_reload_changes_its_own_settings() -> None:
+    def refused() -> Any:
+        return failing_transport("nothing listens")
+
+    memory = MemoryUpstreams({"broken": refused, "fine": build_upstream("fine")})
+    broken_settings = {"reconnect_attempts": 2, "reconnect_initial": 0.01}
+    config = make_config({"broken": broken_settings, "fine": {}}, startup_timeout=2)
+    async with running_proxy(config, transport_factory=memory, watch=False) as proxy:
+        registry = proxy.registry
+        given_up = registry.upstreams["broken"]
+        await wait_until(lambda: given_up.last_error is not None and "gave up" in given_up.last_error)
+
+        # A reload that changes another server only: the given-up server is left as it is.
+        registry.apply(make_config({"broken": broken_settings, "fine": {"timeout": 20}}, startup_timeout=2))
+        await wait_until(lambda: registry.upstreams["fine"].state == UpstreamState.READY)
+        assert registry.upstreams["broken"] is given_up and given_up.state == UpstreamState.DOWN
+        assert memory.connects["broken"] == 2
+
+        # A reload that changes its settings starts it afresh.
+        registry.apply(make_config({"broken": {**broken_settings, "reconnect_attempts": 3}}, startup_timeout=2))
+        restarted = registry.upstreams["broken"]
+        await wait_until(lambda: restarted.last_error is not None and "gave up after 3" in restarted.last_error)
+    assert restarted is not given_up
+    assert memory.connects["broken"] == 2 + 3
+
+
 class FailsFirst:
     """A transport that refuses the first `failures` connection attempts, then connects."""
 
