@@ -12,14 +12,17 @@ from typing import TYPE_CHECKING, Any, get_args
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import anyio
+from pydantic import ValidationError
 
 from . import __version__
 from .config import CONFIG_PATH_ENV, CONFIG_SEARCH_PATHS, ProxyConfig, discover_config_path, load_config
 from .errors import ConfigError
+from .event_loop import EventLoopUnavailable, LoopName
+from .event_loop import resolve as resolve_event_loop
 from .importers import import_file
 from .logging import LOG_LEVELS, LogFormat, configure_logging, get_logger
 from .redaction import register_secrets, secret_values
-from .settings import FrontTransport, RuntimeSettings
+from .settings import FrontTransport, RuntimeSettings, settings_problems
 
 if TYPE_CHECKING:
     from .http_app import FrontOptions
@@ -91,7 +94,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         build_parser().print_help(sys.stderr)
         return EXIT_USAGE
-    settings = RuntimeSettings()
+    try:
+        settings = RuntimeSettings()
+    except ValidationError as exc:
+        print(f"mcp-proxy: {settings_problems(exc)}", file=sys.stderr)
+        return EXIT_CONFIG_ERROR
     if args.command == "import":
         return _import(args)
     quiet_by_default = args.command in ("check", "tools")
@@ -151,28 +158,44 @@ def _serve(args: argparse.Namespace, settings: RuntimeSettings, config: ProxyCon
     from .listeners import SIDE_LISTENER_HOST, listening_socket
 
     transport: FrontTransport = args.transport or settings.transport
+    try:
+        loop = resolve_event_loop(settings.event_loop)
+    except EventLoopUnavailable as exc:
+        print(f"mcp-proxy: {exc}", file=sys.stderr)
+        return EXIT_CONFIG_ERROR
     if transport == "stdio":
         http_port = settings.http_port if args.http_port is None else args.http_port
         if http_port is None:
-            anyio.run(serve_stdio, config)
+            anyio.run(serve_stdio, config, backend_options={"use_uvloop": loop == "uvloop"})
         else:
-            _serve_stdio_with_side_listener(config, listening_socket(SIDE_LISTENER_HOST, http_port), settings)
+            _serve_stdio_with_side_listener(config, listening_socket(SIDE_LISTENER_HOST, http_port), settings, loop)
         return EXIT_OK
     options = FrontOptions.from_settings(settings, args.host)
     port = settings.port if args.port is None else args.port
-    _serve_http(config, listening_socket(options.host, port), options, settings.drain_timeout)
+    _serve_http(config, listening_socket(options.host, port), options, settings.drain_timeout, loop)
     return EXIT_OK
 
 
-def _serve_stdio_with_side_listener(config: ProxyConfig, sock: socket.socket, settings: RuntimeSettings) -> None:
+def _serve_stdio_with_side_listener(
+    config: ProxyConfig, sock: socket.socket, settings: RuntimeSettings, loop: LoopName
+) -> None:
     from .auth import configured_tokens
     from .listeners import serve_stdio_with_side_listener
 
     tokens = configured_tokens(config.security, settings.tokens())
-    anyio.run(serve_stdio_with_side_listener, config, sock, tokens, settings.metrics_auth)
+    anyio.run(
+        serve_stdio_with_side_listener,
+        config,
+        sock,
+        tokens,
+        settings.metrics_auth,
+        backend_options={"use_uvloop": loop == "uvloop"},
+    )
 
 
-def _serve_http(config: ProxyConfig, sock: socket.socket, options: FrontOptions, drain_timeout: float) -> None:
+def _serve_http(
+    config: ProxyConfig, sock: socket.socket, options: FrontOptions, drain_timeout: float, loop: LoopName
+) -> None:
     import uvicorn
 
     from .http_app import MCP_PATH, MESSAGES_PATH, SSE_PATH, build_http_app
@@ -181,7 +204,7 @@ def _serve_http(config: ProxyConfig, sock: socket.socket, options: FrontOptions,
 
     activity = FrontActivity()
     app = build_http_app(config, options, activity=activity)
-    uvicorn_config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on")
+    uvicorn_config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", loop=loop)
     server = DrainingServer(uvicorn_config, activity, drain_timeout)
     log.info(
         "http_listening",

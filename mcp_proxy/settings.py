@@ -10,9 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .event_loop import EventLoop
 from .logging import LogFormat
 
 FrontTransport = Literal["stdio", "http"]
@@ -58,6 +59,8 @@ class RuntimeSettings(BaseSettings):
     """Require a bearer token on /metrics too (by default Prometheus scrapes it without one)."""
     drain_timeout: float = Field(default=DEFAULT_DRAIN_TIMEOUT, ge=0, allow_inf_nan=False)
     """Seconds a signalled HTTP front waits for the calls in flight to be answered before it stops."""
+    event_loop: EventLoop = "auto"
+    """`auto` (uvloop when installed, else asyncio), `uvloop`, or `asyncio`."""
 
     def extra_hosts(self) -> tuple[str, ...]:
         """`allowed_hosts` as a tuple of names."""
@@ -66,3 +69,17 @@ class RuntimeSettings(BaseSettings):
     def tokens(self) -> tuple[SecretStr, ...]:
         """`auth_tokens` as separate secret values."""
         return tuple(SecretStr(token) for token in split_list(self.auth_tokens.get_secret_value()))
+
+
+def settings_problems(error: ValidationError) -> str:
+    """One line per invalid environment variable: its name, the value given, and what it must be."""
+    lines: list[str] = []
+    for problem in error.errors(include_url=False):
+        field = str(problem["loc"][0]) if problem["loc"] else "?"
+        variable = "LOG_LEVEL or MCP_PROXY_LOG_LEVEL" if field == "log_level" else f"MCP_PROXY_{field.upper()}"
+        lines.append(f"  {variable}={problem.get('input')!r}: {problem['msg']}")
+    return (
+        "invalid environment setting(s):\n"
+        + "\n".join(lines)
+        + "\n  Fix or unset the variable (see docs/CONFIGURATION.md, Environment variables)."
+    )
