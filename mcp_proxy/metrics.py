@@ -141,7 +141,8 @@ class ProxyMetrics:
     def attach(self, proxy: Proxy) -> None:
         """Start measuring a running proxy: its requests, connections and upstreams."""
         self._proxy = proxy
-        proxy.server.server.middleware.append(self._middleware)
+        # Outermost, so every request is counted, including those answered from the list cache.
+        proxy.server.server.middleware.insert(0, self._middleware)
         for name in proxy.registry.upstreams:
             self.restarts.labels(name)  # every server shows 0 restarts instead of no series
 

@@ -17,7 +17,9 @@ from typing import Any, TypeVar
 import mcp_types as types
 from mcp import MCPError
 from mcp.client._input_required import run_input_required_driver  # pyright: ignore[reportPrivateUsage]
+from mcp.server._otel import OpenTelemetryMiddleware  # pyright: ignore[reportPrivateUsage]
 from mcp.server.context import ServerRequestContext
+from opentelemetry import trace
 
 from . import __version__
 from .capabilities import AggregatingServer
@@ -25,6 +27,7 @@ from .catalog import ChangedList, ListKind
 from .clients import Clients, connection_key, on_connection_closed
 from .downstream import DownstreamCall
 from .errors import ManifoldError, UnknownNameError, UpstreamError, UpstreamTimeout, to_mcp_error
+from .list_cache import ListPageCache
 from .logging import get_logger
 from .naming import expose_content_uris, expose_uri
 from .observe import ToolOutcome
@@ -49,6 +52,11 @@ _HOP_META_KEYS = frozenset({"progress_token", "progressToken"})
 Ctx = ServerRequestContext[Any, Any]
 R = TypeVar("R")
 Attempt = Callable[[types.InputResponses | None, str | None], Awaitable[Any]]
+
+
+def tracing_configured() -> bool:
+    """Whether an OpenTelemetry tracer provider is installed (e.g. by `opentelemetry-instrument`)."""
+    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
 
 
 def forwardable_meta(meta: Mapping[str, Any] | None, log_level: str | None = None) -> dict[str, Any] | None:
@@ -91,6 +99,12 @@ class ProxyServer:
             on_set_logging_level=self._set_logging_level,
         )
         self.server.add_notification_handler("notifications/initialized", types.NotificationParams, self._initialized)
+        if not tracing_configured():
+            # The SDK wraps every request in an OpenTelemetry span by default; with no tracer
+            # provider installed the span goes nowhere and only costs time on each call.
+            self.server.middleware = [m for m in self.server.middleware if not isinstance(m, OpenTelemetryMiddleware)]
+        self.list_cache = ListPageCache(registry)
+        self.server.middleware.append(self.list_cache)
         proxy = registry.config.proxy
         self.cache = ResourceCache(
             ttl=proxy.resource_cache_ttl,
