@@ -74,37 +74,55 @@ async def chat_benchmark(plan: Plan, pool: HttpUpstreams, logs: Path) -> dict[st
 
 
 async def _measure(plan: Plan, pool: HttpUpstreams, logs: Path) -> dict[str, Any]:
-    config = logs / "servers-chat.toml"
-    config.write_text(proxy_config("http", plan.upstream_count, pool.urls))
+    # Multi mode twice: behind the proxy with every upstream (the model sees all their tools, so
+    # its requests are bigger), and with only the single-mode server (the proxy's hop alone).
+    every = logs / "servers-chat.toml"
+    every.write_text(proxy_config("http", plan.upstream_count, pool.urls))
+    alone = logs / "servers-chat-one.toml"
+    alone.write_text(proxy_config("http", 1, pool.urls[:1]))
     async with AsyncExitStack() as stack:
-        model, proxy = await enter_together(
+        model, proxy, proxy_one = await enter_together(
             stack,
             [
                 launch([sys.executable, "-m", "bench.scripted_llm"], log=logs / "llm.log", ready=example_ready),
-                launch(proxy_command("http", config), log=logs / "proxy-chat.log", ready=json_event("http_listening")),
+                launch(proxy_command("http", every), log=logs / "proxy-chat.log", ready=json_event("http_listening")),
+                launch(
+                    proxy_command("http", alone), log=logs / "proxy-chat-one.log", ready=json_event("http_listening")
+                ),
             ],
         )
         llm_url = str(model.ready["url"])
-        single, multi = await enter_together(
+        services = await enter_together(
             stack,
             [
                 _chat_service("single", pool.urls[0], llm_url, logs),
                 _chat_service("multi", str(proxy.ready["url"]), llm_url, logs),
+                _chat_service("multi-one", str(proxy_one.ready["url"]), llm_url, logs),
             ],
         )
+        modes = dict(zip(("single", "multi", "multi_one"), services, strict=True))
         http = await stack.enter_async_context(httpx2.AsyncClient(timeout=60.0))
-        await _ask(http, single, "single")
-        await _ask(http, multi, "multi")
-        latencies: dict[str, list[float]] = {"single": [], "multi": []}
+        latencies: dict[str, list[float]] = {name: [] for name in modes}
+        for name, url in modes.items():  # warm-up
+            await _ask(http, url, _expected_mode(name))
         for _ in range(plan.chat_requests * plan.repetitions):
-            latencies["single"].append(await _ask(http, single, "single"))
-            latencies["multi"].append(await _ask(http, multi, "multi"))
-    ratios = [m / s for s, m in zip(latencies["single"], latencies["multi"], strict=True)]
+            for name, url in modes.items():
+                latencies[name].append(await _ask(http, url, _expected_mode(name)))
     return {
         "requests_per_mode": len(latencies["single"]),
         "single_p50_ms": milliseconds(percentile(latencies["single"], 0.5)),
         "multi_p50_ms": milliseconds(percentile(latencies["multi"], 0.5)),
-        "ratio": round(median(ratios), 4),
-        "single_ms": [milliseconds(value) for value in latencies["single"]],
-        "multi_ms": [milliseconds(value) for value in latencies["multi"]],
+        "multi_one_p50_ms": milliseconds(percentile(latencies["multi_one"], 0.5)),
+        "ratio": _median_ratio(latencies["single"], latencies["multi"]),
+        "ratio_one": _median_ratio(latencies["single"], latencies["multi_one"]),
+        "upstreams_behind_proxy": plan.upstream_count,
+        **{f"{name}_ms": [milliseconds(value) for value in values] for name, values in latencies.items()},
     }
+
+
+def _expected_mode(name: str) -> str:
+    return "single" if name == "single" else "multi"
+
+
+def _median_ratio(single: list[float], multi: list[float]) -> float:
+    return round(median([m / s for s, m in zip(single, multi, strict=True)]), 4)

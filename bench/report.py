@@ -58,11 +58,15 @@ def _cell_table(sides: dict[str, dict[str, float | None]]) -> list[str]:
 def _chat_lines(chat: dict[str, Any]) -> list[str]:
     if chat.get("gap"):
         return [f"Not measured: {chat['gap']}"]
+    upstreams = chat.get("upstreams_behind_proxy")
     return [
         "| figure | unit | single mode | multi mode | multi/single |",
         "|---|---|---:|---:|---:|",
-        f"| chat request p50 | ms | {_number(chat.get('single_p50_ms'))} | {_number(chat.get('multi_p50_ms'))} "
-        f"| {_ratio(chat.get('ratio'))} |",
+        f"| chat request p50, {upstreams} upstreams behind the proxy | ms | {_number(chat.get('single_p50_ms'))} "
+        f"| {_number(chat.get('multi_p50_ms'))} | {_ratio(chat.get('ratio'))} |",
+        f"| chat request p50, only the single-mode server behind the proxy | ms | "
+        f"{_number(chat.get('single_p50_ms'))} | {_number(chat.get('multi_one_p50_ms'))} "
+        f"| {_ratio(chat.get('ratio_one'))} |",
     ]
 
 

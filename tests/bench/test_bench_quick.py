@@ -71,10 +71,11 @@ def test_quick_mode_writes_every_figure_as_json_and_a_markdown_table(tmp_path: P
         assert len(result["cells"][cell.key]["proxy"]) == result["plan"]["repetitions"]
 
     chat = result["chat"]
-    assert chat.get("ratio") is not None or chat.get("gap"), chat
+    assert chat.get("gap") is None, chat
+    assert chat["ratio"] is not None and chat["ratio_one"] is not None, chat
     checked = {row["target"] for row in result["targets"]}
     assert {target.name for target in TARGETS} <= checked
-    assert any(row["cell"] == "chat" for row in result["targets"])
+    assert sum(row["cell"] == "chat" for row in result["targets"]) == 2
 
     markdown = (tmp_path / MARKDOWN_NAME).read_text(encoding="utf-8")
     assert "## Targets" in markdown
