@@ -1,8 +1,8 @@
 """Client transports to upstream servers: one async context manager per configured server.
 
 A transport is only a way to get a `(read, write)` stream pair; the session on top of it
-does not know which one it holds. The stdio transport owns a child process, which the SDK
-starts in its own process group and kills (with its whole tree) when the context exits.
+does not know which one it holds. The stdio transport owns a child process, started in its own
+process group and killed (with its whole tree) when the context exits (see `stdio_upstream.py`).
 
 A stdio child's command comes from the configuration only, never from a client. Its
 environment is the SDK's minimal default set (HOME, LOGNAME, PATH, SHELL, TERM, USER), plus the
@@ -19,12 +19,13 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 import httpx2
 from mcp.client._transport import TransportStreams  # pyright: ignore[reportPrivateUsage]
 from mcp.client.sse import sse_client
-from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
 from .child_guard import guarded_command
 from .config import ServerConfig
 from .stderr_relay import stderr_relay
+from .stdio_upstream import stdio_upstream
 
 TransportFactory = Callable[[ServerConfig], AbstractAsyncContextManager[TransportStreams]]
 """Opens the connection to one configured server; tests substitute in-memory servers."""
@@ -73,7 +74,7 @@ async def _stdio(config: ServerConfig) -> AsyncGenerator[TransportStreams]:
         env=env or None,
         cwd=config.cwd,
     )
-    async with stderr_relay(config.name) as errlog, stdio_client(params, errlog=errlog) as streams:
+    async with stderr_relay(config.name) as errlog, stdio_upstream(params, errlog) as streams:
         errlog.close()  # the child holds its own copy; ours would keep the pipe open after it exits
         yield streams
 

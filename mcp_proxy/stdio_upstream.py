@@ -1,0 +1,133 @@
+"""The client side of a stdio upstream: the child process and its newline-delimited JSON-RPC.
+
+The process is spawned, watched and stopped exactly as the SDK's `stdio_client` does it (its own
+session/process group; on exit: close stdin, wait, then kill the whole tree, every wait
+bounded and shielded), using the SDK's own helpers. Only the reading differs. The SDK decodes
+each chunk to text and re-joins its line buffer with every chunk, so a message of n bytes
+arriving in 64 KiB chunks costs O(n²/64 KiB) copying: about sixteen times the message for a 1
+MB tool result, paid on every result the proxy relays. Here lines are framed on bytes, each
+byte is copied once into its line, and the JSON parser reads the bytes directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+from typing import Any, TextIO
+
+import anyio
+import anyio.lowlevel
+import mcp_types as types
+from mcp.client._transport import TransportStreams  # pyright: ignore[reportPrivateUsage]
+from mcp.client.stdio import (
+    StdioServerParameters,
+    _aclose_all,  # pyright: ignore[reportPrivateUsage]
+    _create_platform_compatible_process,  # pyright: ignore[reportPrivateUsage]
+    _drain_stdout,  # pyright: ignore[reportPrivateUsage]
+    _stop_server_process,  # pyright: ignore[reportPrivateUsage]
+    get_default_environment,
+)
+from mcp.shared.message import SessionMessage
+
+from .logging import get_logger
+
+log = get_logger("mcp_proxy.upstream")
+
+WRITER_FLUSH_TIMEOUT = 0.5
+"""Seconds the writer gets to flush accepted messages when the transport closes (as the SDK's)."""
+
+
+class LineFramer:
+    """Splits a byte stream into lines, copying each byte once however the chunks fall."""
+
+    def __init__(self) -> None:
+        self._partial: list[bytes] = []
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """The lines `chunk` completes (without their newline); the rest waits for more."""
+        lines: list[bytes] = []
+        start = 0
+        while (end := chunk.find(b"\n", start)) != -1:
+            if self._partial:
+                self._partial.append(chunk[start:end])
+                lines.append(b"".join(self._partial))
+                self._partial.clear()
+            else:
+                lines.append(chunk[start:end])
+            start = end + 1
+        if start < len(chunk):
+            self._partial.append(chunk[start:])
+        return lines
+
+
+def parse_line(line: bytes) -> SessionMessage | Exception:
+    """One line as a message, or the parse error as a value for the session to surface."""
+    try:
+        return SessionMessage(types.jsonrpc_message_adapter.validate_json(line, by_name=False))
+    except ValueError as exc:
+        log.warning("upstream_invalid_message", error=str(exc).splitlines()[0], bytes=len(line))
+        return exc
+
+
+@asynccontextmanager
+async def stdio_upstream(server: StdioServerParameters, errlog: TextIO) -> AsyncGenerator[TransportStreams]:
+    """Spawn the server and connect to it over its stdin/stdout (the SDK's `stdio_client` contract)."""
+    process: Any = await _create_platform_compatible_process(
+        command=server.command,
+        args=server.args,
+        env=get_default_environment() | (server.env or {}),
+        errlog=errlog,
+        cwd=server.cwd,
+    )
+    # No awaits until the task group is entered: a cancellation in the gap would leak the process.
+    read_writer, read_stream = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+    write_stream, write_reader = anyio.create_memory_object_stream[SessionMessage](0)
+    writer_done = anyio.Event()
+
+    async def read_messages() -> None:
+        framer = LineFramer()
+        try:
+            async with read_writer:
+                try:
+                    async for chunk in process.stdout:
+                        for line in framer.feed(chunk):
+                            if line.strip():
+                                await read_writer.send(parse_line(line))
+                except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+                    return  # the session is gone; only the drain below remains
+                finally:
+                    await _drain_stdout(process)
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError, ConnectionError, OSError):
+            pass  # the pipe closed under the read: the session sees the stream end
+
+    async def write_messages() -> None:
+        try:
+            async with write_reader:
+                async for session_message in write_reader:
+                    data = session_message.message.model_dump_json(by_alias=True, exclude_unset=True) + "\n"
+                    await process.stdin.send(data.encode())
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
+            # The server may still be alive: end the read side so no request waits forever.
+            await read_writer.aclose()
+        finally:
+            writer_done.set()
+
+    async def shut_down() -> None:
+        read_stream.close()  # unblocks the reader into its drain, so a writing server can exit
+        write_stream.close()
+        with anyio.move_on_after(WRITER_FLUSH_TIMEOUT):
+            await writer_done.wait()
+        await _stop_server_process(process)
+        await _aclose_all(read_stream, write_stream, read_writer, write_reader)
+        await anyio.lowlevel.checkpoint()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(read_messages)
+        tg.start_soon(write_messages)
+        try:
+            yield read_stream, write_stream
+        finally:
+            with anyio.CancelScope(shield=True):  # every wait inside is bounded
+                await shut_down()
+            tg.cancel_scope.cancel()
+    await anyio.lowlevel.cancel_shielded_checkpoint()
