@@ -33,6 +33,10 @@ log = get_logger("mcp_proxy.http_shutdown")
 
 DRAIN_POLL_INTERVAL = 0.05
 """How often the drain checks whether the front has gone idle."""
+SETTLE_POLLS = 2
+"""Consecutive idle checks needed before the streams end. On the legacy /sse transport a call's
+answer is written to the GET stream a moment after its upstream call has finished; an answer
+in that moment is never lost to a single idle reading."""
 FINAL_CLOSE_GRACE = 1.0
 """Seconds left for connections to close once the streams have been told to end, at the least."""
 
@@ -111,8 +115,10 @@ class DrainingServer(uvicorn.Server):
                 calls=self.activity.calls(),
                 timeout_s=self.drain_timeout,
             )
-        while not self.activity.idle() and not self.force_exit and anyio.current_time() < deadline:
+        quiet = 0
+        while quiet < SETTLE_POLLS and not self.force_exit and anyio.current_time() < deadline:
             await anyio.sleep(DRAIN_POLL_INTERVAL)
+            quiet = quiet + 1 if self.activity.idle() else 0
         if not self.activity.idle():
             log.warning("shutdown_drain_timeout", requests=self.activity.requests, calls=self.activity.calls())
         AppStatus.should_exit = True

@@ -549,19 +549,21 @@ async def test_sigterm_with_calls_in_flight_answers_each_call_once_and_leaves_no
     assert await wait_until_gone(children) == []
 
 
-@pytest.mark.parametrize(
-    "era",
-    ["legacy", "auto"],
-)
+@pytest.mark.parametrize("era", ["legacy", "auto", "legacy-sse-transport"])
 async def test_sigterm_drains_calls_in_flight_before_the_proxy_exits(era: str, tmp_path: Path) -> None:
+    from mcp.client.sse import sse_client
+
     state = FaultyState(tmp_path / "worker")
     config = write_config(tmp_path / "servers.toml", {"worker": faulty("worker", state)})
     answers: list[str] = []
     async with proxy_process(config) as proxy:
         await wait_healthy(proxy, 1)
         children = children_of(proxy.process.pid)
+        # The /sse transport answers each POST at once and writes the result on the GET stream.
+        target = sse_client(f"{base_url(proxy)}/sse") if era == "legacy-sse-transport" else proxy.ready["url"]
+        mode = "auto" if era == "auto" else "legacy"
         with anyio.fail_after(RECOVERY_DEADLINE):
-            async with Client(proxy.ready["url"], mode=era) as client, anyio.create_task_group() as tg:
+            async with Client(target, mode=mode) as client, anyio.create_task_group() as tg:
                 await start_sleepy_calls(client, tg, state, 3, answers)
                 proxy.process.send_signal(signal.SIGTERM)
             await proxy.process.wait()
