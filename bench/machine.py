@@ -11,7 +11,19 @@ from typing import Any
 
 from .launch import REPO_ROOT
 
-PACKAGES = ("mcp-manifold", "mcp", "mcp-types", "httpx2", "uvicorn", "starlette", "anyio", "pydantic", "structlog")
+PACKAGES = (
+    "mcp-manifold",
+    "mcp",
+    "mcp-types",
+    "httpx2",
+    "uvicorn",
+    "starlette",
+    "anyio",
+    "pydantic",
+    "structlog",
+    "uvloop",
+    "httptools",
+)
 
 
 def _cpu_model() -> str | None:

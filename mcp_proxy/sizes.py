@@ -18,16 +18,21 @@ def payload_size(value: Any) -> int:
         return 0
 
 
+def text_size(text: str) -> int:
+    """UTF-8 bytes of `text`; for ASCII text (the common case) without encoding a copy."""
+    return len(text) if text.isascii() else len(text.encode())
+
+
 def content_size(block: types.ContentBlock) -> int:
     """Bytes a content block carries: its text, its base64 data, or an embedded resource's body."""
     if isinstance(block, types.TextContent):
-        return len(block.text.encode())
+        return text_size(block.text)
     if isinstance(block, types.ImageContent | types.AudioContent):
         return len(block.data)
     if isinstance(block, types.EmbeddedResource):
         resource = block.resource
         if isinstance(resource, types.TextResourceContents):
-            return len(resource.text.encode())
+            return text_size(resource.text)
         return len(resource.blob)
     return 0
 

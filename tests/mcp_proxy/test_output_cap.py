@@ -98,3 +98,12 @@ def test_content_comes_first_so_structured_content_is_dropped_once_the_text_used
 def test_the_error_flag_survives_the_cut() -> None:
     result = types.CallToolResult(content=[text("e" * 500)], is_error=True)
     assert cap_tool_result(result, 10, "alpha").is_error is True
+
+
+def test_text_sizes_are_utf8_bytes_for_ascii_and_non_ascii_text() -> None:
+    from mcp_proxy.sizes import text_size
+
+    assert text_size("hello") == 5
+    assert text_size("héllo") == 6
+    assert text_size("日本") == 6
+    assert text_size("") == 0
