@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import anyio
 from mcp import MCPDeprecationWarning
 
+from . import prelaunch
 from .config import ProxyConfig
 from .logging import get_logger
 from .observe import NULL_OBSERVER, Observer
@@ -64,6 +65,9 @@ async def running_proxy(
     log.info("proxy_starting", servers=[s.name for s in config.servers], source=str(config.source))
     async with anyio.create_task_group() as tg:
         await tg.start(registry.run)
+        # Every enabled server has made its first connection attempt by now; a child started
+        # ahead of time for one that did not adopt it (its settings changed meanwhile) goes.
+        prelaunch.discard_all()
         if watch and config.source is not None:
             tg.start_soon(watch_config, registry, config.source)
         try:

@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 import anyio
 from pydantic import ValidationError
 
-from . import __version__
+from . import __version__, prelaunch
 from .config import CONFIG_PATH_ENV, CONFIG_SEARCH_PATHS, ProxyConfig, discover_config_path, load_config
 from .errors import ConfigError
 from .event_loop import EventLoopUnavailable, LoopName
@@ -153,6 +153,15 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: RuntimeSettings, config: ProxyConfig) -> int:
+    # The stdio children start importing their SDK now, while the proxy imports its own.
+    prelaunch.launch_all(config)
+    try:
+        return _serve_front(args, settings, config)
+    finally:
+        prelaunch.discard_all()  # children no connection adopted (the proxy stopped first)
+
+
+def _serve_front(args: argparse.Namespace, settings: RuntimeSettings, config: ProxyConfig) -> int:
     from .app import serve_stdio
     from .http_app import FrontOptions
     from .listeners import SIDE_LISTENER_HOST, listening_socket

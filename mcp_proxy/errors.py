@@ -17,9 +17,10 @@ error so a client never sees a traceback or an internal message.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from mcp import MCPError
-from mcp_types import INTERNAL_ERROR, INVALID_PARAMS
+if TYPE_CHECKING:
+    from mcp import MCPError
 
 
 class ManifoldError(Exception):
@@ -95,6 +96,10 @@ class UpstreamTimeout(UpstreamError):
 
 def to_mcp_error(exc: BaseException) -> MCPError:
     """Map any exception raised while serving a request to the MCP error a client should see."""
+    # Imported here: loading a configuration must not pay for the SDK (see prelaunch.py).
+    from mcp import MCPError
+    from mcp_types import INTERNAL_ERROR, INVALID_PARAMS
+
     if isinstance(exc, MCPError):
         return exc
     if isinstance(exc, UnknownNameError | InvalidCursorError):

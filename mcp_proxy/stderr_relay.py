@@ -104,8 +104,24 @@ async def stderr_relay(server: str) -> AsyncGenerator[TextIO]:
     then stops, and both ends of the pipe are closed.
     """
     read_fd, write_fd = os.pipe()
-    os.set_blocking(read_fd, False)
     errlog = os.fdopen(write_fd, "w", encoding="utf-8", errors="replace")
+    try:
+        async with relaying_stderr(server, read_fd):
+            try:
+                yield errlog
+            finally:
+                errlog.close()
+    finally:
+        errlog.close()
+
+
+@asynccontextmanager
+async def relaying_stderr(server: str, read_fd: int) -> AsyncGenerator[None]:
+    """Log every line arriving on `read_fd` (the read end of a child's stderr pipe) for `server`.
+
+    On exit the relay drains for up to `DRAIN_TIMEOUT`, then stops and closes `read_fd`.
+    """
+    os.set_blocking(read_fd, False)
     try:
         async with _unwrapped(), anyio.create_task_group() as tg:
             done = anyio.Event()
@@ -118,13 +134,11 @@ async def stderr_relay(server: str) -> AsyncGenerator[TextIO]:
 
             tg.start_soon(relay)
             try:
-                yield errlog
+                yield
             finally:
-                errlog.close()
                 with anyio.move_on_after(DRAIN_TIMEOUT, shield=True):
                     await done.wait()
                 tg.cancel_scope.cancel()
     finally:
-        errlog.close()
         with suppress(OSError):
             os.close(read_fd)

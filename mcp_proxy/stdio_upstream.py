@@ -11,15 +11,20 @@ byte is copied once into its line, and the JSON parser reads the bytes directly.
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import anyio
 import anyio.lowlevel
 import mcp_types as types
 from mcp.client._transport import TransportStreams  # pyright: ignore[reportPrivateUsage]
 from mcp.client.stdio import (
+    FORCE_KILL_TIMEOUT,
+    PROCESS_TERMINATION_TIMEOUT,
     StdioServerParameters,
     _aclose_all,  # pyright: ignore[reportPrivateUsage]
     _create_platform_compatible_process,  # pyright: ignore[reportPrivateUsage]
@@ -27,12 +32,15 @@ from mcp.client.stdio import (
     _stop_server_process,  # pyright: ignore[reportPrivateUsage]
     get_default_environment,
 )
+from mcp.os.posix.utilities import terminate_posix_process_tree
 from mcp.shared.message import SessionMessage
 
 from .logging import get_logger
 
 log = get_logger("mcp_proxy.upstream")
 
+READ_CHUNK = 64 * 1024
+EXIT_POLL_INTERVAL = 0.01
 WRITER_FLUSH_TIMEOUT = 0.5
 """Seconds the writer gets to flush accepted messages when the transport closes (as the SDK's)."""
 
@@ -69,16 +77,112 @@ def parse_line(line: bytes) -> SessionMessage | Exception:
         return exc
 
 
+class _PipeReader:
+    """The receiving half of an adopted child's stdout, shaped like anyio's byte stream."""
+
+    def __init__(self, reader: asyncio.StreamReader, transport: asyncio.BaseTransport) -> None:
+        self._reader = reader
+        self._transport = transport
+
+    async def receive(self) -> bytes:
+        data = await self._reader.read(READ_CHUNK)
+        if not data:
+            raise anyio.EndOfStream
+        return data
+
+    def __aiter__(self) -> _PipeReader:
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            return await self.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+    async def aclose(self) -> None:
+        self._transport.close()
+
+
+class _PipeWriter:
+    """The sending half of an adopted child's stdin, shaped like anyio's byte stream."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self._writer = writer
+
+    async def send(self, data: bytes) -> None:
+        self._writer.write(data)
+        await self._writer.drain()
+
+    async def aclose(self) -> None:
+        self._writer.close()
+
+
+class AdoptedProcess:
+    """A child started by `prelaunch` before the event loop ran, with the attributes the SDK's
+    stop sequence uses (`pid`, `returncode`, `stdin`, `stdout`)."""
+
+    def __init__(self, process: subprocess.Popen[bytes], stdin: _PipeWriter, stdout: _PipeReader) -> None:
+        self._process = process
+        self.pid = process.pid
+        self.stdin = stdin
+        self.stdout = stdout
+
+    @property
+    def returncode(self) -> int | None:
+        return self._process.poll()  # polling also reaps the child once it has exited
+
+    async def stop(self) -> None:
+        """The SDK's stop sequence: close stdin, wait, then kill the whole process group."""
+        await self.stdin.aclose()
+        if not await self._exited_within(PROCESS_TERMINATION_TIMEOUT):
+            await terminate_posix_process_tree(cast(Any, self), FORCE_KILL_TIMEOUT)
+            if not await self._exited_within(FORCE_KILL_TIMEOUT):
+                log.warning("upstream_not_stopped", pid=self.pid)
+        await self.stdout.aclose()
+
+    async def _exited_within(self, seconds: float) -> bool:
+        with anyio.move_on_after(seconds):
+            while self.returncode is None:
+                await anyio.sleep(EXIT_POLL_INTERVAL)
+            return True
+        return False
+
+    @classmethod
+    async def connect(cls, process: subprocess.Popen[bytes]) -> AdoptedProcess:
+        """Attach the event loop to the pipes of a running child."""
+        if process.stdin is None or process.stdout is None:
+            raise ValueError("an adopted child must have been started with pipes")
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=READ_CHUNK, loop=loop)
+        read_transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader, loop=loop), process.stdout
+        )
+        write_transport, write_protocol = await loop.connect_write_pipe(
+            lambda: asyncio.StreamReaderProtocol(asyncio.StreamReader(loop=loop), loop=loop), process.stdin
+        )
+        writer = asyncio.StreamWriter(write_transport, write_protocol, None, loop)
+        return cls(process, _PipeWriter(writer), _PipeReader(reader, read_transport))
+
+
 @asynccontextmanager
-async def stdio_upstream(server: StdioServerParameters, errlog: TextIO) -> AsyncGenerator[TransportStreams]:
-    """Spawn the server and connect to it over its stdin/stdout (the SDK's `stdio_client` contract)."""
-    process: Any = await _create_platform_compatible_process(
-        command=server.command,
-        args=server.args,
-        env=get_default_environment() | (server.env or {}),
-        errlog=errlog,
-        cwd=server.cwd,
-    )
+async def stdio_upstream(
+    server: StdioServerParameters, errlog: TextIO | None, adopt: subprocess.Popen[bytes] | None = None
+) -> AsyncGenerator[TransportStreams]:
+    """Connect to the server over its stdin/stdout (the SDK's `stdio_client` contract).
+
+    The server is spawned here, with `errlog` as its stderr, unless a running child to `adopt`
+    is given (see `prelaunch.py`).
+    """
+    if adopt is not None:
+        process: Any = await AdoptedProcess.connect(adopt)
+    else:
+        process = await _create_platform_compatible_process(
+            command=server.command,
+            args=server.args,
+            env=get_default_environment() | (server.env or {}),
+            errlog=errlog if errlog is not None else sys.stderr,
+            cwd=server.cwd,
+        )
     # No awaits until the task group is entered: a cancellation in the gap would leak the process.
     read_writer, read_stream = anyio.create_memory_object_stream[SessionMessage | Exception](0)
     write_stream, write_reader = anyio.create_memory_object_stream[SessionMessage](0)
@@ -117,7 +221,10 @@ async def stdio_upstream(server: StdioServerParameters, errlog: TextIO) -> Async
         write_stream.close()
         with anyio.move_on_after(WRITER_FLUSH_TIMEOUT):
             await writer_done.wait()
-        await _stop_server_process(process)
+        if isinstance(process, AdoptedProcess):
+            await process.stop()
+        else:
+            await _stop_server_process(process)
         await _aclose_all(read_stream, write_stream, read_writer, write_reader)
         await anyio.lowlevel.checkpoint()
 

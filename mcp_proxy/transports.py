@@ -5,15 +5,14 @@ does not know which one it holds. The stdio transport owns a child process, star
 process group and killed (with its whole tree) when the context exits (see `stdio_upstream.py`).
 
 A stdio child's command comes from the configuration only, never from a client. Its
-environment is the SDK's minimal default set (HOME, LOGNAME, PATH, SHELL, TERM, USER), plus the
+environment is the minimal default set (HOME, LOGNAME, PATH, SHELL, TERM, USER), plus the
 proxy's own variables the server lists in `inherit_env`, plus its configured `env`. What it
 writes on stderr is logged line by line as `upstream_stderr` events (see `stderr_relay.py`).
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import httpx2
@@ -22,10 +21,14 @@ from mcp.client.sse import sse_client
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
-from .child_guard import guarded_command
+from . import prelaunch
+from .child_spec import child_spec, reveal_secrets
 from .config import ServerConfig
-from .stderr_relay import stderr_relay
+from .logging import get_logger
+from .stderr_relay import relaying_stderr, stderr_relay
 from .stdio_upstream import stdio_upstream
+
+log = get_logger("mcp_proxy.upstream")
 
 TransportFactory = Callable[[ServerConfig], AbstractAsyncContextManager[TransportStreams]]
 """Opens the connection to one configured server; tests substitute in-memory servers."""
@@ -45,35 +48,19 @@ def open_transport(config: ServerConfig) -> AbstractAsyncContextManager[Transpor
     return _streamable_http(config)
 
 
-def _secret_values(values: dict[str, object]) -> dict[str, str]:
-    # Secrets stay wrapped everywhere else; they are revealed only at the moment of use.
-    out: dict[str, str] = {}
-    for key, value in values.items():
-        reveal = getattr(value, "get_secret_value", None)
-        out[key] = str(reveal() if callable(reveal) else value)
-    return out
-
-
-def child_environment(config: ServerConfig, environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """What a stdio server gets on top of the SDK's minimal default set: `inherit_env`, then `env`."""
-    environ = os.environ if environ is None else environ
-    inherited = {name: environ[name] for name in config.inherit_env if name in environ}
-    return inherited | _secret_values(dict(config.env))
-
-
 @asynccontextmanager
 async def _stdio(config: ServerConfig) -> AsyncGenerator[TransportStreams]:
-    if config.command is None:  # the config model guarantees it; this keeps the type checker honest
-        raise ValueError(f"server '{config.name}' has no command")
-    env = child_environment(config)
-    cwd = str(config.cwd) if config.cwd is not None else None
-    command, args = guarded_command(config.command, list(config.args), path=env.get("PATH"), cwd=cwd)
-    params = StdioServerParameters(
-        command=command,
-        args=args,
-        env=env or None,
-        cwd=config.cwd,
-    )
+    spec = child_spec(config)
+    params = StdioServerParameters(command=spec.command, args=list(spec.args), env=spec.environ, cwd=spec.cwd)
+    launched = prelaunch.take(config.name, spec)
+    if launched is not None:  # started ahead of time, exactly as it would be here
+        log.debug("upstream_adopted", server=config.name, pid=launched.process.pid)
+        async with (
+            relaying_stderr(config.name, launched.stderr_fd),
+            stdio_upstream(params, None, adopt=launched.process) as streams,
+        ):
+            yield streams
+        return
     async with stderr_relay(config.name) as errlog, stdio_upstream(params, errlog) as streams:
         errlog.close()  # the child holds its own copy; ours would keep the pipe open after it exits
         yield streams
@@ -84,7 +71,7 @@ async def _sse(config: ServerConfig) -> AsyncGenerator[TransportStreams]:
     assert config.url is not None
     async with sse_client(
         config.url,
-        headers=_secret_values(dict(config.headers)) or None,
+        headers=reveal_secrets(dict(config.headers)) or None,
         timeout=HTTP_CONNECT_TIMEOUT,
         sse_read_timeout=HTTP_STREAM_READ_TIMEOUT,
     ) as streams:
@@ -95,7 +82,7 @@ async def _sse(config: ServerConfig) -> AsyncGenerator[TransportStreams]:
 async def _streamable_http(config: ServerConfig) -> AsyncGenerator[TransportStreams]:
     assert config.url is not None
     timeout = httpx2.Timeout(HTTP_CONNECT_TIMEOUT, read=HTTP_STREAM_READ_TIMEOUT)
-    headers = _secret_values(dict(config.headers))
+    headers = reveal_secrets(dict(config.headers))
     async with (
         httpx2.AsyncClient(headers=headers, timeout=timeout) as http_client,
         streamable_http_client(config.url, http_client=http_client) as streams,

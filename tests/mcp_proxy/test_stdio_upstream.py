@@ -84,3 +84,27 @@ async def test_a_real_child_answers_small_and_multi_megabyte_messages_and_is_gon
                 assert answer.message.id == request_id
                 assert len(answer.message.result["text"]) == size
     assert not (spawned & _children())
+
+
+# Ignores the end of its stdin: only the kill at the end of the stop sequence ends it.
+STUBBORN_CHILD = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(120)"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("script", [ECHO_CHILD, STUBBORN_CHILD], ids=["exits-on-eof", "ignores-eof-and-sigterm"])
+async def test_an_adopted_child_serves_and_is_stopped_like_a_spawned_one(script: str) -> None:
+    import subprocess
+
+    child = subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True
+    )
+    params = StdioServerParameters(command=sys.executable)
+    with anyio.fail_after(30):
+        async with stdio_upstream(params, None, adopt=child) as (read, write):
+            if script is ECHO_CHILD:
+                request = types.JSONRPCRequest(jsonrpc="2.0", id=1, method="probe", params={"size": 4})
+                await write.send(SessionMessage(request))
+                answer = await read.receive()
+                assert isinstance(answer, SessionMessage) and isinstance(answer.message, types.JSONRPCResponse)
+                assert answer.message.result == {"text": "xxxx"}
+    assert child.poll() is not None

@@ -12,9 +12,10 @@ import pytest
 import structlog
 from mcp import ClientSession
 
+from mcp_proxy.child_spec import child_environment
 from mcp_proxy.config import ServerConfig, parse_config_data
 from mcp_proxy.stderr_relay import MAX_LINE_CHARS
-from mcp_proxy.transports import child_environment, open_transport
+from mcp_proxy.transports import open_transport
 from tests.processes import REPO_ROOT
 
 pytestmark = pytest.mark.anyio
