@@ -21,7 +21,6 @@ from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import anyio
-import mcp_types as types
 from mcp.server.stdio import stdio_server
 from mcp.shared._context_streams import (  # pyright: ignore[reportPrivateUsage]
     ContextReceiveStream,
@@ -29,6 +28,8 @@ from mcp.shared._context_streams import (  # pyright: ignore[reportPrivateUsage]
     create_context_streams,
 )
 from mcp.shared.message import SessionMessage
+
+from .framing import LineFramer, parse_message
 
 STDIN_FD = 0
 STDOUT_FD = 1
@@ -113,21 +114,14 @@ async def _evented_stdio() -> AsyncGenerator[tuple[ReadStream, WriteStream]]:
 
         async def read_lines() -> None:
             async with inbound_send:
-                partial: list[bytes] = []  # a line longer than one chunk, joined once complete
+                framer = LineFramer()
                 while chunk := await reader.read(READ_CHUNK):
-                    start = 0
-                    while (end := chunk.find(b"\n", start)) != -1:
-                        partial.append(chunk[start:end])
-                        line = b"".join(partial)
-                        partial.clear()
-                        start = end + 1
+                    for line in framer.feed(chunk):
                         if line.strip():
-                            await inbound_send.send(_parse(line))
-                    if start < len(chunk):
-                        partial.append(chunk[start:])
-                last = b"".join(partial)
+                            await inbound_send.send(parse_message(line))
+                last = framer.rest()
                 if last.strip():
-                    await inbound_send.send(_parse(last))
+                    await inbound_send.send(parse_message(last))
 
         async def write_messages() -> None:
             async with outbound_receive:
@@ -149,13 +143,6 @@ async def _evented_stdio() -> AsyncGenerator[tuple[ReadStream, WriteStream]]:
             if transport is not None:
                 transport.close()
         claim.unblock()
-
-
-def _parse(line: bytes) -> SessionMessage | Exception:
-    try:
-        return SessionMessage(types.jsonrpc_message_adapter.validate_json(line, by_name=False))
-    except Exception as exc:  # the server answers a malformed line with a parse error
-        return exc
 
 
 def _serialize(session_message: SessionMessage) -> bytes:

@@ -20,7 +20,6 @@ from typing import Any, TextIO, cast
 
 import anyio
 import anyio.lowlevel
-import mcp_types as types
 from mcp.client._transport import TransportStreams  # pyright: ignore[reportPrivateUsage]
 from mcp.client.stdio import (
     FORCE_KILL_TIMEOUT,
@@ -35,6 +34,7 @@ from mcp.client.stdio import (
 from mcp.os.posix.utilities import terminate_posix_process_tree
 from mcp.shared.message import SessionMessage
 
+from .framing import LineFramer, parse_message
 from .logging import get_logger
 
 log = get_logger("mcp_proxy.upstream")
@@ -45,36 +45,12 @@ WRITER_FLUSH_TIMEOUT = 0.5
 """Seconds the writer gets to flush accepted messages when the transport closes (as the SDK's)."""
 
 
-class LineFramer:
-    """Splits a byte stream into lines, copying each byte once however the chunks fall."""
-
-    def __init__(self) -> None:
-        self._partial: list[bytes] = []
-
-    def feed(self, chunk: bytes) -> list[bytes]:
-        """The lines `chunk` completes (without their newline); the rest waits for more."""
-        lines: list[bytes] = []
-        start = 0
-        while (end := chunk.find(b"\n", start)) != -1:
-            if self._partial:
-                self._partial.append(chunk[start:end])
-                lines.append(b"".join(self._partial))
-                self._partial.clear()
-            else:
-                lines.append(chunk[start:end])
-            start = end + 1
-        if start < len(chunk):
-            self._partial.append(chunk[start:])
-        return lines
-
-
 def parse_line(line: bytes) -> SessionMessage | Exception:
     """One line as a message, or the parse error as a value for the session to surface."""
-    try:
-        return SessionMessage(types.jsonrpc_message_adapter.validate_json(line, by_name=False))
-    except ValueError as exc:
-        log.warning("upstream_invalid_message", error=str(exc).splitlines()[0], bytes=len(line))
-        return exc
+    parsed = parse_message(line)
+    if isinstance(parsed, Exception):
+        log.warning("upstream_invalid_message", error=str(parsed).splitlines()[0], bytes=len(line))
+    return parsed
 
 
 class _PipeReader:

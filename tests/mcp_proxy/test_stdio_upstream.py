@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from mcp.client.stdio import StdioServerParameters
 from mcp.shared.message import SessionMessage
 
-from mcp_proxy.stdio_upstream import LineFramer, parse_line, stdio_upstream
+from mcp_proxy.framing import LineFramer
+from mcp_proxy.stdio_upstream import parse_line, stdio_upstream
 
 
 def test_lines_split_across_chunks_come_out_whole_and_the_remainder_waits() -> None:
@@ -23,6 +24,9 @@ def test_lines_split_across_chunks_come_out_whole_and_the_remainder_waits() -> N
     assert framer.feed(b"1}\n{") == [b'{"a":1}']
     assert framer.feed(b'"b":2}\n\n{"c"') == [b'{"b":2}', b""]
     assert framer.feed(b":3}\n") == [b'{"c":3}']
+    assert framer.feed(b'{"last":') == []
+    assert framer.rest() == b'{"last":'  # a stream that ended without a final newline
+    assert framer.rest() == b""
 
 
 @given(st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=8), st.data())
