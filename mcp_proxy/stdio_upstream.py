@@ -7,6 +7,9 @@ each chunk to text and re-joins its line buffer with every chunk, so a message o
 arriving in 64 KiB chunks costs O(n²/64 KiB) copying: about sixteen times the message for a 1
 MB tool result, paid on every result the proxy relays. Here lines are framed on bytes, each
 byte is copied once into its line, and the JSON parser reads the bytes directly.
+
+A child started ahead of time by `prelaunch.py` is adopted instead of spawned: its pipes are
+attached to the event loop and `AdoptedProcess.stop` runs the same stop sequence.
 """
 
 from __future__ import annotations
@@ -45,11 +48,12 @@ WRITER_FLUSH_TIMEOUT = 0.5
 """Seconds the writer gets to flush accepted messages when the transport closes (as the SDK's)."""
 
 
-def parse_line(line: bytes) -> SessionMessage | Exception:
+def parse_line(line: bytes, server: str = "") -> SessionMessage | Exception:
     """One line as a message, or the parse error as a value for the session to surface."""
     parsed = parse_message(line)
     if isinstance(parsed, Exception):
-        log.warning("upstream_invalid_message", error=str(parsed).splitlines()[0], bytes=len(line))
+        problem = str(parsed).splitlines()[0]
+        log.warning("upstream_invalid_message", server=server, error=problem, bytes=len(line))
     return parsed
 
 
@@ -113,7 +117,7 @@ class AdoptedProcess:
         if not await self._exited_within(PROCESS_TERMINATION_TIMEOUT):
             await terminate_posix_process_tree(cast(Any, self), FORCE_KILL_TIMEOUT)
             if not await self._exited_within(FORCE_KILL_TIMEOUT):
-                log.warning("upstream_not_stopped", pid=self.pid)
+                log.warning("upstream_not_stopped", pid=self.pid)  # its group was sent SIGKILL
         await self.stdout.aclose()
 
     async def _exited_within(self, seconds: float) -> bool:
@@ -142,7 +146,11 @@ class AdoptedProcess:
 
 @asynccontextmanager
 async def stdio_upstream(
-    server: StdioServerParameters, errlog: TextIO | None, adopt: subprocess.Popen[bytes] | None = None
+    server: StdioServerParameters,
+    errlog: TextIO | None,
+    adopt: subprocess.Popen[bytes] | None = None,
+    *,
+    name: str = "",
 ) -> AsyncGenerator[TransportStreams]:
     """Connect to the server over its stdin/stdout (the SDK's `stdio_client` contract).
 
@@ -172,7 +180,7 @@ async def stdio_upstream(
                     async for chunk in process.stdout:
                         for line in framer.feed(chunk):
                             if line.strip():
-                                await read_writer.send(parse_line(line))
+                                await read_writer.send(parse_line(line, name))
                 except (anyio.ClosedResourceError, anyio.BrokenResourceError):
                     return  # the session is gone; only the drain below remains
                 finally:

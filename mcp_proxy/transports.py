@@ -57,11 +57,11 @@ async def _stdio(config: ServerConfig) -> AsyncGenerator[TransportStreams]:
         log.debug("upstream_adopted", server=config.name, pid=launched.process.pid)
         async with (
             relaying_stderr(config.name, launched.stderr_fd),
-            stdio_upstream(params, None, adopt=launched.process) as streams,
+            stdio_upstream(params, None, adopt=launched.process, name=config.name) as streams,
         ):
             yield streams
         return
-    async with stderr_relay(config.name) as errlog, stdio_upstream(params, errlog) as streams:
+    async with stderr_relay(config.name) as errlog, stdio_upstream(params, errlog, name=config.name) as streams:
         errlog.close()  # the child holds its own copy; ours would keep the pipe open after it exits
         yield streams
 

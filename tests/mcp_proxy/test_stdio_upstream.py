@@ -38,8 +38,12 @@ def test_any_chunking_of_a_stream_yields_exactly_its_lines(lines: list[bytes], d
     assert [line for chunk in chunks for line in framer.feed(chunk)] == lines
 
 
-def test_a_malformed_line_is_returned_as_an_error_value() -> None:
-    assert isinstance(parse_line(b"not json"), ValueError)
+def test_a_malformed_line_is_returned_as_an_error_value_and_logged_with_its_server() -> None:
+    from structlog.testing import capture_logs
+
+    with capture_logs() as logs:
+        assert isinstance(parse_line(b"not json", "srv"), ValueError)
+    assert [(e["event"], e["server"], e["bytes"]) for e in logs] == [("upstream_invalid_message", "srv", 8)]
     assert isinstance(parse_line(b"\xff\xfe"), ValueError)  # not UTF-8 either
     parsed = parse_line(b'{"jsonrpc":"2.0","id":1,"result":{}}')
     assert isinstance(parsed, SessionMessage)
