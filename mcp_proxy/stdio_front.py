@@ -13,7 +13,6 @@ corrupt the protocol stream. Both are restored on exit.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import stat
 from collections.abc import AsyncGenerator
@@ -30,6 +29,7 @@ from mcp.shared._context_streams import (  # pyright: ignore[reportPrivateUsage]
 from mcp.shared.message import SessionMessage
 
 from .framing import LineFramer, parse_message
+from .pipes import EventedPipes, open_pipes
 
 STDIN_FD = 0
 STDOUT_FD = 1
@@ -95,20 +95,13 @@ class _Claim:
 
 @asynccontextmanager
 async def _evented_stdio() -> AsyncGenerator[tuple[ReadStream, WriteStream]]:
-    loop = asyncio.get_running_loop()
     claim = _Claim()
-    read_transport: asyncio.ReadTransport | None = None
-    write_transport: asyncio.WriteTransport | None = None
+    pipes: EventedPipes | None = None
     try:
-        reader = asyncio.StreamReader(limit=READ_CHUNK, loop=loop)
-        read_transport, _ = await loop.connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(reader, loop=loop), os.fdopen(claim.wire_in, "rb", buffering=0)
+        pipes = await open_pipes(
+            os.fdopen(claim.wire_in, "rb", buffering=0), os.fdopen(claim.wire_out, "wb", buffering=0), READ_CHUNK
         )
-        write_transport, write_protocol = await loop.connect_write_pipe(
-            lambda: asyncio.StreamReaderProtocol(asyncio.StreamReader(loop=loop), loop=loop),
-            os.fdopen(claim.wire_out, "wb", buffering=0),
-        )
-        writer = asyncio.StreamWriter(write_transport, write_protocol, None, loop)
+        reader, writer = pipes.reader, pipes.writer
         inbound_send, inbound = create_context_streams[SessionMessage | Exception](0)
         outbound, outbound_receive = create_context_streams[SessionMessage](0)
 
@@ -138,10 +131,8 @@ async def _evented_stdio() -> AsyncGenerator[tuple[ReadStream, WriteStream]]:
                 tg.cancel_scope.cancel()
     finally:
         claim.restore()
-        # Closing the transports closes the private descriptors; the restored standard ones stay.
-        for transport in (read_transport, write_transport):
-            if transport is not None:
-                transport.close()
+        if pipes is not None:
+            pipes.close()  # closes the private descriptors; the restored standard ones stay
         claim.unblock()
 
 

@@ -39,6 +39,7 @@ from mcp.shared.message import SessionMessage
 
 from .framing import LineFramer, parse_message
 from .logging import get_logger
+from .pipes import open_pipes
 
 log = get_logger("mcp_proxy.upstream")
 
@@ -132,16 +133,8 @@ class AdoptedProcess:
         """Attach the event loop to the pipes of a running child."""
         if process.stdin is None or process.stdout is None:
             raise ValueError("an adopted child must have been started with pipes")
-        loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader(limit=READ_CHUNK, loop=loop)
-        read_transport, _ = await loop.connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(reader, loop=loop), process.stdout
-        )
-        write_transport, write_protocol = await loop.connect_write_pipe(
-            lambda: asyncio.StreamReaderProtocol(asyncio.StreamReader(loop=loop), loop=loop), process.stdin
-        )
-        writer = asyncio.StreamWriter(write_transport, write_protocol, None, loop)
-        return cls(process, _PipeWriter(writer), _PipeReader(reader, read_transport))
+        pipes = await open_pipes(process.stdout, process.stdin, READ_CHUNK)
+        return cls(process, _PipeWriter(pipes.writer), _PipeReader(pipes.reader, pipes.read_transport))
 
 
 @asynccontextmanager
