@@ -16,11 +16,13 @@ from typing import Any
 import anyio
 from anyio.abc import Process
 
+from examples.servers._serve import READY_PREFIX, parse_ready_line
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 START_DEADLINE = 30.0
 STOP_DEADLINE = 10.0
-EXAMPLE_READY_PREFIX = "MANIFOLD_EXAMPLE_READY"
-_EXAMPLE_PID = re.compile(rf"{EXAMPLE_READY_PREFIX}\b[^\n]*?\bpid=(\d+)")
+# Anywhere in a line: a child's readiness line may arrive relayed inside the proxy's JSON log.
+_EXAMPLE_PID = re.compile(rf"{READY_PREFIX}\b[^\n]*?\bpid=(\d+)")
 
 
 @dataclass
@@ -50,9 +52,7 @@ def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 def example_ready(line: str) -> dict[str, Any] | None:
     """Parse an example server's readiness line."""
-    if not line.startswith(EXAMPLE_READY_PREFIX):
-        return None
-    return dict(part.split("=", 1) for part in line.split()[1:] if "=" in part)
+    return parse_ready_line(line)
 
 
 def proxy_listening(line: str) -> dict[str, Any] | None:

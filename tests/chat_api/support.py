@@ -13,16 +13,15 @@ from typing import Any
 
 import anyio
 import httpx2
-import uvicorn
 from fastapi import FastAPI
 
 from chat_api.app import create_app
 from chat_api.services import Services
 from chat_api.settings import ChatSettings
 from tests.chat_api.llm_script import ScriptedLLM, iter_sse
+from tests.mcp_proxy.http_support import serving
 from tests.processes import REPO_ROOT, Spawned, example_ready, proxy_listening, spawn
 
-START_DEADLINE = 30.0
 WAIT_DEADLINE = 30.0
 POLL_INTERVAL = 0.05
 HTTP_TIMEOUT = 60.0
@@ -105,30 +104,11 @@ class ChatService:
 
 
 @asynccontextmanager
-async def serving(app: FastAPI) -> AsyncGenerator[str]:
-    """Serve an ASGI app with uvicorn on a free loopback port in this event loop; yields its URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=2)
-    server = uvicorn.Server(config)
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(server.serve, [sock])
-        with anyio.fail_after(START_DEADLINE):
-            while not server.started:
-                await anyio.sleep(POLL_INTERVAL)
-        try:
-            yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-        finally:
-            server.should_exit = True
-
-
-@asynccontextmanager
 async def running_chat_api(settings: ChatSettings, *, wait_ready: bool = True) -> AsyncGenerator[ChatService]:
     """Start the chat service for `settings` (no config-file discovery) and, by default, wait for its MCP link."""
     app = create_app(settings, config_search_paths=())
     async with (
-        serving(app) as url,
+        serving(app, graceful_shutdown=2) as url,
         httpx2.AsyncClient(base_url=url, timeout=HTTP_TIMEOUT) as http,
     ):
         service = ChatService(url=url, app=app, http=http)

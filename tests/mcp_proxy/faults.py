@@ -16,7 +16,7 @@ from mcp.client.session import IncomingMessage, MessageHandlerFnT
 from mcp.server import MCPServer
 from mcp.shared.message import SessionMessage
 
-from mcp_proxy.observe import RequestOutcome, ToolOutcome
+from mcp_proxy.observe import NullObserver
 
 from .harness import failing_transport
 
@@ -79,19 +79,11 @@ class FaultySwitch:
             yield read, _Unanswered(write, lambda: self.unanswered)
 
 
-class StateRecorder:
+class StateRecorder(NullObserver):
     """An observer that keeps every upstream state change as `(server, previous, state)`."""
 
     def __init__(self) -> None:
         self.changes: list[tuple[str, str, str]] = []
-
-    def tool_call(
-        self, server: str, tool: str, outcome: ToolOutcome, seconds: float, request_bytes: int, response_bytes: int
-    ) -> None:
-        return None
-
-    def upstream_request(self, server: str, method: str, outcome: RequestOutcome, seconds: float) -> None:
-        return None
 
     def upstream_state(self, server: str, state: str, previous: str) -> None:
         self.changes.append((server, previous, state))

@@ -41,10 +41,16 @@ def front_config(
 
 
 @asynccontextmanager
-async def serving(app: ASGIApp) -> AsyncGenerator[str]:
-    """Run `app` (lifespan included) on a free loopback port; yields its base URL."""
+async def serving(app: ASGIApp, graceful_shutdown: int | None = None) -> AsyncGenerator[str]:
+    """Run `app` (lifespan included) on a free loopback port; yields its base URL.
+
+    `graceful_shutdown` bounds how long open connections (event streams) may delay the stop.
+    """
     sock = listening_socket("127.0.0.1", 0)
-    server = EmbeddedServer(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on"))
+    config = uvicorn.Config(
+        app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=graceful_shutdown
+    )
+    server = EmbeddedServer(config)
     async with anyio.create_task_group() as tg:
         tg.start_soon(server.serve, [sock])
         with anyio.fail_after(START_DEADLINE):
