@@ -21,7 +21,7 @@ from .observe import NULL_OBSERVER, Observer
 from .registry import Registry
 from .reload import watch_config
 from .server import ProxyServer
-from .stdio_front import stdio_front
+from .stdio_front import stdin_read_by_a_thread, stdio_front
 from .transports import TransportFactory, open_transport
 
 log = get_logger("mcp_proxy.app")
@@ -102,7 +102,10 @@ async def stop_on_signals(scope: anyio.CancelScope) -> None:
             async for received in signals:
                 log.info("shutdown_requested", signal=signal.Signals(received).name)
                 scope.cancel()
-                threading.Thread(target=_exit_once_clean, name="shutdown-watchdog", daemon=True).start()
+                if stdin_read_by_a_thread():
+                    # Only then can the process hang on its way out; otherwise it ends by itself,
+                    # and a forced exit would race the interpreter's own shutdown.
+                    threading.Thread(target=_exit_once_clean, name="shutdown-watchdog", daemon=True).start()
                 return
     except (NotImplementedError, ValueError, RuntimeError):
         return  # not the main thread: the host handles signals

@@ -53,12 +53,25 @@ def evented_stdio_possible() -> bool:
     return _is_pipe_or_socket(STDIN_FD) and _is_pipe_or_socket(STDOUT_FD)
 
 
+_threaded_stdin = False
+
+
+def stdin_read_by_a_thread() -> bool:
+    """Whether stdin is being read by the SDK's worker thread, which cancellation cannot interrupt."""
+    return _threaded_stdin
+
+
 @asynccontextmanager
 async def stdio_front() -> AsyncGenerator[tuple[Any, Any]]:
     """Serve MCP over stdin/stdout: yields the (read, write) message streams a server runs on."""
+    global _threaded_stdin
     if not evented_stdio_possible():
-        async with stdio_server() as streams:
-            yield streams
+        _threaded_stdin = True
+        try:
+            async with stdio_server() as streams:
+                yield streams
+        finally:
+            _threaded_stdin = False
         return
     async with _evented_stdio() as streams:
         yield streams
