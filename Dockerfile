@@ -34,6 +34,7 @@ ENV PATH=/opt/manifold/bin:$PATH
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY mcp_proxy/ mcp_proxy/
+COPY manifold_common/ manifold_common/
 COPY chat_api/ chat_api/
 RUN python -m pip install --quiet --upgrade pip \
  && python -m pip install --quiet .

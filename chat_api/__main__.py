@@ -14,12 +14,12 @@ from collections.abc import Sequence
 import uvicorn
 from pydantic import ValidationError
 
-from mcp_proxy.logging import configure_logging, get_logger
+from manifold_common.logging import configure_logging, get_logger
 
 from .app import create_app
 from .settings import ChatSettings
 
-log = get_logger("chat_api")
+log = get_logger(__name__)
 
 GRACEFUL_SHUTDOWN_SECONDS = 5
 LISTEN_BACKLOG = 2048

@@ -19,7 +19,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from fastapi.responses import JSONResponse
 
-from mcp_proxy.logging import configure_logging, get_logger
+from manifold_common.logging import configure_logging, get_logger
 
 from . import __version__, upstream_status
 from .errors import ChatApiError
@@ -28,7 +28,7 @@ from .services import Services, build_services
 from .settings import ChatSettings
 from .web_static import mount_web
 
-log = get_logger("chat_api.app")
+log = get_logger(__name__)
 
 DESCRIPTION = (
     "A chat service in front of one MCP server: the Manifold proxy (many servers) or a single legacy server. "

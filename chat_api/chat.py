@@ -23,7 +23,7 @@ from typing import Any
 import anyio
 from mcp import MCPError
 
-from mcp_proxy.logging import get_logger
+from manifold_common.logging import get_logger
 
 from .context import system_prompt, tool_specs
 from .errors import LinkUnavailable, LLMError
@@ -45,7 +45,7 @@ from .metrics import ChatMetrics
 from .tool_names import ToolNameMap
 from .tool_results import error_text, result_text
 
-log = get_logger("chat_api.chat")
+log = get_logger(__name__)
 
 ITERATION_CAP_MESSAGE = (
     "I stopped after {n} rounds of tool calls without reaching a final answer. "

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import mcp_types as types
 
-from mcp_proxy.catalog import ORIGIN_META_KEY
+from mcp_proxy.catalog.merged import ORIGIN_META_KEY
 
 PROXY_SERVER_NAME = "manifold"
 """The name the Manifold proxy gives itself in `serverInfo`; seeing it means multi mode."""

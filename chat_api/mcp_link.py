@@ -31,10 +31,10 @@ from mcp.client._transport import TransportStreams  # pyright: ignore[reportPriv
 from mcp.client.subscriptions import SubscriptionLost
 from mcp.shared.dispatcher import ProgressFnT
 
-from mcp_proxy.backoff import Backoff
-from mcp_proxy.failures import describe_failure
-from mcp_proxy.logging import get_logger
-from mcp_proxy.streams import EofWatch
+from manifold_common.backoff import Backoff
+from manifold_common.failures import describe_failure
+from manifold_common.logging import get_logger
+from manifold_common.streams import EofWatch
 
 from . import __version__
 from .errors import LinkUnavailable
@@ -44,7 +44,7 @@ from .proxy_status import STATUS_URI, read_status
 from .resources import fetch_resources
 from .settings import ChatSettings
 
-log = get_logger("chat_api.mcp_link")
+log = get_logger(__name__)
 
 CLIENT_NAME = "manifold-chat-api"
 MAX_LIST_PAGES = 50

@@ -31,11 +31,11 @@ from mcp.client.sse import sse_client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
-from mcp_proxy.config import CONFIG_PATH_ENV, load_config
-from mcp_proxy.errors import ConfigError
-from mcp_proxy.logging import get_logger
+from manifold_common.logging import get_logger
+from mcp_proxy.config.models import CONFIG_PATH_ENV, load_config
+from mcp_proxy.core.errors import ConfigError
 
-log = get_logger("chat_api.mcp_target")
+log = get_logger(__name__)
 
 CONFIG_SEARCH_PATHS: tuple[Path, ...] = (Path("config/mcp-servers.json"), Path("/etc/mcp/servers.json"))
 """Files that make the service launch the proxy when `MCP_CONFIG_PATH` is not set."""

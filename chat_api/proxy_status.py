@@ -21,11 +21,11 @@ import anyio
 import mcp_types as types
 from mcp import Client
 
-from mcp_proxy.logging import get_logger
+from manifold_common.logging import get_logger
 
 from .inventory import ServerDetail
 
-log = get_logger("chat_api.proxy_status")
+log = get_logger(__name__)
 
 STATUS_URI = "manifold://status"
 STATUS_READ_TIMEOUT = 5.0

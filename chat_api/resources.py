@@ -13,11 +13,11 @@ import anyio
 import mcp_types as types
 from mcp import Client
 
-from mcp_proxy.logging import get_logger
+from manifold_common.logging import get_logger
 
 from .inventory import LinkedResource, link_resource, server_name_of
 
-log = get_logger("chat_api.resources")
+log = get_logger(__name__)
 
 MAX_RESOURCES_LISTED = 500
 """Resources kept in the inventory; the rest are not offered to the model."""

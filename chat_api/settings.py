@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from mcp_proxy.logging import LogFormat
+from manifold_common.logging import LogFormat
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8001

@@ -30,14 +30,14 @@ from anyio.streams.memory import MemoryObjectSendStream
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from mcp_proxy.logging import get_logger
+from manifold_common.logging import get_logger
 
 from .chat import ChatEngine, ChatEvent, ChatOutcome, TextDelta, ToolFinished, ToolProgress, ToolStarted
 from .errors import ChatApiError
 from .metrics import ChatMetrics
 from .schemas import ChatResponse
 
-log = get_logger("chat_api.streaming")
+log = get_logger(__name__)
 
 KEEPALIVE_INTERVAL = 15.0
 STREAM_HEADERS = [

@@ -15,12 +15,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from mcp_proxy.logging import get_logger
+from manifold_common.logging import get_logger
 
 from .mcp_link import LinkState, McpLink
 from .services import Services, get_services
 
-log = get_logger("chat_api.upstream_status")
+log = get_logger(__name__)
 
 router = APIRouter()
 

@@ -14,17 +14,18 @@ from dataclasses import dataclass
 import anyio
 from mcp import MCPDeprecationWarning
 
-from . import prelaunch
-from .config import ProxyConfig
-from .logging import get_logger
-from .observe import NULL_OBSERVER, Observer
+from manifold_common.logging import get_logger
+
+from .config.models import ProxyConfig
+from .core.observe import NULL_OBSERVER, Observer
+from .front.server import ProxyServer
+from .front.stdio import stdin_read_by_a_thread, stdio_front
 from .registry import Registry
 from .reload import watch_config
-from .server import ProxyServer
-from .stdio_front import stdin_read_by_a_thread, stdio_front
-from .transports import TransportFactory, open_transport
+from .upstream import prelaunch
+from .upstream.transports import TransportFactory, open_transport
 
-log = get_logger("mcp_proxy.app")
+log = get_logger(__name__)
 
 SHUTDOWN_GRACE = 5.0
 """Seconds a signalled stdio proxy waits for its upstreams to close before it exits anyway."""

@@ -14,20 +14,22 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 import anyio
 from pydantic import ValidationError
 
-from . import __version__, prelaunch
-from .config import CONFIG_PATH_ENV, CONFIG_SEARCH_PATHS, ProxyConfig, discover_config_path, load_config
-from .errors import ConfigError
+from manifold_common.logging import LOG_LEVELS, LogFormat, configure_logging, get_logger
+from manifold_common.redaction import register_secrets, secret_values
+
+from . import __version__
+from .config.importers import import_file
+from .config.models import CONFIG_PATH_ENV, CONFIG_SEARCH_PATHS, ProxyConfig, discover_config_path, load_config
+from .core.errors import ConfigError
 from .event_loop import EventLoopUnavailable, LoopName
 from .event_loop import resolve as resolve_event_loop
-from .importers import import_file
-from .logging import LOG_LEVELS, LogFormat, configure_logging, get_logger
-from .redaction import register_secrets, secret_values
 from .settings import FrontTransport, RuntimeSettings, settings_problems
+from .upstream import prelaunch
 
 if TYPE_CHECKING:
     from .http_app import FrontOptions
 
-log = get_logger("mcp_proxy.cli")
+log = get_logger(__name__)
 
 EXIT_OK = 0
 EXIT_CONFIG_ERROR = 1
@@ -188,7 +190,7 @@ def _serve_front(args: argparse.Namespace, settings: RuntimeSettings, config: Pr
 def _serve_stdio_with_side_listener(
     config: ProxyConfig, sock: socket.socket, settings: RuntimeSettings, loop: LoopName
 ) -> None:
-    from .auth import configured_tokens
+    from .front.auth import configured_tokens
     from .listeners import serve_stdio_with_side_listener
 
     tokens = configured_tokens(config.security, settings.tokens())
@@ -207,8 +209,8 @@ def _serve_http(
 ) -> None:
     import uvicorn
 
+    from .front.http_shutdown import DrainingServer, FrontActivity
     from .http_app import MCP_PATH, MESSAGES_PATH, SSE_PATH, build_http_app
-    from .http_shutdown import DrainingServer, FrontActivity
     from .listeners import socket_url
 
     activity = FrontActivity()
@@ -269,7 +271,7 @@ def _shown_url(url: str) -> str:
 
 async def _print_tools(config: ProxyConfig, as_json: bool) -> int:
     from .app import running_proxy
-    from .catalog import ORIGIN_META_KEY
+    from .catalog.merged import ORIGIN_META_KEY
 
     async with running_proxy(config) as proxy:
         rows: list[dict[str, Any]] = []

@@ -22,10 +22,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from manifold_common.redaction import redact_tree
+
 from .app import Proxy
 from .metrics import ProxyMetrics
-from .redaction import redact_tree
-from .upstream import USABLE_STATES
+from .upstream.supervisor import USABLE_STATES
 
 ProxySource = Callable[[], Proxy | None]
 

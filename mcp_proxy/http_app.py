@@ -29,21 +29,22 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
 
-from .app import Proxy, running_proxy
-from .auth import BearerGuard, TokenSet, configured_tokens, tokens_in_clear
-from .config import ProxyConfig
-from .health import health_routes
-from .hosts import ANY, LOOPBACK_NAMES, HostGuard, HostPolicy
-from .http_errors import too_many_sessions
-from .http_shutdown import CountRequests, FrontActivity
-from .limits import BodyLimitGuard, ConnectionCap, RateLimiter, RateLimitGuard
-from .logging import get_logger
-from .metrics import ProxyMetrics
-from .server import ProxyServer
-from .settings import DEFAULT_HOST, RuntimeSettings, split_list
-from .transports import TransportFactory, open_transport
+from manifold_common.logging import get_logger
 
-log = get_logger("mcp_proxy.http_app")
+from .app import Proxy, running_proxy
+from .config.models import ProxyConfig
+from .front.auth import BearerGuard, TokenSet, configured_tokens, tokens_in_clear
+from .front.hosts import ANY, LOOPBACK_NAMES, HostGuard, HostPolicy
+from .front.http_errors import too_many_sessions
+from .front.http_shutdown import CountRequests, FrontActivity
+from .front.limits import BodyLimitGuard, ConnectionCap, RateLimiter, RateLimitGuard
+from .front.server import ProxyServer
+from .health import health_routes
+from .metrics import ProxyMetrics
+from .settings import DEFAULT_HOST, RuntimeSettings, split_list
+from .upstream.transports import TransportFactory, open_transport
+
+log = get_logger(__name__)
 
 MCP_PATH = "/mcp"
 SSE_PATH = "/sse"

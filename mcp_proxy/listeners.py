@@ -16,15 +16,16 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from .app import Proxy, running_proxy, stop_on_signals
-from .auth import BearerGuard, TokenSet
-from .config import ProxyConfig
-from .health import health_routes
-from .logging import get_logger
-from .metrics import ProxyMetrics
-from .stdio_front import stdio_front
+from manifold_common.logging import get_logger
 
-log = get_logger("mcp_proxy.listeners")
+from .app import Proxy, running_proxy, stop_on_signals
+from .config.models import ProxyConfig
+from .front.auth import BearerGuard, TokenSet
+from .front.stdio import stdio_front
+from .health import health_routes
+from .metrics import ProxyMetrics
+
+log = get_logger(__name__)
 
 SIDE_LISTENER_HOST = "127.0.0.1"
 LISTEN_BACKLOG = 2048

@@ -25,9 +25,9 @@ from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamil
 
 from . import __version__
 from .app import Proxy
-from .clients import connection_key, on_connection_closed
-from .observe import RequestOutcome, ToolOutcome
-from .upstream import USABLE_STATES
+from .core.observe import RequestOutcome, ToolOutcome
+from .front.clients import connection_key, on_connection_closed
+from .upstream.supervisor import USABLE_STATES
 
 PREFIX = "manifold"
 OTHER_METHOD = "other"

@@ -14,14 +14,15 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
-from .catalog import Catalog, ChangedList, Conflict, build_catalog, catalog_diff
-from .config import ProxyConfig, ServerConfig
-from .logging import get_logger
-from .observe import NULL_OBSERVER, Observer
-from .transports import TransportFactory, open_transport
-from .upstream import Upstream, UpstreamState
+from manifold_common.logging import get_logger
 
-log = get_logger("mcp_proxy.registry")
+from .catalog.merged import Catalog, ChangedList, Conflict, build_catalog, catalog_diff
+from .config.models import ProxyConfig, ServerConfig
+from .core.observe import NULL_OBSERVER, Observer
+from .upstream.supervisor import Upstream, UpstreamState
+from .upstream.transports import TransportFactory, open_transport
+
+log = get_logger(__name__)
 
 ChangeListener = Callable[[set[ChangedList]], Awaitable[None]]
 ResourceListener = Callable[[Upstream, str], Awaitable[None]]

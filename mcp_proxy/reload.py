@@ -16,12 +16,13 @@ from pathlib import Path
 
 import anyio
 
-from .config import load_config
-from .errors import ConfigError
-from .logging import get_logger
+from manifold_common.logging import get_logger
+
+from .config.models import load_config
+from .core.errors import ConfigError
 from .registry import Registry
 
-log = get_logger("mcp_proxy.reload")
+log = get_logger(__name__)
 
 CONFIG_POLL_INTERVAL = 1.0
 

@@ -13,8 +13,9 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from manifold_common.logging import LogFormat
+
 from .event_loop import EventLoop
-from .logging import LogFormat
 
 FrontTransport = Literal["stdio", "http"]
 

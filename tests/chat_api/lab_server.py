@@ -21,7 +21,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.utilities.types import Image
 from mcp_types import INVALID_PARAMS
 
-from mcp_proxy.catalog import ORIGIN_META_KEY
+from mcp_proxy.catalog.merged import ORIGIN_META_KEY
 
 SERVER_NAME = "lab"
 PROXY_NAME = "manifold"

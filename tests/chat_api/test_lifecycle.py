@@ -15,7 +15,7 @@ from structlog.testing import capture_logs
 
 from chat_api.mcp_link import McpLink
 from chat_api.mcp_target import TargetPlan, command_target, url_target
-from mcp_proxy.backoff import Backoff
+from manifold_common.backoff import Backoff
 from tests.chat_api.llm_script import Call, Calls, Reply, ScriptedLLM
 from tests.chat_api.support import (
     LAB_COMMAND,

@@ -12,8 +12,8 @@ from pydantic_settings import BaseSettings
 
 from chat_api.settings import ChatSettings
 from mcp_proxy.cli import build_parser
-from mcp_proxy.config import CONFIG_PATH_ENV, ProxySection, ServerConfig
-from mcp_proxy.security import SecuritySection
+from mcp_proxy.config.models import CONFIG_PATH_ENV, ProxySection, ServerConfig
+from mcp_proxy.config.security import SecuritySection
 from mcp_proxy.settings import RuntimeSettings
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "CONFIGURATION.md"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from mcp_proxy.policy import ServerPolicy
+from mcp_proxy.config.policy import ServerPolicy
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "RESILIENCE.md"
 ROW = re.compile(r"^\| `([a-z_]+)` \| `([^`|]*)` \|", re.MULTILINE)

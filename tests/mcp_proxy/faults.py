@@ -16,7 +16,7 @@ from mcp.client.session import IncomingMessage, MessageHandlerFnT
 from mcp.server import MCPServer
 from mcp.shared.message import SessionMessage
 
-from mcp_proxy.observe import NullObserver
+from mcp_proxy.core.observe import NullObserver
 
 from .harness import failing_transport
 

@@ -12,7 +12,7 @@ from mcp.client._transport import TransportStreams  # pyright: ignore[reportPriv
 from mcp.server import MCPServer
 
 from mcp_proxy.app import Proxy, running_proxy
-from mcp_proxy.config import ProxyConfig, ServerConfig, parse_config_data
+from mcp_proxy.config.models import ProxyConfig, ServerConfig, parse_config_data
 
 UpstreamFactory = Callable[[], AbstractAsyncContextManager[TransportStreams]]
 

@@ -13,7 +13,7 @@ import httpx2
 import pytest
 from mcp.client._transport import TransportStreams  # pyright: ignore[reportPrivateUsage]
 
-from mcp_proxy.redaction import forget_secrets, register_secrets
+from manifold_common.redaction import forget_secrets, register_secrets
 from tests.mcp_proxy.harness import failing_transport
 from tests.mcp_proxy.http_support import http_front
 from tests.mcp_proxy.test_fronts import write_config

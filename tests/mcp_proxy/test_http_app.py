@@ -13,7 +13,7 @@ from mcp import Client
 from mcp.client.sse import sse_client
 from pydantic import SecretStr
 
-from mcp_proxy.auth import TokenSet
+from mcp_proxy.front.auth import TokenSet
 from mcp_proxy.http_app import FrontOptions, host_policy, is_loopback, warn_about_exposure
 from tests.mcp_proxy.http_support import INITIALIZE, MCP_HEADERS, front_config, http_front
 

@@ -8,7 +8,7 @@ import mcp_types as types
 import pytest
 from mcp import Client, MCPError
 
-from mcp_proxy.upstream import UpstreamState
+from mcp_proxy.upstream.supervisor import UpstreamState
 from tests.upstreams import build_upstream
 
 from .faults import FaultySwitch, list_changed_counter, tool_texts, wait_until

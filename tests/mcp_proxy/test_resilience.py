@@ -26,9 +26,9 @@ import pytest
 from mcp import Client, MCPError
 
 from mcp_proxy.app import Proxy, running_proxy
-from mcp_proxy.config import ProxyConfig, load_config, parse_config_data
+from mcp_proxy.config.models import ProxyConfig, load_config, parse_config_data
 from mcp_proxy.reload import reload_now
-from mcp_proxy.upstream import Upstream, UpstreamState
+from mcp_proxy.upstream.supervisor import Upstream, UpstreamState
 from tests.faulty_upstream import FaultyState
 from tests.processes import REPO_ROOT, Spawned, example_ready, pid_alive, proxy_listening, spawn, wait_until_gone
 

@@ -21,7 +21,7 @@ from mcp import Client, MCPError
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
-from mcp_proxy.redaction import REDACTED
+from manifold_common.redaction import REDACTED
 from tests.processes import proxy_listening, spawn
 
 pytestmark = pytest.mark.anyio

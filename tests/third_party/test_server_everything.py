@@ -47,10 +47,10 @@ from mcp.client._transport import TransportStreams  # pyright: ignore[reportPriv
 from mcp.shared.subscriptions import ResourcesListChanged, ResourceUpdated, ToolsListChanged
 
 from mcp_proxy.app import Proxy, running_proxy
-from mcp_proxy.catalog import ORIGIN_META_KEY
-from mcp_proxy.config import ProxyConfig, ServerConfig, parse_config_data
-from mcp_proxy.transports import TransportFactory, open_transport
-from mcp_proxy.upstream import UpstreamState
+from mcp_proxy.catalog.merged import ORIGIN_META_KEY
+from mcp_proxy.config.models import ProxyConfig, ServerConfig, parse_config_data
+from mcp_proxy.upstream.supervisor import UpstreamState
+from mcp_proxy.upstream.transports import TransportFactory, open_transport
 
 from .install import ServerEverything
 

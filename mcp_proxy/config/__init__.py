@@ -1,0 +1,1 @@
+"""The configuration: typed models of `servers.toml`, loading, `${VAR}` rules, other tools' files."""

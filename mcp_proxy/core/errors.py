@@ -1,0 +1,113 @@
+"""Errors raised by the proxy, and the one place they become MCP errors.
+
+Hierarchy::
+
+    ManifoldError                 base of everything the proxy raises on purpose
+    ├── ConfigError               the configuration cannot be used; carries every problem found
+    ├── UnknownNameError          a tool / prompt / resource name that no server exposes (-32602)
+    ├── InvalidCursorError        a pagination cursor the proxy did not issue (-32602)
+    └── UpstreamError             something went wrong talking to one upstream server
+        ├── UpstreamUnavailable   the server is not connected (down, connecting, disabled)
+        └── UpstreamTimeout       the server did not answer within its timeout
+
+`to_mcp_error` maps these to JSON-RPC errors; anything else becomes a sanitised internal
+error so a client never sees a traceback or an internal message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mcp import MCPError
+
+
+class ManifoldError(Exception):
+    """Base class of the errors the proxy raises on purpose."""
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One thing wrong with a configuration file: where it is and what to do about it."""
+
+    file: str
+    message: str
+    server: str | None = None
+    field: str | None = None
+
+    def __str__(self) -> str:
+        where = [self.file]
+        if self.server is not None:
+            where.append(f"server '{self.server}'")
+        if self.field is not None:
+            where.append(f"field '{self.field}'")
+        return f"{': '.join(where)}: {self.message}"
+
+
+class ConfigError(ManifoldError):
+    """The configuration cannot be used. `problems` lists every mistake found, not just the first."""
+
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        self.problems = problems
+        count = len(problems)
+        header = f"{count} configuration problem{'s' if count != 1 else ''}:"
+        super().__init__("\n".join([header, *(f"  - {p}" for p in problems)]))
+
+    @classmethod
+    def single(cls, file: str, message: str, server: str | None = None, field: str | None = None) -> ConfigError:
+        """A configuration error with exactly one problem."""
+        return cls([ConfigProblem(file=file, message=message, server=server, field=field)])
+
+
+class UnknownNameError(ManifoldError):
+    """A name (tool, prompt, resource URI) that no connected server exposes."""
+
+    def __init__(self, kind: str, name: str) -> None:
+        self.kind = kind
+        self.name = name
+        super().__init__(f"Unknown {kind}: {name}")
+
+
+class InvalidCursorError(ManifoldError):
+    """A pagination cursor that this proxy did not hand out (or that no longer applies)."""
+
+    def __init__(self, cursor: str) -> None:
+        self.cursor = cursor
+        super().__init__(f"Invalid cursor: {cursor!r}")
+
+
+class UpstreamError(ManifoldError):
+    """A failure talking to one upstream server."""
+
+    def __init__(self, server: str, reason: str) -> None:
+        self.server = server
+        self.reason = reason
+        super().__init__(f"server '{server}' {reason}")
+
+
+class UpstreamUnavailable(UpstreamError):
+    """The upstream server is not connected right now."""
+
+
+class UpstreamTimeout(UpstreamError):
+    """The upstream server did not answer in time."""
+
+
+def to_mcp_error(exc: BaseException) -> MCPError:
+    """Map any exception raised while serving a request to the MCP error a client should see."""
+    # Imported here: loading a configuration must not pay for the SDK (see prelaunch.py).
+    from mcp import MCPError
+    from mcp_types import INTERNAL_ERROR, INVALID_PARAMS
+
+    if isinstance(exc, MCPError):
+        return exc
+    if isinstance(exc, UnknownNameError | InvalidCursorError):
+        return MCPError(INVALID_PARAMS, str(exc))
+    if isinstance(exc, UpstreamError):
+        from manifold_common.redaction import (
+            redact_text,  # errors.py is imported by everything; keep it dependency-free
+        )
+
+        return MCPError(INTERNAL_ERROR, redact_text(str(exc)))
+    return MCPError(INTERNAL_ERROR, "Internal error")

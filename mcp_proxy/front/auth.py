@@ -1,0 +1,112 @@
+"""Inbound bearer-token authentication of the HTTP front.
+
+Tokens come from `[security] auth_tokens` (written as `${VAR}` references) and from the
+`MCP_PROXY_AUTH_TOKENS` environment variable. A presented token is compared with every
+configured one in constant time: both sides are hashed to equal-length digests first, and the
+loop never stops early, so neither the length nor the position of a match shows in the timing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from pydantic import SecretStr
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ..config.models import parse_config_data, read_document
+from ..config.security import SecuritySection
+from ..core.errors import ConfigError
+
+REALM = "manifold"
+"""The realm named in `WWW-Authenticate` challenges."""
+_SCHEME = "bearer"
+_REFERENCE_MARK = "${"
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+class TokenSet:
+    """The accepted bearer tokens, kept only as digests."""
+
+    def __init__(self, tokens: Iterable[SecretStr]) -> None:
+        self._digests = [_digest(value) for t in tokens if (value := t.get_secret_value())]
+
+    def __bool__(self) -> bool:
+        return bool(self._digests)
+
+    def __len__(self) -> int:
+        return len(self._digests)
+
+    def accepts(self, presented: str) -> bool:
+        """Whether `presented` is one of the tokens, in time independent of which one (or none)."""
+        candidate = _digest(presented)
+        matched = False
+        for digest in self._digests:
+            matched |= hmac.compare_digest(candidate, digest)
+        return matched
+
+
+def configured_tokens(security: SecuritySection, env_tokens: Iterable[SecretStr] = ()) -> TokenSet:
+    """The tokens of the `[security]` table plus those from the environment."""
+    return TokenSet([*security.auth_tokens, *env_tokens])
+
+
+def tokens_in_clear(path: Path) -> int:
+    """How many `[security] auth_tokens` entries of the file at `path` are literal values, not `${VAR}` references.
+
+    A file that cannot be read or validated counts as none: loading it reports that properly.
+    """
+    try:
+        data, syntax = read_document(path, str(path))
+        raw = parse_config_data(data, str(path), syntax=syntax, interpolate=False)
+    except ConfigError:
+        return 0
+    return sum(1 for token in raw.security.auth_tokens if _REFERENCE_MARK not in token.get_secret_value())
+
+
+def presented_token(headers: Headers) -> str | None:
+    """The token of an `Authorization: Bearer ...` header, or None when there is none."""
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    if scheme.lower() != _SCHEME or not token.strip():
+        return None
+    return token.strip()
+
+
+def challenge(invalid: bool) -> JSONResponse:
+    """401 with the `WWW-Authenticate` challenge of RFC 6750."""
+    if invalid:
+        header = f'Bearer realm="{REALM}", error="invalid_token"'
+        body = {"error": "invalid_token", "error_description": "the bearer token is not valid"}
+    else:
+        header = f'Bearer realm="{REALM}"'
+        body = {"error": "unauthorized", "error_description": "this endpoint requires a bearer token"}
+    return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": header})
+
+
+class BearerGuard:
+    """ASGI middleware: let a request through only with one of the accepted bearer tokens."""
+
+    def __init__(self, app: ASGIApp, tokens: TokenSet, on_reject: Callable[[str], None] | None = None) -> None:
+        self.app = app
+        self.tokens = tokens
+        self._on_reject = on_reject
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Check the `Authorization` header of HTTP requests; pass everything else through."""
+        if scope["type"] != "http" or not self.tokens:
+            await self.app(scope, receive, send)
+            return
+        token = presented_token(Headers(scope=scope))
+        if token is not None and self.tokens.accepts(token):
+            await self.app(scope, receive, send)
+            return
+        if self._on_reject is not None:
+            self._on_reject("unauthorized")
+        await challenge(invalid=token is not None)(scope, receive, send)

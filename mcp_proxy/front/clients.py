@@ -1,0 +1,167 @@
+"""The clients connected to the proxy: what each asked for, and notifications fanned out to them.
+
+Handshake-era clients receive pushed notifications on their session; modern-era clients receive
+them only on `subscriptions/listen` streams, which the subscription bus feeds. This module keeps
+both kinds in step: list changes go to everyone, a resource update only to the clients that
+subscribed to that resource, whichever era they speak.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import mcp_types as types
+from mcp.server.context import ServerRequestContext
+from mcp.server.session import ServerSession
+from mcp.server.subscriptions import (
+    InMemorySubscriptionBus,
+    ListenHandler,
+    PromptsListChanged,
+    ResourcesListChanged,
+    ResourceUpdated,
+    ServerEvent,
+    ToolsListChanged,
+)
+
+from manifold_common.logging import get_logger
+
+from ..catalog.merged import ChangedList
+
+log = get_logger(__name__)
+
+Ctx = ServerRequestContext[Any, Any]
+SubscriptionsChanged = Callable[[], Awaitable[None]]
+
+_EVENTS: dict[ChangedList, ServerEvent] = {
+    "tools": ToolsListChanged(),
+    "resources": ResourcesListChanged(),
+    "prompts": PromptsListChanged(),
+}
+
+
+def connection_key(ctx: Ctx) -> int:
+    """Identifies the client connection a request came on (sessions are per message)."""
+    return id(ctx.session._connection)  # pyright: ignore[reportPrivateUsage]
+
+
+def on_connection_closed(ctx: Ctx, callback: Callable[[], object]) -> None:
+    """Run `callback` when the client connection a request came on ends."""
+    ctx.session._connection.exit_stack.callback(callback)  # pyright: ignore[reportPrivateUsage]
+
+
+class Clients:
+    """Every connected client's session, log level and resource subscriptions."""
+
+    def __init__(self, on_subscriptions_changed: SubscriptionsChanged) -> None:
+        self.bus = InMemorySubscriptionBus()
+        self._listen = ListenHandler(self.bus)
+        self._sessions: dict[int, ServerSession] = {}
+        self._log_levels: dict[int, types.LoggingLevel] = {}
+        # exposed resource URI -> subscriber keys (a connection, or one modern listen stream)
+        self._subscribers: dict[str, set[object]] = {}
+        self._on_subscriptions_changed = on_subscriptions_changed
+
+    @property
+    def session_count(self) -> int:
+        """How many handshake-era client sessions are connected."""
+        return len(self._sessions)
+
+    # ---- sessions and levels ---------------------------------------------------------
+
+    def register(self, ctx: Ctx) -> None:
+        """Remember a handshake-era client's session for pushed notifications until it disconnects."""
+        key = connection_key(ctx)
+        self._sessions[key] = ctx.session  # a captured session stays usable for the connection's life
+        on_connection_closed(ctx, lambda: self._forget(key))
+
+    def _forget(self, key: int) -> None:
+        self._sessions.pop(key, None)
+        self._log_levels.pop(key, None)
+        self._drop_subscriber(key)
+
+    def set_log_level(self, ctx: Ctx, level: types.LoggingLevel) -> None:
+        """Remember the level a handshake-era client asked for with `logging/setLevel`."""
+        self._log_levels[connection_key(ctx)] = level
+
+    def log_level(self, ctx: Ctx) -> types.LoggingLevel | None:
+        """The log level this request wants: its own opt-in (modern era) or its connection's setting."""
+        requested = (ctx.meta or {}).get(types.LOG_LEVEL_META_KEY)
+        if isinstance(requested, str):
+            return requested  # pyright: ignore[reportReturnType]
+        return self._log_levels.get(connection_key(ctx))
+
+    # ---- resource subscriptions --------------------------------------------------------
+
+    def subscribed_uris(self) -> set[str]:
+        """Every exposed resource URI at least one client is subscribed to."""
+        return set(self._subscribers)
+
+    async def subscribe(self, ctx: Ctx, uri: str) -> None:
+        """A handshake-era client's `resources/subscribe`."""
+        await self._add(connection_key(ctx), [uri])
+
+    async def unsubscribe(self, ctx: Ctx, uri: str) -> None:
+        """A handshake-era client's `resources/unsubscribe`."""
+        key = connection_key(ctx)
+        holders = self._subscribers.get(uri)
+        if holders is None or key not in holders:
+            return
+        holders.discard(key)
+        if not holders:
+            del self._subscribers[uri]
+            await self._on_subscriptions_changed()
+
+    async def listen(self, ctx: Ctx, params: types.SubscriptionsListenRequestParams) -> types.SubscriptionsListenResult:
+        """Serve a modern client's `subscriptions/listen` stream, subscribing upstream for its URIs."""
+        key = object()
+        uris = list(params.notifications.resource_subscriptions or [])
+        await self._add(key, uris)
+        try:
+            return await self._listen(ctx, params)
+        finally:
+            if self._drop_subscriber(key):
+                await self._on_subscriptions_changed()
+
+    async def _add(self, key: object, uris: Iterable[str]) -> None:
+        grew = False
+        for uri in uris:
+            holders = self._subscribers.setdefault(uri, set())
+            grew = grew or not holders
+            holders.add(key)
+        if grew:
+            await self._on_subscriptions_changed()
+
+    def _drop_subscriber(self, key: object) -> bool:
+        emptied = False
+        for uri in list(self._subscribers):
+            holders = self._subscribers[uri]
+            holders.discard(key)
+            if not holders:
+                del self._subscribers[uri]
+                emptied = True
+        return emptied
+
+    # ---- fan-out -----------------------------------------------------------------------
+
+    async def announce(self, kinds: set[ChangedList]) -> None:
+        """Tell every connected client which lists changed."""
+        for kind in sorted(kinds):
+            await self.bus.publish(_EVENTS[kind])
+        for session in list(self._sessions.values()):
+            if "tools" in kinds:
+                await session.send_tool_list_changed()
+            if "resources" in kinds:
+                await session.send_resource_list_changed()
+            if "prompts" in kinds:
+                await session.send_prompt_list_changed()
+        log.info("list_changed_sent", kinds=sorted(kinds), sessions=len(self._sessions))
+
+    async def resource_updated(self, uri: str) -> None:
+        """Tell the clients subscribed to `uri` (exposed form) that it changed."""
+        holders = self._subscribers.get(uri, set())
+        await self.bus.publish(ResourceUpdated(uri))  # listen streams filter by their own URIs
+        for key in list(holders):
+            session = self._sessions.get(key) if isinstance(key, int) else None
+            if session is not None:
+                await session.send_resource_updated(uri)

@@ -1,0 +1,429 @@
+"""The proxy's downstream MCP server: lists served from the catalog, requests routed upstream.
+
+One low-level `Server` serves every front transport and both protocol eras. List requests are
+answered from the registry's current catalog; calls are routed by exact lookup and forwarded
+to the owning upstream, with everything the upstream says meanwhile (progress, log messages,
+requests for input) relayed to the caller before the result. What the proxy advertises
+(capabilities, instructions) is computed when each client connects, from the upstreams that
+are ready at that moment.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+
+import mcp_types as types
+from mcp import MCPError
+from mcp.client._input_required import run_input_required_driver  # pyright: ignore[reportPrivateUsage]
+from mcp.server._otel import OpenTelemetryMiddleware  # pyright: ignore[reportPrivateUsage]
+from mcp.server.context import ServerRequestContext
+from opentelemetry import trace
+
+from manifold_common.logging import get_logger
+from manifold_common.redaction import redact_text
+
+from .. import __version__
+from ..catalog.merged import ChangedList, ListKind
+from ..catalog.naming import expose_content_uris, expose_uri
+from ..core.errors import ManifoldError, UnknownNameError, UpstreamError, UpstreamTimeout, to_mcp_error
+from ..core.observe import ToolOutcome
+from ..core.sizes import payload_size, result_size
+from ..registry import Registry
+from ..upstream.supervisor import Upstream
+from .capabilities import AggregatingServer
+from .clients import Clients, connection_key, on_connection_closed
+from .downstream import DownstreamCall
+from .list_cache import ListPageCache
+from .resource_cache import ResourceCache
+from .status_resource import STATUS_URI, read_status
+
+log = get_logger(__name__)
+
+SERVER_NAME = "manifold"
+SERVER_TITLE = "Manifold MCP proxy"
+
+# `_meta` keys that belong to the downstream connection and must not be forwarded upstream:
+# the upstream session mints its own protocol stamps and progress token. The per-request log
+# level is the exception: it is the client's wish and is passed on deliberately.
+_HOP_META_PREFIX = "io.modelcontextprotocol/"
+_HOP_META_KEYS = frozenset({"progress_token", "progressToken"})
+
+Ctx = ServerRequestContext[Any, Any]
+R = TypeVar("R")
+Attempt = Callable[[types.InputResponses | None, str | None], Awaitable[Any]]
+
+
+def tracing_configured() -> bool:
+    """Whether an OpenTelemetry tracer provider is installed (e.g. by `opentelemetry-instrument`)."""
+    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+
+
+def forwardable_meta(meta: Mapping[str, Any] | None, log_level: str | None = None) -> dict[str, Any] | None:
+    """The caller's `_meta` minus the keys that belong to the downstream hop."""
+    kept = {k: v for k, v in (meta or {}).items() if not k.startswith(_HOP_META_PREFIX) and k not in _HOP_META_KEYS}
+    if log_level is not None:
+        kept[types.LOG_LEVEL_META_KEY] = log_level
+    return kept or None
+
+
+def _without_server_info(meta: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not meta or types.SERVER_INFO_META_KEY not in meta:
+        return meta
+    return {k: v for k, v in meta.items() if k != types.SERVER_INFO_META_KEY} or None
+
+
+class ProxyServer:
+    """The MCP server clients talk to, backed by a `Registry` of upstreams."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self.clients = Clients(on_subscriptions_changed=self._sync_subscriptions)
+        self.server = AggregatingServer(
+            SERVER_NAME,
+            registry,
+            version=__version__,
+            title=SERVER_TITLE,
+            get_tool_input_schema=self._tool_input_schema,
+            on_list_tools=self._list_tools,
+            on_call_tool=self._call_tool,
+            on_list_resources=self._list_resources,
+            on_list_resource_templates=self._list_resource_templates,
+            on_read_resource=self._read_resource,
+            on_subscribe_resource=self._subscribe,
+            on_unsubscribe_resource=self._unsubscribe,
+            on_subscriptions_listen=self.clients.listen,
+            on_list_prompts=self._list_prompts,
+            on_get_prompt=self._get_prompt,
+            on_completion=self._complete,
+            on_set_logging_level=self._set_logging_level,
+        )
+        self.server.add_notification_handler("notifications/initialized", types.NotificationParams, self._initialized)
+        if not tracing_configured():
+            # The SDK wraps every request in an OpenTelemetry span by default; with no tracer
+            # provider installed the span goes nowhere and only costs time on each call.
+            self.server.middleware = [m for m in self.server.middleware if not isinstance(m, OpenTelemetryMiddleware)]
+        self.list_cache = ListPageCache(registry)
+        self.server.middleware.append(self.list_cache)
+        proxy = registry.config.proxy
+        self.cache = ResourceCache(
+            ttl=proxy.resource_cache_ttl,
+            max_entries=proxy.resource_cache_max_entries,
+            max_bytes=proxy.resource_cache_max_bytes,
+        )
+        self._cache_clients: set[int] = set()
+        registry.add_listener(self._catalog_changed)
+        registry.add_resource_listener(self._resource_updated)
+        # Any change of a server (reconnect, new lists) may change what its resources say.
+        registry.add_upstream_listener(lambda upstream: self.cache.invalidate(upstream.name))
+        registry.add_state_listener(self._status_changed)
+
+    def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
+        # The SDK validates modern-era parameter headers against this; answering from the
+        # catalog keeps it from re-running the whole tools/list on every call.
+        return self.registry.catalog.tool_input_schema(name)
+
+    # ---- clients and notifications ----------------------------------------------------
+
+    async def _initialized(self, ctx: Ctx, params: types.NotificationParams) -> None:
+        self.clients.register(ctx)
+
+    async def _catalog_changed(self, kinds: set[ChangedList]) -> None:
+        await self.clients.announce(kinds)
+        await self._sync_subscriptions()  # a URI may now belong to another server
+
+    async def _status_changed(self, _: set[ChangedList]) -> None:
+        await self.clients.resource_updated(STATUS_URI)
+
+    async def _resource_updated(self, upstream: Upstream, uri: str) -> None:
+        self.cache.invalidate(upstream.name, uri)
+        await self.clients.resource_updated(expose_uri(upstream.config.exposed_prefix, uri))
+
+    async def _sync_subscriptions(self) -> None:
+        wanted: dict[str, set[str]] = {name: set() for name in self.registry.upstreams}
+        catalog = self.registry.catalog
+        for uri in self.clients.subscribed_uris():
+            route = catalog.route_resource(uri)
+            if route is not None:
+                wanted[route.server].add(route.original)
+        for name, uris in wanted.items():
+            upstream = self.registry.upstreams[name]
+            if upstream.supports("subscribe") or not uris:
+                await upstream.set_subscriptions(uris)
+
+    async def _subscribe(self, ctx: Ctx, params: types.SubscribeRequestParams) -> types.EmptyResult:
+        async def subscribe() -> types.EmptyResult:
+            route = self.registry.catalog.route_resource(params.uri)
+            if route is None and params.uri != STATUS_URI:
+                raise UnknownNameError("resource", params.uri)
+            await self.clients.subscribe(ctx, params.uri)
+            return types.EmptyResult()
+
+        return await _guard(subscribe)
+
+    async def _unsubscribe(self, ctx: Ctx, params: types.UnsubscribeRequestParams) -> types.EmptyResult:
+        await _guard(lambda: self.clients.unsubscribe(ctx, params.uri))
+        return types.EmptyResult()
+
+    async def _set_logging_level(self, ctx: Ctx, params: types.SetLevelRequestParams) -> types.EmptyResult:
+        self.clients.set_log_level(ctx, params.level)
+        for upstream in self.registry.upstreams.values():
+            await upstream.set_logging_level(params.level)
+        return types.EmptyResult()
+
+    # ---- lists -----------------------------------------------------------------------
+
+    def _page(self, kind: ListKind, params: types.PaginatedRequestParams | None) -> tuple[list[Any], str | None]:
+        cursor = params.cursor if params is not None else None
+        return self.registry.catalog.page(kind, cursor, self.registry.config.proxy.page_size)
+
+    async def _list_tools(self, ctx: Ctx, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
+        async def page() -> types.ListToolsResult:
+            items, cursor = self._page("tools", params)
+            return types.ListToolsResult(tools=items, next_cursor=cursor)
+
+        return await _guard(page)
+
+    async def _list_resources(self, ctx: Ctx, params: types.PaginatedRequestParams | None) -> types.ListResourcesResult:
+        async def page() -> types.ListResourcesResult:
+            items, cursor = self._page("resources", params)
+            return types.ListResourcesResult(resources=items, next_cursor=cursor)
+
+        return await _guard(page)
+
+    async def _list_resource_templates(
+        self, ctx: Ctx, params: types.PaginatedRequestParams | None
+    ) -> types.ListResourceTemplatesResult:
+        async def page() -> types.ListResourceTemplatesResult:
+            items, cursor = self._page("resource_templates", params)
+            return types.ListResourceTemplatesResult(resource_templates=items, next_cursor=cursor)
+
+        return await _guard(page)
+
+    async def _list_prompts(self, ctx: Ctx, params: types.PaginatedRequestParams | None) -> types.ListPromptsResult:
+        async def page() -> types.ListPromptsResult:
+            items, cursor = self._page("prompts", params)
+            return types.ListPromptsResult(prompts=items, next_cursor=cursor)
+
+        return await _guard(page)
+
+    # ---- calls -----------------------------------------------------------------------
+
+    async def _forward(self, call: DownstreamCall, attempt: Attempt, params: types.InputResponseRequestParams) -> Any:
+        """Run a forwarded request to completion on the caller's behalf.
+
+        A modern client drives input rounds itself, so an `InputRequiredResult` is returned to
+        it untouched (its `request_state` stays opaque); for a handshake-era client the proxy
+        asks it for each input and retries.
+        """
+        result = await attempt(params.input_responses, params.request_state)
+        if isinstance(result, types.InputRequiredResult) and not call.is_modern:
+            result = await run_input_required_driver(result, dispatch=lambda _, req: call.ask(req), retry=attempt)
+        await call.drain()
+        if isinstance(result, types.Result) and result.meta:
+            result.meta = _without_server_info(result.meta)
+        return result
+
+    def _target(self, server: str) -> Upstream:
+        return self.registry.upstreams[server]
+
+    def _caller(self, ctx: Ctx, server: str) -> tuple[DownstreamCall, dict[str, Any] | None]:
+        """The channel back to the calling client, and the `_meta` its request carries upstream."""
+        return DownstreamCall(ctx, server), forwardable_meta(ctx.meta, self.clients.log_level(ctx))
+
+    async def _call_tool(
+        self, ctx: Ctx, params: types.CallToolRequestParams
+    ) -> types.CallToolResult | types.InputRequiredResult:
+        async def call() -> types.CallToolResult | types.InputRequiredResult:
+            route = self.registry.catalog.route_tool(params.name)
+            if route is None:
+                raise UnknownNameError("tool", params.name)
+            upstream = self._target(route.server)
+            downstream, meta = self._caller(ctx, route.server)
+
+            async def attempt(
+                responses: types.InputResponses | None, state: str | None
+            ) -> types.CallToolResult | types.InputRequiredResult:
+                return await upstream.call_tool(
+                    route.original,
+                    params.arguments,
+                    caller=downstream,
+                    meta=meta,
+                    input_responses=responses,
+                    request_state=state,
+                )
+
+            started = time.perf_counter()
+            outcome: ToolOutcome = "protocol_error"
+            result: types.CallToolResult | types.InputRequiredResult | None = None
+            try:
+                forwarded: types.CallToolResult | types.InputRequiredResult = await self._forward(
+                    downstream, attempt, params
+                )
+                if isinstance(forwarded, types.CallToolResult):
+                    forwarded.content = expose_content_uris(forwarded.content, upstream.config.exposed_prefix)
+                    outcome = "tool_error" if forwarded.is_error else "ok"
+                else:
+                    outcome = "ok"
+                result = forwarded
+                return forwarded
+            except UpstreamError as exc:
+                # The model should see why the tool failed and act on it: a tool result, not a
+                # protocol error.
+                outcome = "timeout" if isinstance(exc, UpstreamTimeout) else "unavailable"
+                text = redact_text(str(exc))  # a server's last error may quote a configured secret
+                failed = types.CallToolResult(content=[types.TextContent(type="text", text=text)], is_error=True)
+                result = failed
+                return failed
+            finally:
+                self._record_tool_call(route.server, route.original, outcome, started, params, result)
+
+        return await _guard(call)
+
+    def _record_tool_call(
+        self,
+        server: str,
+        tool: str,
+        outcome: ToolOutcome,
+        started: float,
+        params: types.CallToolRequestParams,
+        result: types.CallToolResult | types.InputRequiredResult | None,
+    ) -> None:
+        seconds = time.perf_counter() - started
+        request_bytes = payload_size(params.arguments)
+        response_bytes = result_size(result) if isinstance(result, types.CallToolResult) else 0
+        self.registry.observer.tool_call(server, tool, outcome, seconds, request_bytes, response_bytes)
+        # One summary event per call; argument values only when debugging.
+        log.info(
+            "tool_call",
+            server=server,
+            tool=tool,
+            outcome=outcome,
+            duration_ms=round(seconds * 1000, 2),
+            request_bytes=request_bytes,
+            response_bytes=response_bytes,
+        )
+        log.debug("tool_call_arguments", server=server, tool=tool, arguments=params.arguments)
+
+    async def _read_resource(
+        self, ctx: Ctx, params: types.ReadResourceRequestParams
+    ) -> types.ReadResourceResult | types.InputRequiredResult:
+        async def read() -> types.ReadResourceResult | types.InputRequiredResult:
+            if params.uri == STATUS_URI:
+                return read_status(self.registry)
+            route = self.registry.catalog.route_resource(params.uri)
+            if route is None:
+                raise UnknownNameError("resource", params.uri)
+            upstream = self._target(route.server)
+            client = connection_key(ctx)
+            result = self.cache.get(route.server, route.original, client)
+            if result is None:
+                downstream, meta = self._caller(ctx, route.server)
+
+                async def attempt(
+                    responses: types.InputResponses | None, state: str | None
+                ) -> types.ReadResourceResult | types.InputRequiredResult:
+                    return await upstream.read_resource(
+                        route.original, caller=downstream, meta=meta, input_responses=responses, request_state=state
+                    )
+
+                result = await self._forward(downstream, attempt, params)
+                if isinstance(result, types.ReadResourceResult):
+                    self._remember(ctx, upstream, route.original, result)
+            prefix = upstream.config.exposed_prefix
+            if prefix and isinstance(result, types.ReadResourceResult):
+                # Clients match contents to what they asked for: show URIs in their exposed form.
+                result.contents = [
+                    c.model_copy(update={"uri": params.uri if c.uri == route.original else expose_uri(prefix, c.uri)})
+                    for c in result.contents
+                ]
+            return result
+
+        return await _guard(read)
+
+    def _remember(self, ctx: Ctx, upstream: Upstream, uri: str, result: types.ReadResourceResult) -> None:
+        client = connection_key(ctx)
+        shared = upstream.config.isolation == "shared"
+        self.cache.put(upstream.name, uri, client, result, modern=upstream.is_modern, shared=shared)
+        if client not in self._cache_clients:
+            # Private answers must not outlive their client: a new connection may reuse the key.
+            self._cache_clients.add(client)
+            on_connection_closed(ctx, lambda: self._forget_client(client))
+
+    def _forget_client(self, client: int) -> None:
+        self._cache_clients.discard(client)
+        self.cache.forget_client(client)
+
+    async def _get_prompt(
+        self, ctx: Ctx, params: types.GetPromptRequestParams
+    ) -> types.GetPromptResult | types.InputRequiredResult:
+        async def get() -> types.GetPromptResult | types.InputRequiredResult:
+            route = self.registry.catalog.route_prompt(params.name)
+            if route is None:
+                raise UnknownNameError("prompt", params.name)
+            upstream = self._target(route.server)
+            downstream, meta = self._caller(ctx, route.server)
+
+            async def attempt(
+                responses: types.InputResponses | None, state: str | None
+            ) -> types.GetPromptResult | types.InputRequiredResult:
+                return await upstream.get_prompt(
+                    route.original,
+                    params.arguments,
+                    caller=downstream,
+                    meta=meta,
+                    input_responses=responses,
+                    request_state=state,
+                )
+
+            result = await self._forward(downstream, attempt, params)
+            prefix = upstream.config.exposed_prefix
+            if prefix and isinstance(result, types.GetPromptResult):
+                result.messages = [
+                    message.model_copy(update={"content": expose_content_uris([message.content], prefix)[0]})
+                    for message in result.messages
+                ]
+            return result
+
+        return await _guard(get)
+
+    async def _complete(self, ctx: Ctx, params: types.CompleteRequestParams) -> types.CompleteResult:
+        async def complete() -> types.CompleteResult:
+            ref = params.ref
+            catalog = self.registry.catalog
+            if isinstance(ref, types.PromptReference):
+                route = catalog.route_prompt(ref.name)
+                if route is None:
+                    raise UnknownNameError("prompt", ref.name)
+                upstream_ref: types.PromptReference | types.ResourceTemplateReference = ref.model_copy(
+                    update={"name": route.original}
+                )
+            else:
+                route = catalog.route_template(ref.uri)
+                if route is None:
+                    raise UnknownNameError("resource template", ref.uri)
+                upstream_ref = ref.model_copy(update={"uri": route.original})
+            upstream = self._target(route.server)
+            if not upstream.supports("completions"):
+                return types.CompleteResult(completion=types.Completion(values=[]))
+            return await upstream.complete(upstream_ref, params.argument, params.context)
+
+        return await _guard(complete)
+
+
+async def _guard(operation: Callable[[], Awaitable[R]]) -> R:
+    """Run a handler body so that only deliberate MCP errors reach the client.
+
+    Unexpected exceptions are logged with their traceback here and become a plain internal
+    error: handshake-era clients would otherwise receive `str(exc)`.
+    """
+    try:
+        return await operation()
+    except MCPError:
+        raise
+    except ManifoldError as exc:
+        raise to_mcp_error(exc) from exc
+    except Exception as exc:
+        log.exception("handler_failed", error=repr(exc))
+        raise to_mcp_error(exc) from exc

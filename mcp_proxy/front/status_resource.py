@@ -1,0 +1,50 @@
+"""The proxy's own resource, `manifold://status`: each upstream's state, over MCP itself.
+
+Clients that talk to the proxy only through MCP (the chat service, an IDE) can see which servers
+are usable without a side channel to the HTTP health routes. It is readable and subscribable
+(`notifications/resources/updated` on every upstream change) but deliberately not listed: with a
+single bare upstream the proxy must list exactly what that upstream lists. A client recognises
+the proxy by its `serverInfo.name`, `manifold`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import mcp_types as types
+
+from ..registry import Registry
+
+STATUS_URI = "manifold://status"
+
+
+def status_document(registry: Registry) -> dict[str, Any]:
+    """What the status resource says now (no secrets: names, states and counts only)."""
+    servers: list[dict[str, Any]] = []
+    for upstream in registry.upstreams.values():
+        if not upstream.config.enabled:
+            continue
+        info = upstream.status()
+        servers.append(
+            {
+                "name": info["name"],
+                "state": info["state"],
+                "transport": info["transport"],
+                "protocol": info["protocol"],
+                "tools": info["counts"]["tools"],
+                "resources": info["counts"]["resources"],
+                "prompts": info["counts"]["prompts"],
+                "last_error": info["last_error"],
+                "retry_in_s": info["retry_in_s"],
+            }
+        )
+    return {"servers": servers}
+
+
+def read_status(registry: Registry) -> types.ReadResourceResult:
+    """The status resource's contents."""
+    text = json.dumps(status_document(registry), separators=(",", ":"))
+    return types.ReadResourceResult(
+        contents=[types.TextResourceContents(uri=STATUS_URI, mime_type="application/json", text=text)]
+    )

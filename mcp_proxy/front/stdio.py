@@ -1,0 +1,154 @@
+"""The stdio front's transport: MCP messages over this process's stdin and stdout, on the event loop.
+
+The SDK's `stdio_server` moves every line through a worker thread (anyio's `wrap_file`): two
+thread hand-offs per request, about a quarter of the proxy's CPU per relayed call. When stdin and
+stdout are pipes or sockets — as when a desktop client or an IDE launches the proxy — this
+transport reads and writes them with asyncio's pipe transports instead. Anything else (a
+terminal, a regular file) falls back to the SDK's transport, which handles every kind of file.
+
+Like the SDK's transport, it claims the two descriptors while serving: fd 0 reads from the null
+device and fd 1 writes to stderr, so a stray `print` or a child that inherits them can never
+corrupt the protocol stream. Both are restored on exit.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager, suppress
+from typing import Any
+
+import anyio
+from mcp.server.stdio import stdio_server
+from mcp.shared._context_streams import (  # pyright: ignore[reportPrivateUsage]
+    ContextReceiveStream,
+    ContextSendStream,
+    create_context_streams,
+)
+from mcp.shared.message import SessionMessage
+
+from ..core.framing import LineFramer, parse_message
+from ..core.pipes import EventedPipes, open_pipes
+
+STDIN_FD = 0
+STDOUT_FD = 1
+STDERR_FD = 2
+READ_CHUNK = 256 * 1024
+
+ReadStream = ContextReceiveStream[SessionMessage | Exception]
+WriteStream = ContextSendStream[SessionMessage]
+
+
+def _is_pipe_or_socket(fd: int) -> bool:
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+
+
+def evented_stdio_possible() -> bool:
+    """Whether stdin and stdout can be served on the event loop (both are pipes or sockets)."""
+    return _is_pipe_or_socket(STDIN_FD) and _is_pipe_or_socket(STDOUT_FD)
+
+
+_threaded_stdin = False
+
+
+def stdin_read_by_a_thread() -> bool:
+    """Whether stdin is being read by the SDK's worker thread, which cancellation cannot interrupt."""
+    return _threaded_stdin
+
+
+@asynccontextmanager
+async def stdio_front() -> AsyncGenerator[tuple[Any, Any]]:
+    """Serve MCP over stdin/stdout: yields the (read, write) message streams a server runs on."""
+    global _threaded_stdin
+    if not evented_stdio_possible():
+        _threaded_stdin = True
+        try:
+            async with stdio_server() as streams:
+                yield streams
+        finally:
+            _threaded_stdin = False
+        return
+    async with _evented_stdio() as streams:
+        yield streams
+
+
+class _Claim:
+    """fd 0 and fd 1 moved aside to private descriptors, with the standard ones pointed elsewhere."""
+
+    def __init__(self) -> None:
+        self.wire_in = os.dup(STDIN_FD)
+        self.wire_out = os.dup(STDOUT_FD)
+        for fd in (self.wire_in, self.wire_out):
+            os.set_inheritable(fd, False)  # children must never hold the client's pipe
+        null = os.open(os.devnull, os.O_RDONLY)
+        try:
+            os.dup2(null, STDIN_FD)
+        finally:
+            os.close(null)
+        os.dup2(STDERR_FD, STDOUT_FD)
+
+    def restore(self) -> None:
+        """Point fd 0 and fd 1 back at the wire (the private descriptors are closed by their owner)."""
+        for wire, fd in ((self.wire_in, STDIN_FD), (self.wire_out, STDOUT_FD)):
+            with suppress(OSError):
+                os.dup2(wire, fd)
+
+    @staticmethod
+    def unblock() -> None:
+        """Undo the event loop's O_NONBLOCK on the wire, which fd 0 and fd 1 share again."""
+        for fd in (STDIN_FD, STDOUT_FD):
+            with suppress(OSError):
+                os.set_blocking(fd, True)
+
+
+@asynccontextmanager
+async def _evented_stdio() -> AsyncGenerator[tuple[ReadStream, WriteStream]]:
+    claim = _Claim()
+    pipes: EventedPipes | None = None
+    try:
+        pipes = await open_pipes(
+            os.fdopen(claim.wire_in, "rb", buffering=0), os.fdopen(claim.wire_out, "wb", buffering=0), READ_CHUNK
+        )
+        reader, writer = pipes.reader, pipes.writer
+        inbound_send, inbound = create_context_streams[SessionMessage | Exception](0)
+        outbound, outbound_receive = create_context_streams[SessionMessage](0)
+
+        async def read_lines() -> None:
+            async with inbound_send:
+                framer = LineFramer()
+                while chunk := await reader.read(READ_CHUNK):
+                    for line in framer.feed(chunk):
+                        if line.strip():
+                            await inbound_send.send(parse_message(line))
+                last = framer.rest()
+                if last.strip():
+                    await inbound_send.send(parse_message(last))
+
+        async def write_messages() -> None:
+            async with outbound_receive:
+                async for session_message in outbound_receive:
+                    writer.write(_serialize(session_message))
+                    await writer.drain()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(read_lines)
+            tg.start_soon(write_messages)
+            try:
+                yield inbound, outbound
+            finally:
+                tg.cancel_scope.cancel()
+    finally:
+        claim.restore()
+        if pipes is not None:
+            pipes.close()  # closes the private descriptors; the restored standard ones stay
+        claim.unblock()
+
+
+def _serialize(session_message: SessionMessage) -> bytes:
+    # The same rendering as the SDK's stdio transport, so both paths put identical bytes on the wire.
+    return (session_message.message.model_dump_json(by_alias=True, exclude_unset=True) + "\n").encode()

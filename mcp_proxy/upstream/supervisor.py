@@ -1,0 +1,571 @@
+"""One supervised connection to one upstream MCP server.
+
+An `Upstream` owns its connection for the life of the proxy: it connects, negotiates the
+protocol era, fetches the server's lists, keeps them fresh from the server's change
+notifications, and reconnects with backoff when the connection dies. Every failure is caught
+here, recorded in the state, and never escapes to the other upstreams.
+
+While a client request is forwarded, whatever the server sends on its own initiative (log
+messages, sampling / elicitation / roots requests) is routed back to the client whose request
+is in flight on that session (`Flights`). With `isolation = "per-client"` every client
+connection gets its own session, so that routing is never ambiguous.
+
+States::
+
+    disabled                          (enabled = false: never connected)
+    connecting -> ready <-> degraded  (a failed health check degrades; a good one restores)
+         ^          \\        /
+         |           v      v         (connection lost, or `health_failures` checks failed)
+         +-------- down <--+          (retried after an exponential, jittered backoff)
+
+Every request passes the server's `CallGate` (circuit breaker, concurrency limit, timeouts).
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, cast
+
+import anyio
+import mcp_types as types
+from anyio.abc import TaskGroup, TaskStatus
+from mcp import ClientSession, MCPError
+from mcp.client.session import IncomingMessage
+
+from manifold_common.backoff import Backoff
+from manifold_common.failures import describe_failure
+from manifold_common.logging import get_logger
+
+from ..catalog.merged import ChangedList, ServerListing
+from ..config.models import ServerConfig
+from ..core.errors import UpstreamTimeout, UpstreamUnavailable
+from ..core.observe import NULL_OBSERVER, Observer, RequestOutcome
+from ..front.downstream import DownstreamCall
+from .feed import UpstreamFeed
+from .gate import CallGate, Deadline
+from .link import HANDSHAKE_TIMEOUT, Flights, OpenSession, open_session
+from .listing import ListingReport, fetch_listing, fetch_lists
+from .output_cap import cap_tool_result
+from .transports import TransportFactory, open_transport
+
+log = get_logger(__name__)
+
+T = TypeVar("T")
+ChangeCallback = Callable[["Upstream"], None]
+ResourceUpdatedCallback = Callable[["Upstream", str], Awaitable[None]]
+
+_LIST_CHANGED: dict[type[types.ServerNotification], ChangedList] = {
+    types.ToolListChangedNotification: "tools",
+    types.ResourceListChangedNotification: "resources",
+    types.PromptListChangedNotification: "prompts",
+}
+
+
+class UpstreamState(enum.StrEnum):
+    """Where an upstream is in its life cycle."""
+
+    CONNECTING = "connecting"
+    READY = "ready"
+    DEGRADED = "degraded"
+    DOWN = "down"
+    DISABLED = "disabled"
+
+
+USABLE_STATES = frozenset({UpstreamState.READY, UpstreamState.DEGRADED})
+
+
+class Upstream:
+    """A supervised connection to the server described by `config`."""
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        on_change: ChangeCallback | None = None,
+        transport_factory: TransportFactory = open_transport,
+        on_resource_updated: ResourceUpdatedCallback | None = None,
+        observer: Observer = NULL_OBSERVER,
+    ) -> None:
+        self.config = config
+        self._observer = observer
+        self.state = UpstreamState.CONNECTING if config.enabled else UpstreamState.DISABLED
+        self.last_error: str | None = None
+        self.next_retry_at: float | None = None
+        self.connected_at: float | None = None
+        self.protocol_version: str | None = None
+        self.server_info: types.Implementation | None = None
+        self.capabilities: types.ServerCapabilities | None = None
+        self.instructions: str | None = None
+        self.settled = anyio.Event()  # set after the first connection attempt, whatever its outcome
+        self._listing = ServerListing(server=config.name, prefix=config.exposed_prefix, priority=config.priority)
+        self._transport_factory = transport_factory
+        self._on_change = on_change
+        self._on_resource_updated = on_resource_updated
+        self._backoff = Backoff(config.reconnect_initial, config.reconnect_max, config.reconnect_multiplier)
+        self._gate = CallGate(config.name, config, config.timeout)
+        self.failed_attempts = 0  # connection attempts that failed since the last stable connection
+        self.health_failures = 0  # consecutive failed health checks
+        self.restarts = 0  # reconnects after the first successful connection
+        self.listing_problems: list[str] = []
+        self._link: OpenSession | None = None
+        self._flights = Flights(config.name)
+        self._client_links: dict[int, tuple[OpenSession, Flights]] = {}
+        self._client_link_lock = anyio.Lock()
+        self._tg: TaskGroup | None = None
+        self._stale: set[ChangedList] = set()
+        self._refresh_wanted = anyio.Event()
+        self._feed = UpstreamFeed(config.name, config.timeout)
+        self._link_tg: TaskGroup | None = None  # tasks that live exactly as long as the shared connection
+
+    @property
+    def name(self) -> str:
+        """The configured server name."""
+        return self.config.name
+
+    @property
+    def listing(self) -> ServerListing:
+        """What the server offers (the last known lists while it is down)."""
+        return self._listing
+
+    @property
+    def is_modern(self) -> bool:
+        """Whether the live connection speaks the modern (2026-07-28) era."""
+        return self._link is not None and self._link.is_modern
+
+    @property
+    def session(self) -> ClientSession | None:
+        """The live shared session, or None when not ready."""
+        return self._link.session if self._link is not None else None
+
+    # ---- supervision -------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Connect and stay connected until cancelled; never raises anything but cancellation."""
+        if not self.config.enabled:
+            self.settled.set()
+            return
+        async with anyio.create_task_group() as tg:
+            self._tg = tg  # per-client sessions live here, beside the shared connection
+            while True:
+                if self.connected_at is not None or self.failed_attempts:
+                    self.restarts += 1
+                self._set_state(UpstreamState.CONNECTING)
+                try:
+                    await self._connect_and_serve()
+                    self.last_error = self.last_error or "connection closed by the server"
+                except Exception as exc:  # one upstream's failure must never reach the others
+                    self.last_error = describe_failure(exc)
+                    if self.config.url and self.last_error.startswith("cannot connect"):
+                        self.last_error = self.last_error.replace(
+                            "cannot connect", f"cannot connect to {self.config.url}"
+                        )
+                self._link = None
+                self.connected_at = None
+                self.failed_attempts += 1
+                limit = self.config.reconnect_attempts
+                if limit and self.failed_attempts >= limit:
+                    self.next_retry_at = None
+                    self.last_error = f"{self.last_error}; gave up after {self.failed_attempts} attempts"
+                    self._set_state(UpstreamState.DOWN)
+                    log.error("upstream_gave_up", server=self.name, error=self.last_error)
+                    self.settled.set()
+                    await anyio.sleep_forever()
+                delay = self._backoff.next_delay()
+                self.next_retry_at = time.time() + delay
+                self._set_state(UpstreamState.DOWN)
+                log.warning("upstream_down", server=self.name, error=self.last_error, retry_in_s=round(delay, 2))
+                self.settled.set()
+                await anyio.sleep(delay)
+
+    async def _connect_and_serve(self) -> None:
+        async with open_session(self.config, self._transport_factory, self._flights.handlers(self._on_message)) as link:
+            session = link.session
+            with anyio.fail_after(max(HANDSHAKE_TIMEOUT, self.config.timeout)):
+                self.capabilities = session.server_capabilities
+                report = ListingReport()
+                self._listing = await fetch_listing(session, self.config, report)
+                self._report_listing(report)
+            self.protocol_version = session.protocol_version
+            self.server_info = session.server_info
+            self.instructions = session.instructions
+            self._link = link
+            self.connected_at = time.time()
+            self.next_retry_at = None
+            self.last_error = None
+            self.health_failures = 0
+            self._gate.breaker.reset()
+            self._set_state(UpstreamState.READY)
+            log.info(
+                "upstream_ready",
+                server=self.name,
+                transport=self.config.transport,
+                protocol=self.protocol_version,
+                tools=len(self._listing.tools),
+            )
+            self.settled.set()
+            try:
+                async with anyio.create_task_group() as tg:
+                    self._link_tg = tg
+                    tg.start_soon(self._refresh_forever, session)
+                    tg.start_soon(self._check_health, link)
+                    tg.start_soon(self._note_stability)
+                    await self._feed.start(link, tg, self.capabilities)
+                    await link.closed.wait()
+                    tg.cancel_scope.cancel()
+            finally:
+                self._link_tg = None
+
+    async def _note_stability(self) -> None:
+        # Only a connection that stays up resets the backoff: a server that dies right after
+        # each connect keeps backing off instead of being hammered.
+        await anyio.sleep(self.config.stable_after)
+        self.failed_attempts = 0
+        self._backoff.reset()
+
+    async def _check_health(self, link: OpenSession) -> None:
+        interval = self.config.health_interval
+        if interval <= 0:
+            return
+        while True:
+            await anyio.sleep(interval)
+            try:
+                with anyio.fail_after(self.config.health_timeout):
+                    if link.is_modern:
+                        await link.session.list_tools()  # modern servers have no ping
+                    else:
+                        await link.session.send_ping()
+            except Exception as exc:
+                self.health_failures += 1
+                reason = (
+                    f"no answer within {self.config.health_timeout:g} s"
+                    if isinstance(exc, TimeoutError)
+                    else describe_failure(exc)
+                )
+                self.last_error = f"health check failed: {reason}"
+                log.warning("upstream_health_failed", server=self.name, failures=self.health_failures)
+                if self.health_failures >= self.config.health_failures:
+                    link.closed.set()  # reconnect
+                    return
+                self._set_state(UpstreamState.DEGRADED)
+                continue
+            if self.health_failures:
+                self.health_failures = 0
+                self.last_error = None
+                self._set_state(UpstreamState.READY)
+
+    def mark_disconnected(self) -> None:
+        """Tell the supervisor the connection is gone (seen by a call), so it reconnects now."""
+        if self._link is not None:
+            self._link.closed.set()
+
+    def _set_state(self, state: UpstreamState) -> None:
+        if state != self.state:
+            log.info("upstream_state", server=self.name, state=str(state), previous=str(self.state))
+            self._observer.upstream_state(self.name, str(state), str(self.state))
+            self.state = state
+            self._notify()
+
+    def _notify(self) -> None:
+        if self._on_change is not None:
+            self._on_change(self)
+
+    # ---- what the server pushes --------------------------------------------------------
+
+    async def _on_message(self, message: IncomingMessage) -> None:
+        if isinstance(message, Exception):
+            # Garbage on a stdio server's stdout, an invalid JSON-RPC frame, a broken stream: the
+            # connection can no longer be trusted, so it is replaced.
+            # Only the first line: validation errors run to many lines and links.
+            self.last_error = f"transport error: {describe_failure(message).splitlines()[0]}"
+            log.warning("upstream_transport_error", server=self.name, error=self.last_error)
+            self.mark_disconnected()
+            return
+        kind = _LIST_CHANGED.get(type(message))
+        if kind is not None:
+            self._stale.add(kind)
+            self._refresh_wanted.set()
+        elif isinstance(message, types.ResourceUpdatedNotification) and self._on_resource_updated is not None:
+            await self._on_resource_updated(self, message.params.uri)
+
+    async def _refresh_forever(self, session: ClientSession) -> None:
+        # Bursts of list_changed coalesce: one refetch covers every notification that arrived
+        # while the previous one ran, and only the lists that changed are fetched again.
+        while True:
+            await self._refresh_wanted.wait()
+            self._refresh_wanted = anyio.Event()
+            kinds, self._stale = self._stale, set()
+            try:
+                report = ListingReport()
+                self._listing = await fetch_lists(session, self.config, self._listing, kinds, report)
+                self._report_listing(report)
+            except Exception as exc:
+                log.warning("upstream_refresh_failed", server=self.name, error=describe_failure(exc))
+                continue
+            self._notify()
+
+    def _report_listing(self, report: ListingReport) -> None:
+        self.listing_problems = report.problems
+        for problem in report.problems:
+            log.warning("upstream_item_skipped", server=self.name, problem=problem)
+
+    async def refresh(self) -> None:
+        """Fetch every list of the server again now and announce the change."""
+        session = self.session
+        if session is None:
+            return
+        report = ListingReport()
+        self._listing = await fetch_listing(session, self.config, report)
+        self._report_listing(report)
+        self._notify()
+
+    # ---- resource subscriptions ----------------------------------------------------------
+
+    async def set_subscriptions(self, uris: set[str]) -> None:
+        """Make the upstream send `resources/updated` for exactly these (upstream) URIs."""
+        await self._feed.want(uris, self._link, self._link_tg, self.capabilities)
+
+    @property
+    def subscriptions(self) -> set[str]:
+        """The resource URIs (upstream form) the proxy wants updates for."""
+        return set(self._feed.uris)
+
+    # ---- requests --------------------------------------------------------------------
+
+    @property
+    def usable(self) -> bool:
+        """Whether requests can be sent now (ready, or degraded but connected)."""
+        return self._link is not None and self.state in USABLE_STATES
+
+    async def request(
+        self,
+        method: str,
+        operation: Callable[[ClientSession, Deadline], Awaitable[T]],
+        caller: DownstreamCall | None = None,
+    ) -> T:
+        """Run one request on the right session, through the gate, mapping failures to our errors.
+
+        Raises:
+            UpstreamUnavailable: the server is not connected, its breaker is open, it is too busy,
+                or the connection died mid-request.
+            UpstreamTimeout: the server did not answer in time (the request was cancelled).
+            MCPError: the server answered with a JSON-RPC error (passed through as is).
+        """
+        if not self.usable:
+            self._observer.upstream_request(self.name, method, "unavailable", 0.0)
+            raise UpstreamUnavailable(self.name, self._unavailable_reason())
+        started = time.perf_counter()
+        outcome: RequestOutcome = "unavailable"
+        breaker = self._gate.breaker
+        try:
+            async with self._gate.admit(extendable=method == "tools/call") as deadline:
+                link, flights = await self._link_for(caller)
+                if caller is not None:
+                    flights.calls.append(caller)
+                try:
+                    result = await operation(link.session, deadline)
+                except MCPError as exc:
+                    if exc.code == types.CONNECTION_CLOSED:
+                        breaker.record_failure()
+                        link.closed.set()
+                        raise UpstreamUnavailable(self.name, "disconnected during the request") from exc
+                    if exc.code == types.REQUEST_TIMEOUT:
+                        breaker.record_failure()
+                        raise UpstreamTimeout(self.name, f"did not answer within {self.config.timeout:g} s") from exc
+                    breaker.record_success()  # it answered: the server is alive
+                    outcome = "error"
+                    raise
+                finally:
+                    if caller is not None:
+                        flights.calls.remove(caller)
+                breaker.record_success()
+                outcome = "ok"
+                return result
+        except UpstreamTimeout:
+            outcome = "timeout"
+            raise
+        finally:
+            self._observer.upstream_request(self.name, method, outcome, time.perf_counter() - started)
+
+    async def _link_for(self, caller: DownstreamCall | None) -> tuple[OpenSession, Flights]:
+        assert self._link is not None
+        if caller is None or self.config.isolation != "per-client" or self._tg is None:
+            return self._link, self._flights
+        key = caller.connection_key
+        async with self._client_link_lock:  # two first calls from one client must share one session
+            existing = self._client_links.get(key)
+            if existing is not None and not existing[0].closed.is_set():
+                return existing
+            opened: tuple[OpenSession, Flights] = await self._tg.start(self._serve_client_link, caller)
+            return opened
+
+    async def _serve_client_link(
+        self, caller: DownstreamCall, *, task_status: TaskStatus[tuple[OpenSession, Flights]]
+    ) -> None:
+        # One session per client connection; it ends with that connection (or when the server drops it).
+        key = caller.connection_key
+        flights = Flights(self.name)
+        async with open_session(self.config, self._transport_factory, flights.handlers(self._on_message)) as link:
+            caller.on_connection_closed(link.closed.set)
+            self._client_links[key] = (link, flights)
+            task_status.started((link, flights))
+            try:
+                await link.closed.wait()
+            finally:
+                self._client_links.pop(key, None)
+
+    def _unavailable_reason(self) -> str:
+        if self.state == UpstreamState.DISABLED:
+            return "is disabled in the configuration"
+        if self.state == UpstreamState.CONNECTING:
+            return "is still connecting" + (f" (last error: {self.last_error})" if self.last_error else "")
+        reason = f"is unavailable ({self.last_error})" if self.last_error else "is unavailable"
+        if self.next_retry_at is not None:
+            wait = max(0.0, self.next_retry_at - time.time())
+            reason += f"; retry in ~{wait:.0f} s"
+        return reason
+
+    async def call_tool(
+        self,
+        name: str,
+        arguments: dict[str, Any] | None,
+        *,
+        caller: DownstreamCall | None = None,
+        meta: dict[str, Any] | None = None,
+        input_responses: types.InputResponses | None = None,
+        request_state: str | None = None,
+    ) -> types.CallToolResult | types.InputRequiredResult:
+        """Call one upstream tool by its upstream name (a modern server may ask for input first)."""
+        relay = caller.progress if caller is not None else None
+        result = await self.request(
+            "tools/call",
+            lambda s, deadline: s.call_tool(
+                name,
+                arguments,
+                # The gate's deadline is the real limit; this only keeps the SDK from firing first.
+                read_timeout_seconds=self.config.max_timeout + self.config.timeout,
+                progress_callback=deadline.relaying(relay),
+                meta=_typed(meta),
+                input_responses=input_responses,
+                request_state=request_state,
+                allow_input_required=True,
+            ),
+            caller,
+        )
+        if isinstance(result, types.CallToolResult):
+            return cap_tool_result(result, self.config.max_output_bytes, self.name)
+        return result
+
+    async def read_resource(
+        self,
+        uri: str,
+        *,
+        caller: DownstreamCall | None = None,
+        meta: dict[str, Any] | None = None,
+        input_responses: types.InputResponses | None = None,
+        request_state: str | None = None,
+    ) -> types.ReadResourceResult | types.InputRequiredResult:
+        """Read one upstream resource by its upstream URI."""
+        return await self.request(
+            "resources/read",
+            lambda s, _: s.read_resource(
+                uri,
+                meta=_typed(meta),
+                input_responses=input_responses,
+                request_state=request_state,
+                allow_input_required=True,
+            ),
+            caller,
+        )
+
+    async def get_prompt(
+        self,
+        name: str,
+        arguments: dict[str, str] | None,
+        *,
+        caller: DownstreamCall | None = None,
+        meta: dict[str, Any] | None = None,
+        input_responses: types.InputResponses | None = None,
+        request_state: str | None = None,
+    ) -> types.GetPromptResult | types.InputRequiredResult:
+        """Get one upstream prompt by its upstream name."""
+        return await self.request(
+            "prompts/get",
+            lambda s, _: s.get_prompt(
+                name,
+                arguments,
+                meta=_typed(meta),
+                input_responses=input_responses,
+                request_state=request_state,
+                allow_input_required=True,
+            ),
+            caller,
+        )
+
+    async def complete(
+        self,
+        ref: types.PromptReference | types.ResourceTemplateReference,
+        argument: types.CompletionArgument,
+        context: types.CompletionContext | None,
+    ) -> types.CompleteResult:
+        """Ask the server for completions of one argument of a prompt or template."""
+        context_arguments = context.arguments if context is not None else None
+        return await self.request(
+            "completion/complete",
+            lambda s, _: s.complete(ref, argument.model_dump(), context_arguments=context_arguments),
+        )
+
+    async def set_logging_level(self, level: types.LoggingLevel) -> None:
+        """Forward a client's `logging/setLevel` (handshake-era servers with logging only)."""
+        link = self._link
+        caps = self.capabilities
+        if link is None or link.is_modern or caps is None or caps.logging is None:
+            return
+        try:
+            await link.session.set_logging_level(level)  # pyright: ignore[reportDeprecated]
+        except Exception as exc:
+            log.warning("upstream_set_level_failed", server=self.name, level=level, error=describe_failure(exc))
+
+    def supports(self, feature: str) -> bool:
+        """Whether the server advertised a capability ("logging", "completions", "subscribe", ...)."""
+        caps = self.capabilities
+        if caps is None or not self.usable:
+            return False
+        if feature == "subscribe":
+            return bool(caps.resources and caps.resources.subscribe)
+        return getattr(caps, feature, None) is not None
+
+    def status(self) -> dict[str, Any]:
+        """A JSON-ready description of this upstream for health endpoints (no secrets)."""
+        counts = {
+            "tools": len(self._listing.tools),
+            "resources": len(self._listing.resources),
+            "resource_templates": len(self._listing.resource_templates),
+            "prompts": len(self._listing.prompts),
+        }
+        return {
+            "name": self.name,
+            "state": str(self.state),
+            "transport": self.config.transport,
+            "protocol": self.protocol_version,
+            "server_info": self.server_info.model_dump(exclude_none=True) if self.server_info else None,
+            "prefix": self.config.exposed_prefix,
+            "priority": self.config.priority,
+            "isolation": self.config.isolation,
+            "client_sessions": len(self._client_links),
+            "counts": counts,
+            "last_error": self.last_error,
+            "connected_at": self.connected_at,
+            "next_retry_at": self.next_retry_at,
+            "retry_in_s": round(max(0.0, self.next_retry_at - time.time()), 2) if self.next_retry_at else None,
+            "failed_attempts": self.failed_attempts,
+            "restarts": self.restarts,
+            "health_failures": self.health_failures,
+            "listing_problems": list(self.listing_problems),
+            **self._gate.status(),
+        }
+
+
+def _typed(meta: dict[str, Any] | None) -> types.RequestParamsMeta | None:
+    # `_meta` is an open mapping on the wire; the SDK types it as a TypedDict with extra items.
+    return cast("types.RequestParamsMeta | None", meta)

@@ -1,0 +1,91 @@
+"""Client transports to upstream servers: one async context manager per configured server.
+
+A transport is only a way to get a `(read, write)` stream pair; the session on top of it
+does not know which one it holds. The stdio transport owns a child process, started in its own
+process group and killed (with its whole tree) when the context exits (see `stdio_upstream.py`).
+
+A stdio child's command comes from the configuration only, never from a client. Its
+environment is the minimal default set (HOME, LOGNAME, PATH, SHELL, TERM, USER), plus the
+proxy's own variables the server lists in `inherit_env`, plus its configured `env`. What it
+writes on stderr is logged line by line as `upstream_stderr` events (see `stderr_relay.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+import httpx2
+from mcp.client._transport import TransportStreams  # pyright: ignore[reportPrivateUsage]
+from mcp.client.sse import sse_client
+from mcp.client.stdio import StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+
+from manifold_common.logging import get_logger
+
+from ..config.models import ServerConfig
+from . import prelaunch
+from .child_spec import child_spec, reveal_secrets
+from .stderr_relay import relaying_stderr, stderr_relay
+from .stdio import stdio_upstream
+
+log = get_logger(__name__)
+
+TransportFactory = Callable[[ServerConfig], AbstractAsyncContextManager[TransportStreams]]
+"""Opens the connection to one configured server; tests substitute in-memory servers."""
+
+# Connect/write budget for HTTP upstreams; reads may legitimately idle for a long time on an
+# SSE stream, so they get their own, much longer, budget.
+HTTP_CONNECT_TIMEOUT = 10.0
+HTTP_STREAM_READ_TIMEOUT = 300.0
+
+
+def open_transport(config: ServerConfig) -> AbstractAsyncContextManager[TransportStreams]:
+    """Return the context manager that connects to `config`'s server over its transport."""
+    if config.transport == "stdio":
+        return _stdio(config)
+    if config.transport == "sse":
+        return _sse(config)
+    return _streamable_http(config)
+
+
+@asynccontextmanager
+async def _stdio(config: ServerConfig) -> AsyncGenerator[TransportStreams]:
+    spec = child_spec(config)
+    params = StdioServerParameters(command=spec.command, args=list(spec.args), env=spec.environ, cwd=spec.cwd)
+    launched = prelaunch.take(config.name, spec)
+    if launched is not None:  # started ahead of time, exactly as it would be here
+        log.debug("upstream_adopted", server=config.name, pid=launched.process.pid)
+        async with (
+            relaying_stderr(config.name, launched.stderr_fd),
+            stdio_upstream(params, None, adopt=launched.process, name=config.name) as streams,
+        ):
+            yield streams
+        return
+    async with stderr_relay(config.name) as errlog, stdio_upstream(params, errlog, name=config.name) as streams:
+        errlog.close()  # the child holds its own copy; ours would keep the pipe open after it exits
+        yield streams
+
+
+@asynccontextmanager
+async def _sse(config: ServerConfig) -> AsyncGenerator[TransportStreams]:
+    assert config.url is not None
+    async with sse_client(
+        config.url,
+        headers=reveal_secrets(dict(config.headers)) or None,
+        timeout=HTTP_CONNECT_TIMEOUT,
+        sse_read_timeout=HTTP_STREAM_READ_TIMEOUT,
+    ) as streams:
+        yield streams
+
+
+@asynccontextmanager
+async def _streamable_http(config: ServerConfig) -> AsyncGenerator[TransportStreams]:
+    assert config.url is not None
+    timeout = httpx2.Timeout(HTTP_CONNECT_TIMEOUT, read=HTTP_STREAM_READ_TIMEOUT)
+    headers = reveal_secrets(dict(config.headers))
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=timeout) as http_client,
+        streamable_http_client(config.url, http_client=http_client) as streams,
+    ):
+        yield streams
