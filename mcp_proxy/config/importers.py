@@ -8,7 +8,7 @@ Three JSON layouts are understood:
 * **VS Code** — ``{"servers": {NAME: {"type", ...}}}``, or ``{"mcp": {"servers": ...}}`` in settings.
 
 Converters return plain dicts shaped like `ServerConfig` with strings exactly as written (apart
-from translating editor variables such as ``${env:VAR}``), so `mcp_proxy.config` interpolates and
+from translating editor variables such as ``${env:VAR}``), so `mcp_proxy.config.models` interpolates and
 validates every format the same way, and `import_file` can print a file that keeps ``${VAR}``
 references instead of baking secrets from the environment into it.
 """

@@ -1,8 +1,8 @@
 """The proxy's configuration: typed models of `servers.toml`, and loading any supported file into them.
 
 `load_config` reads our TOML, the seed JSON form, and Claude Desktop / Cursor / VS Code files
-(the JSON layouts are translated by `mcp_proxy.importers`). Strings are `${VAR}`-expanded
-before validation (`mcp_proxy.interpolate`). Nothing stops at the first mistake: every problem
+(the JSON layouts are translated by `mcp_proxy.config.importers`). Strings are `${VAR}`-expanded
+before validation (`mcp_proxy.config.interpolate`). Nothing stops at the first mistake: every problem
 in the file — unset variables, unknown keys, bad values, clashing names — is collected into one
 `ConfigError`, each naming the file, the server, the field and the fix.
 """

@@ -1,4 +1,4 @@
-"""Tests for mcp_proxy.catalog: merging, conflicts, routing, origin metadata, pagination, diffs."""
+"""Tests for mcp_proxy.catalog.merged: merging, conflicts, routing, origin metadata, pagination, diffs."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests for mcp_proxy.naming: exposed names, the name budget, URI rewriting, server names, filters."""
+"""Tests for mcp_proxy.catalog.naming: exposed names, the name budget, URI rewriting, server names, filters."""
 
 from __future__ import annotations
 

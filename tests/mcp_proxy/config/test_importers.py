@@ -27,7 +27,7 @@ from mcp_proxy.config.importers import (
 from mcp_proxy.config.models import ProxyConfig, ProxySection, ServerConfig, load_config, parse_config_data
 from mcp_proxy.core.errors import ConfigError, ConfigProblem
 
-CONFIGS = Path(__file__).parent / "configs"
+CONFIGS = Path(__file__).parents[1] / "configs"
 
 
 def read_json(name: str) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from mcp_proxy.config.models import (
 )
 from mcp_proxy.core.errors import ConfigError, ConfigProblem
 
-CONFIGS = Path(__file__).parent / "configs"
+CONFIGS = Path(__file__).parents[1] / "configs"
 STDIO = 'transport = "stdio"\ncommand = "python"\n'
 
 

@@ -18,7 +18,7 @@ ECHO_SCRIPT = textwrap.dedent(
     """
     import sys, anyio, mcp_types as types
     from mcp.shared.message import SessionMessage
-    from mcp_proxy.stdio_front import evented_stdio_possible, stdio_front
+    from mcp_proxy.front.stdio import evented_stdio_possible, stdio_front
 
     async def main():
         print("evented" if evented_stdio_possible() else "fallback", file=sys.stderr, flush=True)

@@ -30,7 +30,7 @@ STUBBORN = (
 # the child through the Python launcher, which must be told the pid of the process starting it.
 PARENT = """
 import subprocess, sys, time
-from mcp_proxy.child_guard import python_launcher
+from mcp_proxy.upstream.child_guard import python_launcher
 mode, command = sys.argv[1], sys.argv[2:]
 if mode == "fallback":
     launcher, args = python_launcher(command[0], command[1:])
