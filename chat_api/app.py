@@ -1,4 +1,7 @@
-"""The FastAPI application: its life cycle, error mapping, Host check and CORS. Routes live in `routes.py`.
+"""The FastAPI application: its life cycle, error mapping, Host check and CORS.
+
+Routes live in `routes.py` (chat and MCP), `health.py` (health and metrics) and
+`upstream_status.py` (`/mcp/servers`).
 
 `create_app(settings)` is the ASGI app factory (`uvicorn --factory chat_api.app:create_app`
 works too). The lifespan owns everything with a life: the MCP link (started without waiting
@@ -21,7 +24,7 @@ from fastapi.responses import JSONResponse
 
 from manifold_common.logging import configure_logging, get_logger
 
-from . import __version__, upstream_status
+from . import __version__, health, upstream_status
 from .errors import ChatApiError
 from .routes import router
 from .services import Services, build_services
@@ -79,6 +82,7 @@ def create_app(settings: ChatSettings | None = None, *, config_search_paths: tup
     app.add_exception_handler(ChatApiError, _chat_api_error)
     app.add_exception_handler(Exception, _unexpected_error)
     app.include_router(router)
+    app.include_router(health.router)
     app.include_router(upstream_status.router)
     mount_web(app)  # last: the UI answers every path the API does not
     return app

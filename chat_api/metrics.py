@@ -1,7 +1,9 @@
 """Prometheus metrics of the chat service, in one registry per app (tests build many apps).
 
-Labels stay bounded: provider, model, outcome, endpoint, and the server of a tool (a finite
-set from configuration). Never conversation ids, tool arguments or user text.
+The `mcp_*` gauges are the single-server backend's series, with the figures of
+`/health/detailed`; they are set when `/metrics` is scraped. The `chat_api_*` series are the
+service's own. Labels stay bounded: provider, model, outcome, endpoint, and the server of a
+tool (a finite set from configuration). Never conversation ids, tool arguments or user text.
 """
 
 from __future__ import annotations
@@ -63,6 +65,29 @@ class ChatMetrics:
         )
         build = Gauge("chat_api_build_info", "Version of the chat service.", ["version"], registry=r)
         build.labels(version=__version__).set(1)
+        self.mcp_servers_total = Gauge(
+            "mcp_servers_total", "Servers behind the MCP link (1 in single mode).", registry=r
+        )
+        self.mcp_servers_healthy = Gauge("mcp_servers_healthy", "Healthy servers behind the MCP link.", registry=r)
+        self.mcp_tools_total = Gauge("mcp_tools_total", "Tools the MCP server offers.", registry=r)
+        self.mcp_resources_total = Gauge("mcp_resources_total", "Resources the MCP server offers.", registry=r)
+        self.mcp_cache_entries = Gauge(
+            "mcp_cache_entries", "Resource reads held in the proxy's cache (0 in single mode).", registry=r
+        )
+        self.mcp_cache_size_bytes = Gauge(
+            "mcp_cache_size_bytes", "Bytes held in the proxy's resource cache (0 in single mode).", registry=r
+        )
+
+    def observe_mcp(
+        self, *, servers: int, healthy: int, tools: int, resources: int, cache_entries: int, cache_bytes: int
+    ) -> None:
+        """Set the `mcp_*` gauges to the figures /health/detailed reports now."""
+        self.mcp_servers_total.set(servers)
+        self.mcp_servers_healthy.set(healthy)
+        self.mcp_tools_total.set(tools)
+        self.mcp_resources_total.set(resources)
+        self.mcp_cache_entries.set(cache_entries)
+        self.mcp_cache_size_bytes.set(cache_bytes)
 
     def render(self) -> bytes:
         """The registry in Prometheus text format."""

@@ -9,13 +9,18 @@ keeps a server's last known tools while it is down. When the server is the proxy
 `state` is the proxy's upstream state (`ready`, `connecting`, `down`, `disabled`, ...); only
 `ready` counts as healthy and disabled servers are left out. Counts and `last_error` are
 optional. Anything unreadable is ignored and the link falls back to the origin metadata.
+
+The document also carries the size of the proxy's resource cache,
+`"resource_cache": {"entries": 2, "bytes": 5120}`; a proxy that does not report it counts as
+an empty cache.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
 import anyio
 import mcp_types as types
@@ -31,6 +36,37 @@ STATUS_URI = "manifold://status"
 STATUS_READ_TIMEOUT = 5.0
 HEALTHY_STATE = "ready"
 _LEFT_OUT_STATES = frozenset({"disabled"})
+
+
+@dataclass(frozen=True)
+class CacheFigures:
+    """The proxy's resource cache: how many reads it holds and their size."""
+
+    entries: int = 0
+    size_bytes: int = 0
+
+
+NO_CACHE = CacheFigures()
+"""What a single server (which has no proxy cache in front of it) reports."""
+
+
+@dataclass(frozen=True)
+class ProxyReport:
+    """Everything the status resource says: each server, and the resource cache."""
+
+    servers: tuple[ServerDetail, ...]
+    cache: CacheFigures = NO_CACHE
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def _cache(entry: object) -> CacheFigures:
+    if not isinstance(entry, dict):
+        return NO_CACHE
+    figures = cast(dict[str, Any], entry)
+    return CacheFigures(entries=_count(figures.get("entries")), size_bytes=_count(figures.get("bytes")))
 
 
 def _detail(entry: Mapping[str, Any]) -> ServerDetail | None:
@@ -51,8 +87,8 @@ def _detail(entry: Mapping[str, Any]) -> ServerDetail | None:
     )
 
 
-def parse_status(text: str) -> tuple[ServerDetail, ...] | None:
-    """The servers in a status document, or None when it is not one."""
+def parse_report(text: str) -> ProxyReport | None:
+    """The servers and cache figures in a status document, or None when it is not one."""
     try:
         document = json.loads(text)
     except json.JSONDecodeError:
@@ -61,10 +97,19 @@ def parse_status(text: str) -> tuple[ServerDetail, ...] | None:
     if not isinstance(servers, list):
         return None
     details = [_detail(entry) for entry in servers if isinstance(entry, dict)]  # pyright: ignore[reportUnknownArgumentType, reportUnknownVariableType]
-    return tuple(sorted((d for d in details if d is not None), key=lambda d: d.name))
+    return ProxyReport(
+        servers=tuple(sorted((d for d in details if d is not None), key=lambda d: d.name)),
+        cache=_cache(document.get("resource_cache")),
+    )
 
 
-async def read_status(client: Client, timeout: float = STATUS_READ_TIMEOUT) -> tuple[ServerDetail, ...] | None:
+def parse_status(text: str) -> tuple[ServerDetail, ...] | None:
+    """The servers in a status document, or None when it is not one."""
+    report = parse_report(text)
+    return report.servers if report is not None else None
+
+
+async def read_report(client: Client, timeout: float = STATUS_READ_TIMEOUT) -> ProxyReport | None:
     """Read and parse the status resource; None when it cannot be read or understood."""
     try:
         with anyio.fail_after(timeout):
@@ -73,7 +118,13 @@ async def read_status(client: Client, timeout: float = STATUS_READ_TIMEOUT) -> t
         log.info("proxy_status_unavailable", error=type(exc).__name__)
         return None
     text = "".join(c.text for c in result.contents if isinstance(c, types.TextResourceContents))
-    parsed = parse_status(text)
-    if parsed is None:
+    report = parse_report(text)
+    if report is None:
         log.info("proxy_status_unreadable")
-    return parsed
+    return report
+
+
+async def read_status(client: Client, timeout: float = STATUS_READ_TIMEOUT) -> tuple[ServerDetail, ...] | None:
+    """The servers of the status resource; None when it cannot be read or understood."""
+    report = await read_report(client, timeout)
+    return report.servers if report is not None else None

@@ -1,4 +1,4 @@
-"""The HTTP endpoints: chat, streaming chat, the MCP server's tools and resources, health, metrics."""
+"""The chat and MCP endpoints: chat, streaming chat, the MCP server's tools and resources, direct tool calls."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from mcp import MCPError
 
 from .errors import UnknownTool
 from .inventory import Inventory
-from .metrics import CONTENT_TYPE
 from .schemas import (
     ChatRequest,
     ChatResponse,
@@ -83,7 +82,7 @@ async def list_tools(services: ServicesDep) -> ToolList:
         )
         for t in inventory.tools
     ]
-    return ToolList(tools=tools, total=len(tools), mode=inventory.mode)
+    return ToolList(tools=tools, count=len(tools), mode=inventory.mode)
 
 
 @router.get("/mcp/resources", response_model=ResourceList, responses={503: _ERRORS[503]}, tags=["mcp"])
@@ -94,7 +93,7 @@ async def list_resources(services: ServicesDep) -> ResourceList:
         ResourceInfo(uri=r.uri, name=r.name, server=r.server, description=r.description, mime_type=r.mime_type)
         for r in inventory.resources
     ]
-    return ResourceList(resources=resources, total=len(resources))
+    return ResourceList(resources=resources, count=len(resources))
 
 
 @router.post(
@@ -128,47 +127,3 @@ async def call_tool(name: str, services: ServicesDep, body: ToolCallRequest | No
         structured_content=result.structured_content,
         duration_ms=round((time.monotonic() - started) * 1000),
     )
-
-
-def _llm_status(services: Services) -> dict[str, Any]:
-    llm = services.llm
-    return {"configured": llm is not None, "provider": llm.name if llm else None, "model": llm.model if llm else None}
-
-
-def _health(services: Services) -> tuple[dict[str, Any], int]:
-    mcp = services.link.status()
-    if not mcp["initialized"]:
-        status = "unhealthy"
-    elif services.llm is None:
-        status = "degraded"
-    else:
-        status = "healthy"
-    return {"status": status, "mcp": mcp, "llm": _llm_status(services)}, 503 if status == "unhealthy" else 200
-
-
-@router.get("/health", tags=["health"])
-async def health(services: ServicesDep) -> JSONResponse:
-    """`healthy`, `degraded` (no LLM configured) or `unhealthy` (503: the MCP server is not connected)."""
-    body, status = _health(services)
-    return JSONResponse(body, status_code=status)
-
-
-@router.get("/health/detailed", tags=["health"])
-async def health_detailed(services: ServicesDep) -> JSONResponse:
-    """The health summary plus the link's connection facts and per-server detail."""
-    body, status = _health(services)
-    body["mcp"] = services.link.details()
-    body["conversations"] = len(services.history)
-    return JSONResponse(body, status_code=status)
-
-
-@router.get("/healthz", tags=["health"])
-async def healthz() -> dict[str, str]:
-    """Liveness: the process answers (the MCP server's state is /health's business)."""
-    return {"status": "ok"}
-
-
-@router.get("/metrics", tags=["health"], response_class=Response)
-async def metrics(services: ServicesDep) -> Response:
-    """Prometheus metrics."""
-    return Response(services.metrics.render(), media_type=CONTENT_TYPE)

@@ -7,7 +7,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .chat import ChatOutcome
+from .inventory import Mode
 
+HealthStatus = Literal["healthy", "degraded", "unhealthy"]
 MAX_MESSAGE_CHARS = 100_000
 MAX_CONVERSATION_ID_CHARS = 200
 
@@ -38,7 +40,7 @@ class ToolCallInfo(BaseModel):
 class ChatMetadata(BaseModel):
     """How the answer was produced."""
 
-    mode: Literal["single", "multi"] | None = Field(description="`multi` behind the proxy, `single` otherwise.")
+    mode: Mode | None = Field(description="`multi` behind the proxy, `single` otherwise.")
     tools_called: int = Field(description="Number of tool calls, repeats included.")
     servers_used: list[str] = Field(description="Servers whose tools were called, from the tools' origin metadata.")
     duration_ms: int
@@ -105,8 +107,8 @@ class ToolList(BaseModel):
     """Every tool the MCP server offers now."""
 
     tools: list[ToolInfo]
-    total: int
-    mode: Literal["single", "multi"] | None
+    count: int = Field(description="Number of tools (compatibility key).")
+    mode: Mode | None
 
 
 class ResourceInfo(BaseModel):
@@ -123,7 +125,7 @@ class ResourceList(BaseModel):
     """Every resource the MCP server offers now."""
 
     resources: list[ResourceInfo]
-    total: int
+    count: int = Field(description="Number of resources (compatibility key).")
 
 
 class ToolCallRequest(BaseModel):
@@ -144,3 +146,100 @@ class ToolCallResponse(BaseModel):
     content: list[dict[str, Any]] = Field(description="The MCP content blocks.")
     structured_content: dict[str, Any] | None
     duration_ms: int
+
+
+# ---- health ------------------------------------------------------------------------------
+# The keys the single-server backend answered are the compatibility promise: `status`, `mode`
+# and `servers` on /health; `initialized`, `mode`, `servers`, `tools` and `resources` on
+# /health/detailed. Everything else is additive.
+
+
+class LlmStatus(BaseModel):
+    """The language model the chat uses (never a key)."""
+
+    configured: bool
+    provider: str | None
+    model: str | None
+
+
+class HealthSummary(BaseModel):
+    """`GET /health`."""
+
+    status: HealthStatus = Field(
+        description="`healthy`: the MCP link is up and every server behind it is healthy; `degraded`: some "
+        "servers are not; `unhealthy` (HTTP 503): the MCP link is down. The LLM does not count: see `llm`."
+    )
+    mode: Mode | None = Field(
+        description="`multi` behind the proxy, `single` straight to one server; null before the first connection."
+    )
+    servers: int = Field(description="Number of healthy servers behind the MCP link.")
+    initialized: bool = Field(description="Whether the MCP link is connected.")
+    llm: LlmStatus
+
+
+class ServerCounts(BaseModel):
+    """Servers behind the MCP link (one in single mode)."""
+
+    total: int
+    healthy: int
+
+
+class ToolCounts(BaseModel):
+    """Tools the MCP server offers."""
+
+    total: int
+
+
+class CacheCounts(BaseModel):
+    """The proxy's resource cache (zero in single mode: no proxy, no cache)."""
+
+    entries: int
+    size_bytes: int
+
+
+class ResourceCounts(BaseModel):
+    """Resources the MCP server offers, and the proxy's cache of their contents."""
+
+    total: int
+    cache: CacheCounts
+
+
+class McpFigures(BaseModel):
+    """The integration layer's figures: what /health/detailed and the `mcp_*` metrics report."""
+
+    initialized: bool
+    mode: Mode | None
+    servers: ServerCounts
+    tools: ToolCounts
+    resources: ResourceCounts
+
+
+class ServerHealth(BaseModel):
+    """One server behind the MCP link."""
+
+    name: str
+    healthy: bool
+    tools: int
+    resources: int
+    state: str | None = Field(default=None, description="The proxy's word for it (ready, connecting, down, ...).")
+    last_error: str | None = None
+    transport: str | None = None
+    retry_in_s: float | None = None
+
+
+class DetailedHealth(McpFigures):
+    """`GET /health/detailed`: the figures, the overall status, and the link's connection facts."""
+
+    status: HealthStatus
+    llm: LlmStatus
+    state: str = Field(description="The link: connecting, ready or down.")
+    target: str = Field(description="What the link connects to (no credentials).")
+    fell_back: bool = Field(description="A launched proxy never came up and the link uses the fallback URL.")
+    server_name: str | None = Field(description="The name the MCP server gives itself (`manifold` for the proxy).")
+    protocol_version: str | None
+    last_error: str | None
+    connected_at: float | None = Field(description="Unix time of the current connection.")
+    next_retry_at: float | None = Field(description="Unix time of the next reconnect attempt while down.")
+    connections: int = Field(description="Successful connections so far (reconnects included).")
+    server_detail: list[ServerHealth]
+    conversations: int = Field(description="Conversations held in memory.")

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from manifold_common.logging import get_logger
 
+from .health import overall_status
 from .mcp_link import LinkState, McpLink
 from .services import Services, get_services
 
@@ -49,7 +50,7 @@ class ServersReport(BaseModel):
     """Every server behind the MCP link, and where the facts come from."""
 
     mode: Literal["single", "multi"] | None
-    status: str = Field(description="healthy, degraded or unhealthy.")
+    status: str = Field(description="healthy, degraded or unhealthy, as /health says.")
     source: Literal["proxy", "link"] = Field(
         description="`proxy`: the proxy's status resource; `link`: the link's view."
     )
@@ -75,8 +76,7 @@ def report_from_proxy(link: McpLink) -> tuple[str, list[UpstreamStatus]] | None:
         for detail in inventory.reported
     ]
     healthy = sum(1 for s in servers if s.state == "ready")
-    status = "healthy" if servers and healthy == len(servers) else "degraded" if healthy else "unhealthy"
-    return status, servers
+    return overall_status(True, len(servers), healthy), servers
 
 
 def report_from_link(link: McpLink) -> tuple[str, list[UpstreamStatus]]:
@@ -100,7 +100,8 @@ def report_from_link(link: McpLink) -> tuple[str, list[UpstreamStatus]]:
         )
         for detail in inventory.server_details(healthy=link.ready)
     ]
-    return ("healthy" if link.ready else "unhealthy"), servers
+    # Every server shares the link's state, so they are all healthy or none is.
+    return overall_status(link.ready, len(servers), len(servers)), servers
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]

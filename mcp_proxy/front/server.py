@@ -311,7 +311,7 @@ class ProxyServer:
     ) -> types.ReadResourceResult | types.InputRequiredResult:
         async def read() -> types.ReadResourceResult | types.InputRequiredResult:
             if params.uri == STATUS_URI:
-                return read_status(self.registry)
+                return read_status(self.registry, self.cache)
             route = self.registry.catalog.route_resource(params.uri)
             if route is None:
                 raise UnknownNameError("resource", params.uri)

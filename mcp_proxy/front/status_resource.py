@@ -15,12 +15,17 @@ from typing import Any
 import mcp_types as types
 
 from ..registry import Registry
+from .resource_cache import ResourceCache
 
 STATUS_URI = "manifold://status"
 
 
-def status_document(registry: Registry) -> dict[str, Any]:
-    """What the status resource says now (no secrets: names, states and counts only)."""
+def status_document(registry: Registry, cache: ResourceCache | None = None) -> dict[str, Any]:
+    """What the status resource says now (no secrets: names, states and counts only).
+
+    With `cache`, the resource cache's size is reported too (`resource_cache`): a client that
+    reaches the proxy only over MCP (the chat service) has no other way to see it.
+    """
     servers: list[dict[str, Any]] = []
     for upstream in registry.upstreams.values():
         if not upstream.config.enabled:
@@ -39,12 +44,16 @@ def status_document(registry: Registry) -> dict[str, Any]:
                 "retry_in_s": info["retry_in_s"],
             }
         )
-    return {"servers": servers}
+    document: dict[str, Any] = {"servers": servers}
+    if cache is not None:
+        stats = cache.stats()
+        document["resource_cache"] = {"entries": stats["entries"], "bytes": stats["bytes"]}
+    return document
 
 
-def read_status(registry: Registry) -> types.ReadResourceResult:
+def read_status(registry: Registry, cache: ResourceCache | None = None) -> types.ReadResourceResult:
     """The status resource's contents."""
-    text = json.dumps(status_document(registry), separators=(",", ":"))
+    text = json.dumps(status_document(registry, cache), separators=(",", ":"))
     return types.ReadResourceResult(
         contents=[types.TextResourceContents(uri=STATUS_URI, mime_type="application/json", text=text)]
     )

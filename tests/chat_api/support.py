@@ -113,7 +113,7 @@ async def running_chat_api(settings: ChatSettings, *, wait_ready: bool = True) -
     ):
         service = ChatService(url=url, app=app, http=http)
         if wait_ready:
-            await service.wait_for_health(lambda body: body["mcp"]["initialized"])
+            await service.wait_for_health(lambda body: body["initialized"])
         yield service
 
 

@@ -151,7 +151,7 @@ async def test_the_mcp_server_stopping_mid_conversation_is_a_503_until_it_comes_
             assert first["metadata"]["servers_used"] == ["database"]
 
             await stop(server.process)
-            await service.wait_for_health(lambda body: not body["mcp"]["initialized"])
+            await service.wait_for_health(lambda body: not body["initialized"])
             health = await service.http.get("/health")
             assert health.status_code == 503 and health.json()["status"] == "unhealthy"
             down = await service.chat("And again?", first["conversation_id"])
@@ -162,7 +162,7 @@ async def test_the_mcp_server_stopping_mid_conversation_is_a_503_until_it_comes_
             assert status == 503 and events[0][1]["error"] == "mcp_unavailable"
 
             async with mcp_server(kind, tmp_path, port=port_of(url)):
-                await service.wait_for_health(lambda body: body["mcp"]["initialized"])
+                await service.wait_for_health(lambda body: body["initialized"])
                 script.script(Calls(Call("execute_query", SELECT_ONE)), Reply("Back."))
                 back = (await service.chat("And again?", first["conversation_id"])).json()
     assert back["response"] == "Back."

@@ -35,10 +35,10 @@ async def lab(llm: ScriptedLLM) -> AsyncGenerator[ChatService]:
 
 async def test_a_stdio_server_is_single_mode_under_its_own_name(lab: ChatService) -> None:
     health = await lab.health()
-    assert health["mcp"]["mode"] == "single"
+    assert health["mode"] == "single"
     detailed = (await lab.http.get("/health/detailed")).json()
-    assert detailed["mcp"]["server_name"] == "lab"
-    assert detailed["mcp"]["target"].startswith("stdio: python")
+    assert detailed["server_name"] == "lab"
+    assert detailed["target"].startswith("stdio: python")
 
 
 async def test_tool_progress_is_streamed_as_events(lab: ChatService, script: ScriptedLLM) -> None:

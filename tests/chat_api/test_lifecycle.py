@@ -48,14 +48,14 @@ async def test_the_service_starts_before_the_mcp_server_and_says_so(llm: Scripte
         health = await service.http.get("/health")
         assert health.status_code == 503
         assert health.json()["status"] == "unhealthy"
-        assert health.json()["mcp"]["initialized"] is False
+        assert health.json()["initialized"] is False
         assert (await service.http.get("/healthz")).json() == {"status": "ok"}
         chat = await service.chat("Hello")
         assert chat.status_code == 503
         assert "unavailable" in chat.json()["message"]
         async with database_over_sse(tmp_path, port=port):
             await service.wait_for_health(lambda body: body["status"] == "healthy")
-            assert (await service.health())["mcp"]["mode"] == "single"
+            assert (await service.health())["mode"] == "single"
 
 
 async def test_without_an_llm_the_chat_says_how_to_configure_one(tmp_path: Path) -> None:
@@ -64,7 +64,8 @@ async def test_without_an_llm_the_chat_says_how_to_configure_one(tmp_path: Path)
         chat = (await service.chat("Hello")).json()
         status, events = await service.stream("Hello")
         direct = await service.http.post("/mcp/tools/count_slowly/call", json={"arguments": {"steps": 2}})
-    assert health["status"] == "degraded"
+    # `status` speaks of the MCP side, which is fully up; the missing model is said in `llm`.
+    assert health["status"] == "healthy"
     assert health["llm"] == {"configured": False, "provider": None, "model": None}
     assert "No LLM provider is configured" in chat["response"]
     assert "LLM_BASE_URL" in chat["response"] and "11434" in chat["response"]
@@ -124,8 +125,8 @@ async def test_an_unusable_proxy_config_falls_back_to_the_server_url(llm: Script
         with capture_logs() as logs:
             async with running_chat_api(settings) as service:
                 detailed = (await service.http.get("/health/detailed")).json()
-    assert detailed["mcp"]["mode"] == "single"
-    assert detailed["mcp"]["target"] == f"sse: {server.ready['url']}"
+    assert detailed["mode"] == "single"
+    assert detailed["target"] == f"sse: {server.ready['url']}"
     unusable = next(e for e in logs if e["event"] == "proxy_config_unusable")
     assert "not valid TOML" in unusable["error"]
 
@@ -173,10 +174,10 @@ async def test_python_m_chat_api_launches_the_proxy_and_stops_it_on_shutdown(tmp
         url = chat_api.ready["url"]
         async with httpx2.AsyncClient(base_url=url) as http:
             with anyio.fail_after(WAIT_DEADLINE):
-                while not (health := (await http.get("/health")).json())["mcp"]["initialized"]:
+                while not (health := (await http.get("/health")).json())["initialized"]:
                     await anyio.sleep(POLL_INTERVAL)
-        assert health["mcp"]["mode"] == "multi"
-        assert health["mcp"]["servers"] == {"total": 3, "healthy": 3}
+        assert health["mode"] == "multi"
+        assert health["servers"] == 3
         tree = _children(chat_api.process.pid)
         tree += [grandchild for child in tree for grandchild in _children(child)]
         examples = chat_api.example_pids()

@@ -7,7 +7,7 @@ from collections.abc import AsyncGenerator
 
 import pytest
 
-from chat_api.proxy_status import parse_status
+from chat_api.proxy_status import NO_CACHE, CacheFigures, parse_report, parse_status
 from tests.chat_api.llm_script import Reply, ScriptedLLM
 from tests.chat_api.support import LAB_COMMAND, ChatService, chat_settings, running_chat_api
 
@@ -23,9 +23,12 @@ async def proxy_like(llm: ScriptedLLM) -> AsyncGenerator[ChatService]:
 
 async def test_the_reported_states_decide_which_servers_are_healthy(proxy_like: ChatService) -> None:
     health = await proxy_like.health()
-    assert health["mcp"]["mode"] == "multi"
-    assert health["mcp"]["servers"] == {"total": 2, "healthy": 1}
-    detail = (await proxy_like.http.get("/health/detailed")).json()["mcp"]["server_detail"]
+    assert health["mode"] == "multi"
+    assert health["servers"] == 1
+    assert health["status"] == "degraded"
+    detailed = (await proxy_like.http.get("/health/detailed")).json()
+    assert detailed["servers"] == {"total": 2, "healthy": 1}
+    detail = detailed["server_detail"]
     assert [(d["name"], d["state"], d["healthy"], d["last_error"]) for d in detail] == [
         ("alpha", "ready", True, None),
         ("beta", "down", False, "connection refused"),
@@ -47,7 +50,7 @@ async def test_a_state_change_is_picked_up_by_the_probe(proxy_like: ChatService)
         "/mcp/tools/alpha__set_state/call", json={"arguments": {"name": "beta", "state": "ready"}}
     )
     assert changed.json()["server"] == "alpha"
-    await proxy_like.wait_for_health(lambda body: body["mcp"]["servers"]["healthy"] == 2)
+    await proxy_like.wait_for_health(lambda body: body["servers"] == 2)
 
 
 def test_entries_without_a_name_or_state_and_disabled_servers_are_left_out() -> None:
@@ -69,3 +72,18 @@ def test_a_document_that_is_not_a_status_is_ignored() -> None:
     assert parse_status("not json") is None
     assert parse_status('["servers"]') is None
     assert parse_status('{"servers": {}}') is None
+
+
+def test_the_resource_cache_figures_are_read_and_default_to_an_empty_cache() -> None:
+    servers = [{"name": "a", "state": "ready"}]
+    reported = parse_report(json.dumps({"servers": servers, "resource_cache": {"entries": 3, "bytes": 2048}}))
+    assert reported is not None and reported.cache == CacheFigures(entries=3, size_bytes=2048)
+    older_proxy = parse_report(json.dumps({"servers": servers}))
+    assert older_proxy is not None and older_proxy.cache == NO_CACHE
+    garbled = parse_report(json.dumps({"servers": servers, "resource_cache": {"entries": -1, "bytes": "many"}}))
+    assert garbled is not None and garbled.cache == NO_CACHE
+
+
+async def test_a_proxy_that_reports_no_cache_shows_an_empty_one(proxy_like: ChatService) -> None:
+    detailed = (await proxy_like.http.get("/health/detailed")).json()
+    assert detailed["resources"]["cache"] == {"entries": 0, "size_bytes": 0}

@@ -41,7 +41,7 @@ async def test_with_the_token_the_link_is_ready_and_without_it_it_is_refused(tmp
                 while link.connections == 0 and link.last_error is None:
                     await anyio.sleep(POLL_INTERVAL)
             refused_ready, refused_error = link.ready, link.last_error
-    assert health["mcp"]["initialized"] is True
-    assert health["mcp"]["mode"] == "multi"
+    assert health["initialized"] is True
+    assert health["mode"] == "multi"
     assert refused_ready is False
     assert refused_error is not None

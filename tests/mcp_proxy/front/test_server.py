@@ -261,3 +261,27 @@ async def test_the_unlisted_status_resource_reports_every_server_and_follows_its
     assert STATUS_URI not in [r.uri for r in listed]  # readable, not listed: the proxy stays invisible
     assert before["alpha"]["state"] == "ready" and before["alpha"]["tools"] > 0
     assert before["broken"]["state"] == "down" and "refused" in before["broken"]["last_error"]
+
+
+async def test_the_status_resource_reports_the_size_of_the_resource_cache() -> None:
+    import json
+
+    from mcp_proxy.front.status_resource import STATUS_URI
+
+    async def cache_figures(client: Client) -> dict[str, Any]:
+        content = (await client.read_resource(STATUS_URI)).contents[0]
+        assert isinstance(content, types.TextResourceContents)
+        figures: dict[str, Any] = json.loads(content.text)["resource_cache"]
+        return figures
+
+    # A handshake-era upstream states no cache hints, so its reads are kept for the configured TTL.
+    servers = {"alpha": {"protocol": "legacy"}}
+    async with (
+        proxy_over({"alpha": build_upstream("alpha")}, servers) as proxy,
+        Client(proxy.server.server, mode="legacy", cache=None) as client,
+    ):
+        empty = await cache_figures(client)
+        await client.read_resource("note://alpha/alpha/readme")
+        held = await cache_figures(client)
+    assert empty == {"entries": 0, "bytes": 0}
+    assert held["entries"] == 1 and held["bytes"] == proxy.server.cache.stats()["bytes"] > 0
