@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import sys
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,26 +120,68 @@ async def running_chat_api(settings: ChatSettings, *, wait_ready: bool = True) -
 # ---- MCP servers to talk to --------------------------------------------------------------
 
 
-def write_proxy_config(folder: Path) -> Path:
-    """A servers.toml with the three example servers over stdio, using this interpreter."""
+EXAMPLE_SERVERS = ("database", "github", "files")
+
+
+def example_env(name: str, folder: Path) -> dict[str, str]:
+    """The environment an example server needs: the database gets its own copy of the shop in `folder`."""
+    return {"DB_PATH": str(folder / "shop.db")} if name == "database" else {}
+
+
+def _inline_table(values: dict[str, str]) -> str:
+    return "{ " + ", ".join(f"{key} = {json.dumps(value)}" for key, value in values.items()) + " }"
+
+
+def write_proxy_config(folder: Path, *, legacy: Collection[str] = ()) -> Path:
+    """A servers.toml with the three example servers over stdio, using this interpreter.
+
+    The servers named in `legacy` are spoken to in the handshake era, whose resource reads the
+    proxy caches (a modern-era server says on every read how long it may be kept).
+    """
     python, root = json.dumps(sys.executable), json.dumps(str(REPO_ROOT))
-    database_env = f"DB_PATH = {json.dumps(str(folder / 'shop.db'))}"
     tables = [
         f'[servers.{name}]\ntransport = "stdio"\ncommand = {python}\n'
         f'args = ["-m", "examples.servers.{name}"]\ncwd = {root}\n'
-        f"env = {{ {database_env if name == 'database' else ''} }}\n"
-        for name in ("database", "github", "files")
+        f"env = {_inline_table(example_env(name, folder))}\n" + ('protocol = "legacy"\n' if name in legacy else "")
+        for name in EXAMPLE_SERVERS
     ]
     path = folder / "servers.toml"
     path.write_text("[proxy]\nstartup_timeout = 20\n\n" + "\n".join(tables))
     return path
 
 
+def write_seed_config(path: Path, folder: Path) -> Path:
+    """The three example servers over stdio in the seed JSON form (what `config/mcp-servers.json` holds)."""
+    servers = [
+        {
+            "name": name,
+            "transport": "stdio",
+            "config": {
+                "command": sys.executable,
+                "args": ["-m", f"examples.servers.{name}"],
+                "cwd": str(REPO_ROOT),
+                "env": example_env(name, folder),
+            },
+        }
+        for name in EXAMPLE_SERVERS
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"version": "1.0", "proxy": {"startup_timeout": 20}, "servers": servers}, indent=2))
+    return path
+
+
+@asynccontextmanager
+async def example_over(name: str, folder: Path, transport: str, port: int = 0) -> AsyncGenerator[Spawned]:
+    """An example server over `sse` or `http` (streamable HTTP); `ready['url']` is its URL."""
+    args = [sys.executable, "-m", f"examples.servers.{name}", "--transport", transport, "--port", str(port)]
+    async with spawn(args, ready=example_ready, env=example_env(name, folder)) as server:
+        yield server
+
+
 @asynccontextmanager
 async def database_over_sse(folder: Path, port: int = 0) -> AsyncGenerator[Spawned]:
     """The example database server over legacy SSE (the single-server setup); `ready['url']` is its URL."""
-    args = [sys.executable, "-m", "examples.servers.database", "--transport", "sse", "--port", str(port)]
-    async with spawn(args, ready=example_ready, env={"DB_PATH": str(folder / "shop.db")}) as server:
+    async with example_over("database", folder, "sse", port) as server:
         yield server
 
 
@@ -150,6 +192,15 @@ async def proxy_over_http(config: Path, port: int = 0) -> AsyncGenerator[Spawned
     args += ["--config", str(config), "--log-format", "json"]
     async with spawn(args, ready=proxy_listening) as proxy:
         yield proxy
+
+
+def chat_api_listening(line: str) -> dict[str, Any] | None:
+    """The chat service's `chat_api_listening` log event (JSON log format), which carries its URL."""
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return None
+    return event if isinstance(event, dict) and event.get("event") == "chat_api_listening" else None  # pyright: ignore[reportUnknownVariableType]
 
 
 def free_port() -> int:

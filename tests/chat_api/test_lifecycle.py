@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import AsyncGenerator
 from pathlib import Path
-from typing import Any
 
 import anyio
 import httpx2
@@ -22,6 +20,7 @@ from tests.chat_api.support import (
     POLL_INTERVAL,
     WAIT_DEADLINE,
     ChatService,
+    chat_api_listening,
     chat_settings,
     database_over_sse,
     free_port,
@@ -150,14 +149,6 @@ async def test_a_launched_proxy_that_never_comes_up_falls_back_to_the_url(tmp_pa
     assert "command not found" in failed["error"]
 
 
-def _listening(line: str) -> dict[str, Any] | None:
-    try:
-        event = json.loads(line)
-    except ValueError:
-        return None
-    return event if isinstance(event, dict) and event.get("event") == "chat_api_listening" else None  # pyright: ignore[reportUnknownVariableType]
-
-
 def _children(pid: int) -> list[int]:
     path = Path(f"/proc/{pid}/task/{pid}/children")
     return [int(p) for p in path.read_text().split()] if path.exists() else []
@@ -170,7 +161,7 @@ async def test_python_m_chat_api_launches_the_proxy_and_stops_it_on_shutdown(tmp
         "CHAT_API_LOG_FORMAT": "json",
         "LLM_PROVIDER": "none",
     }
-    async with spawn([sys.executable, "-m", "chat_api"], ready=_listening, env=env) as chat_api:
+    async with spawn([sys.executable, "-m", "chat_api"], ready=chat_api_listening, env=env) as chat_api:
         url = chat_api.ready["url"]
         async with httpx2.AsyncClient(base_url=url) as http:
             with anyio.fail_after(WAIT_DEADLINE):
