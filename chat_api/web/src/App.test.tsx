@@ -58,8 +58,17 @@ describe("App", () => {
     expect(bodies).toEqual([{ message: "How many customers?" }, { message: "And products?", conversation_id: "c1" }]);
   });
 
+  it("shows the mode, the MCP link and the model from /health in the top bar", async () => {
+    routeFetch(BASE_ROUTES);
+    const { container } = render(<App />);
+    const topbar = container.querySelector(".topbar__status")!;
+    expect(await within(topbar as HTMLElement).findByText("test-model")).toBeInTheDocument();
+    expect(topbar).toHaveTextContent("Mode multi");
+    expect(topbar).toHaveTextContent("MCP connected");
+  });
+
   it("says plainly when no language model is configured", async () => {
-    routeFetch({ ...BASE_ROUTES, "GET /health": () => json({ ...HEALTH_OK, status: "degraded", llm: { configured: false, provider: null, model: null } }) });
+    routeFetch({ ...BASE_ROUTES, "GET /health": () => json({ ...HEALTH_OK, llm: { configured: false, provider: null, model: null } }) });
     render(<App />);
     expect(await screen.findByText("No language model is configured.")).toBeInTheDocument();
     expect(screen.getByText("No LLM")).toBeInTheDocument();
@@ -69,7 +78,7 @@ describe("App", () => {
     let answers = 0;
     routeFetch({
       ...BASE_ROUTES,
-      "GET /health": () => json({ ...HEALTH_OK, status: "unhealthy", mcp: { ...HEALTH_OK.mcp, initialized: false } }, 503),
+      "GET /health": () => json({ ...HEALTH_OK, status: "unhealthy", servers: 0, initialized: false }, 503),
       "POST /chat/stream": () => {
         answers += 1;
         return answers === 1
@@ -121,7 +130,7 @@ describe("App", () => {
   });
 
   it("hides and shows the tools drawer, whose tabs switch between tools and resources", async () => {
-    routeFetch({ ...BASE_ROUTES, "GET /mcp/resources": () => json({ total: 0, resources: [] }) });
+    routeFetch({ ...BASE_ROUTES, "GET /mcp/resources": () => json({ count: 0, resources: [] }) });
     render(<App />);
     await userEvent.click(screen.getByRole("tab", { name: "Resources" }));
     expect(await screen.findByText("0 resources")).toBeInTheDocument();

@@ -73,7 +73,7 @@ export function App() {
     requestAnimationFrame(() => document.getElementById("tool-search")?.focus());
   }, []);
 
-  const linkUp = health.data?.mcp.initialized ?? false;
+  const linkUp = health.data?.initialized ?? false;
   const toolsKey = `${linkUp}|${(servers.data?.servers ?? []).map((s) => `${s.name}:${s.tools}`).join(",")}`;
   const llmConfigured = health.data ? health.data.llm.configured : null;
   const serverStates = Object.fromEntries((servers.data?.servers ?? []).map((s) => [s.name, s.state]));
@@ -92,7 +92,7 @@ export function App() {
           {health.data ? (
             <>
               <span className="pill">
-                Mode <strong>{health.data.mcp.mode ?? "—"}</strong>
+                Mode <strong>{health.data.mode ?? "—"}</strong>
               </span>
               <span className={`pill pill--${linkUp ? "healthy" : "unhealthy"}`}>
                 MCP {linkUp ? "connected" : "not connected"}

@@ -25,18 +25,19 @@ describe("loadServers", () => {
     routeFetch({
       "GET /health/detailed": () =>
         json({
-          status: "healthy",
+          status: "degraded",
+          initialized: true,
+          mode: "multi",
+          servers: { total: 2, healthy: 1 },
+          tools: { total: 6 },
+          resources: { total: 1, cache: { entries: 0, size_bytes: 0 } },
           llm: { configured: true, provider: null, model: null },
-          mcp: {
-            initialized: true,
-            mode: "multi",
-            state: "ready",
-            target: "stdio: python -m mcp_proxy",
-            server_detail: [
-              { name: "github", healthy: false, tools: 3, resources: 0, state: "down", last_error: "refused" },
-              { name: "database", healthy: true, tools: 3, resources: 1 },
-            ],
-          },
+          state: "ready",
+          target: "stdio: python -m mcp_proxy",
+          server_detail: [
+            { name: "github", healthy: false, tools: 3, resources: 0, state: "down", last_error: "refused" },
+            { name: "database", healthy: true, tools: 3, resources: 1 },
+          ],
         }),
     });
     const report = await loadServers();
@@ -53,8 +54,14 @@ describe("loadServers", () => {
         json(
           {
             status: "unhealthy",
+            initialized: false,
+            mode: "multi",
+            servers: { total: 1, healthy: 0 },
+            tools: { total: 0 },
+            resources: { total: 0, cache: { entries: 0, size_bytes: 0 } },
             llm: { configured: true, provider: null, model: null },
-            mcp: { initialized: false, mode: "multi", state: "down", server_detail: [{ name: "db", healthy: false, tools: 2, resources: 0 }] },
+            state: "down",
+            server_detail: [{ name: "db", healthy: false, tools: 2, resources: 0 }],
           },
           503,
         ),

@@ -2,7 +2,7 @@
 // the service has no per-upstream report.
 
 import { ApiError, getServers } from "./api";
-import type { Health, ServersReport, UpstreamState } from "./types";
+import type { DetailedHealth, ServersReport, UpstreamState } from "./types";
 
 export function normaliseState(state: string | null | undefined): UpstreamState {
   const known: UpstreamState[] = ["ready", "degraded", "connecting", "down", "disabled"];
@@ -15,24 +15,19 @@ export function sortServers(report: ServersReport): ServersReport {
   return { ...report, servers };
 }
 
-interface DetailedHealth extends Health {
-  mcp: Health["mcp"] & { state?: string; target?: string; last_error?: string | null };
-}
-
 export function reportFromHealth(health: DetailedHealth): ServersReport {
-  const { mcp } = health;
-  const linkState = mcp.state ?? (mcp.initialized ? "ready" : "down");
+  const linkState = health.state ?? (health.initialized ? "ready" : "down");
   return {
-    mode: mcp.mode,
+    mode: health.mode,
     status: health.status,
     source: "link",
-    link: { state: linkState, target: mcp.target ?? "", last_error: mcp.last_error ?? null },
-    servers: (mcp.server_detail ?? []).map((server) => {
+    link: { state: linkState, target: health.target ?? "", last_error: health.last_error ?? null },
+    servers: (health.server_detail ?? []).map((server) => {
       // The proxy's own word for the state when the link has it, else the link's health.
       const state = server.state ? normaliseState(server.state) : server.healthy ? "ready" : "down";
       return {
         name: server.name,
-        state: mcp.initialized ? state : "unknown",
+        state: health.initialized ? state : "unknown",
         transport: server.transport ?? null,
         tools: server.tools,
         resources: server.resources,

@@ -55,7 +55,7 @@ export interface ToolInfo {
 
 export interface ToolList {
   tools: ToolInfo[];
-  total: number;
+  count: number;
   mode: Mode | null;
 }
 
@@ -70,7 +70,7 @@ export interface ResourceInfo {
 
 export interface ResourceList {
   resources: ResourceInfo[];
-  total: number;
+  count: number;
 }
 
 export interface ToolCallResponse {
@@ -83,28 +83,46 @@ export interface ToolCallResponse {
   duration_ms: number;
 }
 
+export type HealthStatus = "healthy" | "degraded" | "unhealthy";
+
+export interface LlmStatus {
+  configured: boolean;
+  provider: string | null;
+  model: string | null;
+}
+
+/** GET /health: `status` speaks of the MCP side only; `servers` counts the healthy ones. */
 export interface Health {
-  status: "healthy" | "degraded" | "unhealthy";
-  mcp: {
-    initialized: boolean;
-    mode: Mode | null;
-    servers?: { total: number; healthy: number };
-    tools?: { total: number };
-    state?: string;
-    target?: string;
+  status: HealthStatus;
+  mode: Mode | null;
+  servers: number;
+  initialized: boolean;
+  llm: LlmStatus;
+}
+
+/** GET /health/detailed: the integration figures at the top level, and the link's own facts. */
+export interface DetailedHealth {
+  status: HealthStatus;
+  initialized: boolean;
+  mode: Mode | null;
+  servers: { total: number; healthy: number };
+  tools: { total: number };
+  resources: { total: number; cache: { entries: number; size_bytes: number } };
+  llm: LlmStatus;
+  state?: string;
+  target?: string;
+  last_error?: string | null;
+  next_retry_at?: number | null;
+  server_detail?: {
+    name: string;
+    healthy: boolean;
+    tools: number;
+    resources: number;
+    state?: string | null;
+    transport?: string | null;
     last_error?: string | null;
-    next_retry_at?: number | null;
-    server_detail?: {
-      name: string;
-      healthy: boolean;
-      tools: number;
-      resources: number;
-      state?: string | null;
-      transport?: string | null;
-      last_error?: string | null;
-    }[];
-  };
-  llm: { configured: boolean; provider: string | null; model: string | null };
+    retry_in_s?: number | null;
+  }[];
 }
 
 export type UpstreamState = "ready" | "degraded" | "connecting" | "down" | "disabled" | "unknown";

@@ -59,7 +59,7 @@ export function ResourcesViewer({ refreshKey }: Props) {
           Resources unavailable: {error}
         </div>
       ) : null}
-      {list ? <p className="muted small">{list.total} resources</p> : error ? null : <p className="muted">Loading resources…</p>}
+      {list ? <p className="muted small">{list.count} resources</p> : error ? null : <p className="muted">Loading resources…</p>}
       {groups.map(([server, resources]) => (
         <section key={server} className="resource-group" aria-label={`Resources of ${server}`}>
           <h3>{server}</h3>

@@ -51,7 +51,7 @@ export function ServersPanel({ report, health, error }: Props) {
   const servers = report?.servers ?? [];
   const ready = servers.filter((s) => s.state === "ready" || s.state === "degraded").length;
   const status = report?.status ?? health?.status ?? null;
-  const mode = report?.mode ?? health?.mcp.mode ?? null;
+  const mode = report?.mode ?? health?.mode ?? null;
   return (
     <aside className="servers-panel" aria-labelledby="servers-title">
       <div className="panel-title">

@@ -21,7 +21,7 @@ export function StatusBanners({ health, healthError, linkError }: Props) {
   if (!health) return null;
   return (
     <div className="banners">
-      {!health.mcp.initialized ? (
+      {!health.initialized ? (
         <div className="banner banner--error" role="alert" data-banner="mcp-down">
           <strong>The MCP server is not connected.</strong> Chat and tools are unavailable until it is back; the
           service reconnects by itself.

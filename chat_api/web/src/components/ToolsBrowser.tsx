@@ -166,7 +166,7 @@ export function ToolsBrowser({ refreshKey, serverStates = {} }: Props) {
       ) : null}
       {list ? (
         <p className="muted small" aria-live="polite">
-          {filtered.length === list.total ? `${list.total} tools` : `${filtered.length} of ${list.total} tools`}
+          {filtered.length === list.count ? `${list.count} tools` : `${filtered.length} of ${list.count} tools`}
         </p>
       ) : error ? null : (
         <p className="muted">Loading tools…</p>

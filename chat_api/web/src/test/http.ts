@@ -40,7 +40,9 @@ export function routeFetch(routes: Record<string, Handler>) {
 
 export const HEALTH_OK = {
   status: "healthy",
-  mcp: { initialized: true, mode: "multi", servers: { total: 2, healthy: 2 }, tools: { total: 2 } },
+  mode: "multi",
+  servers: 2,
+  initialized: true,
   llm: { configured: true, provider: "openai", model: "test-model" },
 };
 
@@ -56,7 +58,7 @@ export const SERVERS_OK = {
 };
 
 export const TOOLS = {
-  total: 2,
+  count: 2,
   mode: "multi",
   tools: [
     {
