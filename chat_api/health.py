@@ -47,12 +47,11 @@ def llm_status(services: Services) -> LlmStatus:
 
 async def proxy_cache(link: McpLink, timeout: float = CACHE_READ_TIMEOUT) -> CacheFigures:
     """The proxy's resource cache figures, read now over the link; zero without a proxy report."""
-    inventory = link.inventory
-    if not link.ready or inventory is None or inventory.reported is None:
-        return NO_CACHE
     try:
-        client, _ = link.require()
-    except LinkUnavailable:  # the link went down since the check above
+        client, inventory = link.require()
+    except LinkUnavailable:  # not connected: no figures to read, and the counts say why
+        return NO_CACHE
+    if inventory.reported is None:  # a single server, or a proxy without a status resource
         return NO_CACHE
     report = await read_report(client, timeout)
     return report.cache if report is not None else NO_CACHE
