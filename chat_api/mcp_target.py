@@ -32,7 +32,7 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
 from manifold_common.logging import get_logger
-from mcp_proxy.config.models import CONFIG_PATH_ENV, load_config
+from mcp_proxy.config.loading import CONFIG_PATH_ENV, load_config
 from mcp_proxy.core.errors import ConfigError
 
 log = get_logger(__name__)

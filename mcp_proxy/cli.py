@@ -18,8 +18,9 @@ from manifold_common.logging import LOG_LEVELS, LogFormat, configure_logging, ge
 from manifold_common.redaction import register_secrets, secret_values
 
 from . import __version__
-from .config.importers import import_file
-from .config.models import CONFIG_PATH_ENV, CONFIG_SEARCH_PATHS, ProxyConfig, discover_config_path, load_config
+from .config.loading import CONFIG_PATH_ENV, CONFIG_SEARCH_PATHS, discover_config_path, load_config
+from .config.models import ProxyConfig
+from .config.render import import_file
 from .core.errors import ConfigError
 from .event_loop import EventLoopUnavailable, LoopName
 from .event_loop import resolve as resolve_event_loop

@@ -48,7 +48,8 @@ from mcp.shared.subscriptions import ResourcesListChanged, ResourceUpdated, Tool
 
 from mcp_proxy.app import Proxy, running_proxy
 from mcp_proxy.catalog.merged import ORIGIN_META_KEY
-from mcp_proxy.config.models import ProxyConfig, ServerConfig, parse_config_data
+from mcp_proxy.config.loading import parse_config_data
+from mcp_proxy.config.models import ProxyConfig, ServerConfig
 from mcp_proxy.upstream.supervisor import UpstreamState
 from mcp_proxy.upstream.transports import TransportFactory, open_transport
 
