@@ -29,6 +29,8 @@ from pydantic import (
     model_validator,
 )
 
+from manifold_common.http_transport import transport_for_url
+from manifold_common.proxy_contract import CONFIG_PATH_ENV
 from mcp_proxy.config.interpolate import expand_tree, path_label
 from mcp_proxy.config.policy import POLICY_FIELDS, ServerPolicy
 from mcp_proxy.config.problems import MIN_NAME_BUDGET, FieldProblems, translate_validation_error, unknown_key_message
@@ -66,7 +68,6 @@ DEFAULT_NAME_BUDGET = 64
 DEFAULT_STARTUP_TIMEOUT = 10.0
 DEFAULT_PAGE_SIZE = 100
 DEFAULT_SERVER_TIMEOUT = 30.0
-CONFIG_PATH_ENV = "MCP_CONFIG_PATH"
 CONFIG_SEARCH_PATHS: tuple[Path, ...] = (
     Path("servers.toml"),
     Path("config/mcp-servers.json"),
@@ -265,11 +266,6 @@ class ServerConfig(ServerPolicy):
         if problems:
             raise FieldProblems(problems)
         return self
-
-
-def transport_for_url(url: str) -> Transport:
-    """The transport a bare URL implies: legacy SSE when its path ends in `/sse`, otherwise streamable HTTP."""
-    return "sse" if urlsplit(url).path.rstrip("/").endswith("/sse") else "http"
 
 
 class ProxyConfig(BaseModel):
