@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from manifold_common.logging import get_logger
 
 from .mcp_link import LinkState, McpLink
+from .proxy_status import HEALTHY_STATE
 from .services import Services, get_services
 
 log = get_logger(__name__)
@@ -74,7 +75,7 @@ def report_from_proxy(link: McpLink) -> tuple[str, list[UpstreamStatus]] | None:
         )
         for detail in inventory.reported
     ]
-    healthy = sum(1 for s in servers if s.state == "ready")
+    healthy = sum(1 for s in servers if s.state == HEALTHY_STATE)
     status = "healthy" if servers and healthy == len(servers) else "degraded" if healthy else "unhealthy"
     return status, servers
 

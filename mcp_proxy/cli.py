@@ -271,8 +271,9 @@ def _shown_url(url: str) -> str:
 
 
 async def _print_tools(config: ProxyConfig, as_json: bool) -> int:
+    from manifold_common.proxy_contract import ORIGIN_META_KEY
+
     from .app import running_proxy
-    from .catalog.merged import ORIGIN_META_KEY
 
     async with running_proxy(config) as proxy:
         rows: list[dict[str, Any]] = []

@@ -31,6 +31,8 @@ import mcp_types as types
 from mcp.shared.uri_template import InvalidUriTemplate, UriTemplate
 from pydantic import BaseModel
 
+from manifold_common.proxy_contract import ORIGIN_META_KEY
+
 from ..core.errors import InvalidCursorError
 from .naming import (
     DEFAULT_NAME_BUDGET,
@@ -41,9 +43,6 @@ from .naming import (
     original_uri,
     shorten_name,
 )
-
-ORIGIN_META_KEY = "io.manifold/origin"
-"""`_meta` key on every exposed item naming the server it comes from and its upstream name or URI."""
 
 ConflictKind = Literal["tool", "prompt", "resource", "resource_template"]
 ListKind = Literal["tools", "resources", "resource_templates", "prompts"]

@@ -21,6 +21,7 @@ from typing import Any, Literal, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 
+from manifold_common.proxy_contract import CONFIG_PATH_ENV
 from mcp_proxy.config.importers import ServerDocument, convert_json_document, workspace_folder
 from mcp_proxy.config.interpolate import expand_tree, path_label
 from mcp_proxy.config.models import ProxyConfig, ProxySection, ServerConfig, cross_server_problems
@@ -42,7 +43,6 @@ __all__ = [
 DocumentSyntax = Literal["toml", "json"]
 _Model = TypeVar("_Model", bound=BaseModel)
 
-CONFIG_PATH_ENV = "MCP_CONFIG_PATH"
 CONFIG_SEARCH_PATHS: tuple[Path, ...] = (
     Path("servers.toml"),
     Path("config/mcp-servers.json"),

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 
+from manifold_common.http_transport import transport_for_url
 from mcp_proxy.catalog.naming import (
     DEFAULT_NAME_BUDGET,
     DEFAULT_SEPARATOR,
@@ -35,7 +36,6 @@ __all__ = [
     "ServerConfig",
     "Transport",
     "cross_server_problems",
-    "transport_for_url",
 ]
 
 Transport = Literal["stdio", "sse", "http"]
@@ -219,11 +219,6 @@ class ServerConfig(ServerPolicy):
         if problems:
             raise FieldProblems(problems)
         return self
-
-
-def transport_for_url(url: str) -> Transport:
-    """The transport a bare URL implies: legacy SSE when its path ends in `/sse`, otherwise streamable HTTP."""
-    return "sse" if urlsplit(url).path.rstrip("/").endswith("/sse") else "http"
 
 
 class ProxyConfig(BaseModel):

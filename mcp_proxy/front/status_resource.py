@@ -14,9 +14,9 @@ from typing import Any
 
 import mcp_types as types
 
-from ..registry import Registry
+from manifold_common.proxy_contract import STATUS_URI
 
-STATUS_URI = "manifold://status"
+from ..registry import Registry
 
 
 def status_document(registry: Registry) -> dict[str, Any]:
