@@ -57,10 +57,12 @@ run: install web
 	echo "proxy: http://$(HOST):$(PORT)/mcp   chat: http://$(HOST):$(CHAT_PORT)/"; \
 	wait
 
+# Format, lint, strict types, and the size ceiling (no module of the packages over 500 lines).
 lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/pyright
+	$(BIN)/python tools/check_module_sizes.py
 
 fmt: install
 	$(BIN)/ruff format .

@@ -18,7 +18,7 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
-from mcp_proxy.catalog.merged import ORIGIN_META_KEY
+from manifold_common.proxy_contract import ORIGIN_META_KEY
 
 from . import echo_server, procfs
 from .launch import REPO_ROOT, Launched, enter_together, example_ready, json_event, launch, wait_for_line

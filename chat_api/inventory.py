@@ -1,7 +1,7 @@
 """What the MCP server offers, as the chat service sees it: tools and resources with their origin.
 
 Pure functions over the SDK's types. The origin of an item is read from the proxy's
-`_meta["io.manifold/origin"]`; an item without it belongs to the one server the link talks to
+`_meta` origin record (`ORIGIN_META_KEY`); an item without it belongs to the one server the link talks to
 (single mode). Names are never taken apart to find a server.
 """
 
@@ -13,10 +13,7 @@ from typing import Any, Literal
 
 import mcp_types as types
 
-from mcp_proxy.catalog.merged import ORIGIN_META_KEY
-
-PROXY_SERVER_NAME = "manifold"
-"""The name the Manifold proxy gives itself in `serverInfo`; seeing it means multi mode."""
+from manifold_common.proxy_contract import ORIGIN_META_KEY, PROXY_SERVER_NAME
 
 Mode = Literal["single", "multi"]
 
@@ -108,9 +105,14 @@ def origin_of(meta: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
     return None
 
 
+def is_proxy(server_info: types.Implementation | None) -> bool:
+    """Whether the server calls itself by the proxy's name."""
+    return server_info is not None and server_info.name == PROXY_SERVER_NAME
+
+
 def detect_mode(server_info: types.Implementation | None, tools: Iterable[types.Tool]) -> Mode:
     """`multi` when the server says it is the proxy (its name, or origin metadata on its tools)."""
-    if server_info is not None and server_info.name == PROXY_SERVER_NAME:
+    if is_proxy(server_info):
         return "multi"
     return "multi" if any(origin_of(t.meta) is not None for t in tools) else "single"
 

@@ -3,9 +3,10 @@
 `McpLink.run` connects to the planned target, lists what the server offers into an
 `Inventory`, keeps it fresh (list_changed notifications, modern-era `subscriptions/listen`,
 and a periodic tools/list that doubles as a liveness probe), and reconnects with backoff when
-the server goes away. A launched proxy that never comes up makes the link fall back, once, to
-the direct target. Nothing here raises into the web app: requests ask `call_tool` and friends,
-which raise `LinkUnavailable` while the server is not connected.
+the server goes away. A proxy that refuses its configuration file is never launched, and a
+launched proxy that never comes up makes the link fall back, once, to the direct target.
+Nothing here raises into the web app: requests ask `call_tool` and friends, which raise
+`LinkUnavailable` while the server is not connected.
 
 States::
 
@@ -38,8 +39,9 @@ from manifold_common.streams import EofWatch
 
 from . import __version__
 from .errors import LinkUnavailable
-from .inventory import PROXY_SERVER_NAME, Inventory, build_inventory
-from .mcp_target import LinkTarget, TargetPlan, open_target
+from .inventory import Inventory, build_inventory, is_proxy
+from .listing import list_tools
+from .mcp_target import LinkTarget, TargetPlan, check_proxy_config, open_target
 from .proxy_status import STATUS_URI, read_status
 from .resources import fetch_resources
 from .settings import ChatSettings
@@ -47,8 +49,6 @@ from .settings import ChatSettings
 log = get_logger(__name__)
 
 CLIENT_NAME = "manifold-chat-api"
-MAX_LIST_PAGES = 50
-"""A server whose pagination never ends cannot hang the link."""
 
 StateListener = Callable[["McpLink"], None]
 
@@ -128,6 +128,7 @@ class McpLink:
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Stay connected until cancelled. Reports started at once: the service never waits for the server."""
         task_status.started()
+        await self._check_proxy_config()
         log.info("mcp_link_starting", target=self.target.describe())
         while True:
             self._set_state(LinkState.CONNECTING)
@@ -147,6 +148,25 @@ class McpLink:
                 "mcp_link_down", target=self.target.describe(), error=self.last_error, retry_in_s=round(delay, 2)
             )
             await anyio.sleep(delay)
+
+    async def _check_proxy_config(self) -> None:
+        # The proxy judges its own configuration; a file it refuses is not launched, and what
+        # the proxy said about it (file, field, fix) is what the log reports.
+        config, fallback = self.plan.config_path, self.plan.fallback
+        if not self.target.launches_proxy or config is None:
+            return
+        refusal = await check_proxy_config(config)
+        if refusal is None:
+            return
+        log.warning(
+            "proxy_config_unusable",
+            config=str(config),
+            error=refusal.message,
+            exit_status=refusal.exit_status,
+            fallback=fallback.describe() if fallback else None,
+        )
+        if fallback is not None:
+            self.target, self.fell_back = fallback, True
 
     def _should_fall_back(self) -> bool:
         # Only a launched proxy that never came up is abandoned; once it has worked, it is relaunched.
@@ -295,8 +315,7 @@ class McpLink:
         # not list it (a single bare upstream must look exactly like itself), so it is asked for
         # by name whenever the server says it is the proxy.
         resources = [r for r in resources if r.uri != STATUS_URI]
-        is_proxy = client.server_info is not None and client.server_info.name == PROXY_SERVER_NAME
-        reported = await read_status(client, self._request_timeout) if is_proxy else None
+        reported = await read_status(client, self._request_timeout) if is_proxy(client.server_info) else None
         return build_inventory(client.server_info, tools, resources, reported)
 
     def _mark_lost(self) -> None:
@@ -402,18 +421,3 @@ class McpLink:
             "connections": self.connections,
             "server_detail": [asdict(d) for d in servers],
         }
-
-
-async def list_tools(client: Client) -> list[types.Tool]:
-    """Every tool the server lists, across pages; none when it has no tools capability."""
-    if client.server_capabilities.tools is None:
-        return []
-    tools: list[types.Tool] = []
-    cursor: str | None = None
-    for _ in range(MAX_LIST_PAGES):
-        page = await client.list_tools(cursor=cursor)
-        tools.extend(page.tools)
-        cursor = page.next_cursor
-        if cursor is None:
-            break
-    return tools

@@ -4,10 +4,12 @@ Resolution order (first match wins):
 
 1. A proxy configuration file: `MCP_CONFIG_PATH`, else `config/mcp-servers.json`, else
    `/etc/mcp/servers.json`. The service launches the proxy itself over stdio with it
-   (`python -m mcp_proxy serve --transport stdio --config PATH`), one process tree. The file is
-   validated first; when it cannot be used, or the launched proxy never comes up, the link falls
-   back to the next choice and logs why. Adding a config file and restarting is the whole
-   migration from one server to many.
+   (`python -m mcp_proxy serve --transport stdio --config PATH`), one process tree. The proxy
+   judges the file first (`python -m mcp_proxy check --config PATH`, see `check_proxy_config`):
+   the service never parses the proxy's configuration itself. When the proxy refuses the file,
+   or the launched proxy never comes up, the link falls back to the next choice and logs why in
+   the proxy's own words. Adding a config file and restarting is the whole migration from one
+   server to many.
 2. `MCP_SERVER_COMMAND`: any command that serves MCP over stdio.
 3. `MCP_SERVER_URL` (default: the proxy at `http://127.0.0.1:8000/mcp`); a URL whose path ends
    in `/sse` is a legacy SSE server, anything else streamable HTTP.
@@ -17,32 +19,31 @@ from __future__ import annotations
 
 import os
 import shlex
+import subprocess
 import sys
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+import anyio
 import httpx2
 from mcp.client._transport import TransportStreams  # pyright: ignore[reportPrivateUsage]
 from mcp.client.sse import sse_client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
+from manifold_common.http_transport import HTTP_CONNECT_TIMEOUT, HTTP_STREAM_READ_TIMEOUT, transport_for_url
 from manifold_common.logging import get_logger
-from mcp_proxy.config.models import CONFIG_PATH_ENV, load_config
-from mcp_proxy.core.errors import ConfigError
 
 log = get_logger(__name__)
 
 CONFIG_SEARCH_PATHS: tuple[Path, ...] = (Path("config/mcp-servers.json"), Path("/etc/mcp/servers.json"))
 """Files that make the service launch the proxy when `MCP_CONFIG_PATH` is not set."""
-
-# Connecting and sending are quick; reads on an SSE stream may idle for a long time.
-HTTP_CONNECT_TIMEOUT = 10.0
-HTTP_STREAM_READ_TIMEOUT = 300.0
+PROXY_CHECK_TIMEOUT = 30.0
+"""Seconds the proxy may take to judge its configuration (it only reads the file; it connects to nothing)."""
 
 TargetKind = Literal["http", "sse", "stdio"]
 
@@ -75,10 +76,17 @@ class TargetPlan:
     config_path: Path | None = None
 
 
+@dataclass(frozen=True)
+class ProxyRefusal:
+    """The proxy would not start with a configuration file: its exit status and what it printed."""
+
+    exit_status: int
+    message: str
+
+
 def url_target(url: str) -> LinkTarget:
     """A target for an MCP URL: legacy SSE when the path ends in `/sse`, streamable HTTP otherwise."""
-    path = urlsplit(url).path.rstrip("/")
-    return LinkTarget(kind="sse" if path.endswith("/sse") else "http", url=url)
+    return LinkTarget(kind=transport_for_url(url), url=url)
 
 
 def command_target(command: str) -> LinkTarget:
@@ -89,20 +97,21 @@ def command_target(command: str) -> LinkTarget:
     return LinkTarget(kind="stdio", command=parts)
 
 
+def proxy_command(*arguments: str) -> tuple[str, ...]:
+    """The `mcp-proxy` command line run by this interpreter (installed with the service)."""
+    return (sys.executable, "-m", "mcp_proxy", *arguments)
+
+
 def proxy_target(config_path: Path) -> LinkTarget:
     """The proxy launched over stdio by this interpreter with `config_path`."""
-    command = (sys.executable, "-m", "mcp_proxy", "serve", "--transport", "stdio", "--config", str(config_path))
+    command = proxy_command("serve", "--transport", "stdio", "--config", str(config_path))
     return LinkTarget(kind="stdio", command=command, launches_proxy=True)
 
 
-def find_config(
-    explicit: str | None, search_paths: Sequence[Path] = CONFIG_SEARCH_PATHS, environ: Mapping[str, str] | None = None
-) -> Path | None:
+def find_config(explicit: str | None, search_paths: Sequence[Path] = CONFIG_SEARCH_PATHS) -> Path | None:
     """The proxy configuration to launch with: `explicit` (MCP_CONFIG_PATH), else the first existing default."""
-    environ = os.environ if environ is None else environ
-    given = explicit or environ.get(CONFIG_PATH_ENV)
-    if given:
-        return Path(given).expanduser()
+    if explicit:
+        return Path(explicit).expanduser()
     return next((path for path in search_paths if path.is_file()), None)
 
 
@@ -116,20 +125,29 @@ def plan_targets(
     direct = command_target(server_command) if server_command else url_target(server_url)
     if config_path is None:
         return TargetPlan(primary=direct)
-    problem = config_problem(config_path)
-    if problem is not None:
-        log.warning("proxy_config_unusable", config=str(config_path), error=problem, fallback=direct.describe())
-        return TargetPlan(primary=direct, config_path=config_path)
     return TargetPlan(primary=proxy_target(config_path), fallback=direct, config_path=config_path)
 
 
-def config_problem(path: Path) -> str | None:
-    """Why the proxy could not start with `path`, or None when the file loads and validates."""
+async def check_proxy_config(path: Path, timeout: float = PROXY_CHECK_TIMEOUT) -> ProxyRefusal | None:
+    """Ask the proxy whether it would start with `path` (`mcp-proxy check`); its refusal, or None.
+
+    The check runs with the environment and working directory the launched proxy gets, so
+    `${VAR}` references and relative paths resolve as they will then. When the check cannot
+    give an answer (it could not run, or took too long), None: the launch itself decides.
+    """
+    command = proxy_command("check", "--config", str(path))
     try:
-        load_config(path)
-    except ConfigError as exc:
-        return str(exc)
-    return None
+        with anyio.fail_after(timeout):
+            done = await anyio.run_process(
+                command, stdin=subprocess.DEVNULL, check=False, env=dict(os.environ), cwd=os.getcwd()
+            )
+    except (OSError, TimeoutError) as exc:
+        log.info("proxy_config_check_unanswered", config=str(path), error=str(exc) or type(exc).__name__)
+        return None
+    if done.returncode == 0:
+        return None
+    said = done.stderr.decode(errors="replace").strip()
+    return ProxyRefusal(done.returncode, said or f"mcp-proxy check exited with status {done.returncode}")
 
 
 def open_target(

@@ -27,12 +27,12 @@ import mcp_types as types
 from mcp import Client
 
 from manifold_common.logging import get_logger
+from manifold_common.proxy_contract import STATUS_URI
 
 from .inventory import ServerDetail
 
 log = get_logger(__name__)
 
-STATUS_URI = "manifold://status"
 STATUS_READ_TIMEOUT = 5.0
 HEALTHY_STATE = "ready"
 _LEFT_OUT_STATES = frozenset({"disabled"})

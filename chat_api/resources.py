@@ -16,12 +16,10 @@ from mcp import Client
 from manifold_common.logging import get_logger
 
 from .inventory import LinkedResource, link_resource, server_name_of
+from .listing import list_resources
 
 log = get_logger(__name__)
 
-MAX_RESOURCES_LISTED = 500
-"""Resources kept in the inventory; the rest are not offered to the model."""
-MAX_LIST_PAGES = 50
 MAX_PREVIEWS = 16
 """How many resources get their content previewed in the model's context."""
 PREVIEW_MAX_CHARS = 1500
@@ -51,21 +49,6 @@ def preview_text(result: types.ReadResourceResult, limit: int = PREVIEW_MAX_CHAR
     if not texts:
         return None
     return truncate("\n".join(texts), limit)
-
-
-async def list_resources(client: Client) -> list[types.Resource]:
-    """Every resource the server lists (bounded); none when it has no resources capability."""
-    if client.server_capabilities.resources is None:
-        return []
-    found: list[types.Resource] = []
-    cursor: str | None = None
-    for _ in range(MAX_LIST_PAGES):
-        page = await client.list_resources(cursor=cursor)
-        found.extend(page.resources)
-        cursor = page.next_cursor
-        if cursor is None or len(found) >= MAX_RESOURCES_LISTED:
-            break
-    return found[:MAX_RESOURCES_LISTED]
 
 
 async def fetch_resources(

@@ -14,6 +14,7 @@ from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from manifold_common.logging import LogFormat
+from manifold_common.proxy_contract import CONFIG_PATH_ENV
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8001
@@ -64,7 +65,7 @@ class ChatSettings(BaseSettings):
     """Bearer token sent to an HTTP/SSE MCP server (the proxy's `[security] auth_tokens`)."""
     mcp_server_command: str | None = Field(default=None, validation_alias=_env("MCP_SERVER_COMMAND"))
     """A command line that serves MCP over stdio; preferred over the URL when set."""
-    mcp_config_path: str | None = Field(default=None, validation_alias=_env("MCP_CONFIG_PATH"))
+    mcp_config_path: str | None = Field(default=None, validation_alias=_env(CONFIG_PATH_ENV))
     """A proxy configuration file: the service launches the proxy itself over stdio with it."""
     mcp_protocol: ProtocolChoice = Field(default="auto", validation_alias=_env("MCP_PROTOCOL", "CHAT_API_MCP_PROTOCOL"))
     """`auto` negotiates the newest protocol era the server speaks; `legacy` forces the initialize handshake."""

@@ -19,6 +19,7 @@ from manifold_common.logging import get_logger
 
 from .health import overall_status
 from .mcp_link import LinkState, McpLink
+from .proxy_status import HEALTHY_STATE
 from .services import Services, get_services
 
 log = get_logger(__name__)
@@ -75,7 +76,7 @@ def report_from_proxy(link: McpLink) -> tuple[str, list[UpstreamStatus]] | None:
         )
         for detail in inventory.reported
     ]
-    healthy = sum(1 for s in servers if s.state == "ready")
+    healthy = sum(1 for s in servers if s.state == HEALTHY_STATE)
     return overall_status(True, len(servers), healthy), servers
 
 

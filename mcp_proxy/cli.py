@@ -18,8 +18,9 @@ from manifold_common.logging import LOG_LEVELS, LogFormat, configure_logging, ge
 from manifold_common.redaction import register_secrets, secret_values
 
 from . import __version__
-from .config.importers import import_file
-from .config.models import CONFIG_PATH_ENV, CONFIG_SEARCH_PATHS, ProxyConfig, discover_config_path, load_config
+from .config.loading import CONFIG_PATH_ENV, CONFIG_SEARCH_PATHS, discover_config_path, load_config
+from .config.models import ProxyConfig
+from .config.render import import_file
 from .core.errors import ConfigError
 from .event_loop import EventLoopUnavailable, LoopName
 from .event_loop import resolve as resolve_event_loop
@@ -270,8 +271,9 @@ def _shown_url(url: str) -> str:
 
 
 async def _print_tools(config: ProxyConfig, as_json: bool) -> int:
+    from manifold_common.proxy_contract import ORIGIN_META_KEY
+
     from .app import running_proxy
-    from .catalog.merged import ORIGIN_META_KEY
 
     async with running_proxy(config) as proxy:
         rows: list[dict[str, Any]] = []

@@ -33,7 +33,7 @@ from manifold_common.logging import get_logger
 
 from .app import Proxy, running_proxy
 from .config.models import ProxyConfig
-from .front.auth import BearerGuard, TokenSet, configured_tokens, tokens_in_clear
+from .front.auth import BearerGuard, TokenSet, configured_tokens
 from .front.hosts import ANY, LOOPBACK_NAMES, HostGuard, HostPolicy
 from .front.http_errors import too_many_sessions
 from .front.http_shutdown import CountRequests, FrontActivity
@@ -106,7 +106,7 @@ def warn_about_exposure(config: ProxyConfig, options: FrontOptions, tokens: Toke
             message="the HTTP front is reachable from other machines and requires no token; "
             "set [security] auth_tokens or MCP_PROXY_AUTH_TOKENS",
         )
-    if config.source is not None and (count := tokens_in_clear(config.source)):
+    if config.source is not None and (count := config.auth_tokens_in_clear):
         log.warning(
             "auth_token_in_clear",
             file=str(config.source),

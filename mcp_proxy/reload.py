@@ -18,7 +18,7 @@ import anyio
 
 from manifold_common.logging import get_logger
 
-from .config.models import load_config
+from .config.loading import load_config
 from .core.errors import ConfigError
 from .registry import Registry
 

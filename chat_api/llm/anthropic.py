@@ -23,12 +23,13 @@ from anthropic.types import (
     UserMessageParam,
 )
 
-from ..errors import LLMFailed, LLMUnreachable
 from .base import AssistantMessage, LLMReply, LLMRequest, Message, TextSink, ToolCall, ToolSpec, Usage, UserMessage
+from .failures import ClientErrors, provider_errors
 
 PROVIDER_NAME = "anthropic"
 EMPTY_ASSISTANT_TEXT = "(no text)"
 """Anthropic rejects an empty assistant message; a turn with neither text nor calls gets this."""
+CLIENT_ERRORS = ClientErrors.of(anthropic)
 
 
 def _arguments_object(arguments: str) -> dict[str, Any]:
@@ -124,24 +125,11 @@ class AnthropicProvider:
         }
         if request.tools:
             arguments["tools"] = to_wire_tools(tuple(request.tools))
-        try:
+        subject = f"The Anthropic API (model {self._model})"
+        with provider_errors(CLIENT_ERRORS, subject, provider=self.name, model=self._model):
             if on_text is None:
                 return await self._complete(arguments)
             return await self._stream(arguments, on_text)
-        except anthropic.APITimeoutError as exc:
-            raise LLMUnreachable(self._where("did not answer in time"), provider=self.name, model=self._model) from exc
-        except anthropic.APIConnectionError as exc:
-            raise LLMUnreachable(self._where("cannot be reached"), provider=self.name, model=self._model) from exc
-        except anthropic.APIStatusError as exc:
-            raise LLMFailed(
-                self._where(f"answered {exc.status_code}: {exc.message}"),
-                provider=self.name,
-                model=self._model,
-                upstream_status=exc.status_code,
-            ) from exc
-
-    def _where(self, what: str) -> str:
-        return f"The Anthropic API (model {self._model}) {what}."
 
     async def _complete(self, arguments: dict[str, Any]) -> LLMReply:
         message = await self._client.messages.create(**arguments)

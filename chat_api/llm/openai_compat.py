@@ -22,7 +22,6 @@ from openai.types.chat import (
     ChatCompletionUserMessageParam,
 )
 
-from ..errors import LLMFailed, LLMUnreachable
 from .base import (
     AssistantMessage,
     LLMReply,
@@ -35,10 +34,12 @@ from .base import (
     Usage,
     UserMessage,
 )
+from .failures import ClientErrors, provider_errors
 
 PROVIDER_NAME = "openai"
 PLACEHOLDER_API_KEY = "not-needed"
 """Local servers (Ollama, LM Studio, llama.cpp) ignore the key, but the client insists on one."""
+CLIENT_ERRORS = ClientErrors.of(openai)
 
 
 def to_wire_messages(system: str, messages: list[Message] | tuple[Message, ...]) -> list[ChatCompletionMessageParam]:
@@ -128,31 +129,11 @@ class OpenAICompatProvider:
         if request.tools:
             arguments["tools"] = to_wire_tools(tuple(request.tools))
             arguments.update(self._options)
-        try:
+        subject = f"The LLM endpoint {self.base_url or 'api.openai.com'} (model {self._model})"
+        with provider_errors(CLIENT_ERRORS, subject, provider=self.name, model=self._model):
             if on_text is None:
                 return await self._complete(arguments)
             return await self._stream(arguments, on_text)
-        except openai.APITimeoutError as exc:
-            raise LLMUnreachable(self._where("did not answer in time"), provider=self.name, model=self._model) from exc
-        except openai.APIConnectionError as exc:
-            raise LLMUnreachable(self._where("cannot be reached"), provider=self.name, model=self._model) from exc
-        except openai.APIStatusError as exc:
-            raise LLMFailed(
-                self._where(f"answered {exc.status_code}: {_error_message(exc)}"),
-                provider=self.name,
-                model=self._model,
-                upstream_status=exc.status_code,
-            ) from exc
-        except openai.APIError as exc:
-            raise LLMFailed(
-                self._where(f"sent a reply that could not be read: {exc.message}"),
-                provider=self.name,
-                model=self._model,
-                upstream_status=None,
-            ) from exc
-
-    def _where(self, what: str) -> str:
-        return f"The LLM endpoint {self.base_url or 'api.openai.com'} (model {self._model}) {what}."
 
     async def _complete(self, arguments: dict[str, Any]) -> LLMReply:
         completion = await self._client.chat.completions.create(**arguments)
@@ -203,14 +184,3 @@ class OpenAICompatProvider:
     async def aclose(self) -> None:
         """Close the HTTP client."""
         await self._client.close()
-
-
-def _error_message(exc: openai.APIStatusError) -> str:
-    body: Any = exc.body
-    if isinstance(body, dict):
-        error: Any = body.get("error", body)  # pyright: ignore[reportUnknownMemberType]
-        if isinstance(error, dict) and isinstance(error.get("message"), str):  # pyright: ignore[reportUnknownMemberType]
-            return str(error["message"])  # pyright: ignore[reportUnknownArgumentType]
-        if isinstance(error, str):
-            return error
-    return exc.message

@@ -31,14 +31,18 @@ import mcp_types as types
 from mcp.shared.uri_template import InvalidUriTemplate, UriTemplate
 from pydantic import BaseModel
 
+from manifold_common.proxy_contract import ORIGIN_META_KEY
+
 from ..core.errors import InvalidCursorError
-from .naming import expose_uri, join_name, matches_filters, original_uri, shorten_name
-
-ORIGIN_META_KEY = "io.manifold/origin"
-"""`_meta` key on every exposed item naming the server it comes from and its upstream name or URI."""
-
-DEFAULT_SEPARATOR = "__"
-DEFAULT_NAME_BUDGET = 64
+from .naming import (
+    DEFAULT_NAME_BUDGET,
+    DEFAULT_SEPARATOR,
+    expose_uri,
+    join_name,
+    matches_filters,
+    original_uri,
+    shorten_name,
+)
 
 ConflictKind = Literal["tool", "prompt", "resource", "resource_template"]
 ListKind = Literal["tools", "resources", "resource_templates", "prompts"]

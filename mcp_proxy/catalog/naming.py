@@ -25,6 +25,13 @@ URIs
     of the URI is copied verbatim (``file:///etc/hosts`` -> ``file://p//etc/hosts``, with the
     doubled slash kept on purpose). The same rule applied to a URI template gives a template
     whose expansions map back with `original_uri`.
+
+Server names
+    A server's name is the default prefix of everything it exposes, so the rule for names lives
+    here too: `SERVER_NAME_RULE`, and never the separator inside a name or prefix.
+
+The configuration imports this module before the proxy loads the MCP SDK, so the SDK's types
+are named here for annotations only.
 """
 
 from __future__ import annotations
@@ -33,8 +40,16 @@ import hashlib
 import re
 from collections.abc import Sequence
 from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING
 
-import mcp_types as types
+if TYPE_CHECKING:
+    import mcp_types as types
+
+DEFAULT_SEPARATOR = "__"
+"""Joins a prefix to a name; many LLM APIs reject the dot, so it is not the default."""
+
+DEFAULT_NAME_BUDGET = 64
+"""The common LLM limit on tool-name length."""
 
 SHORT_HASH_LENGTH = 8
 """Hex digits of sha256 appended to a shortened name: 32 bits, ample for one catalog."""
@@ -45,24 +60,15 @@ SHORT_HASH_JOINER = "_"
 MIN_NAME_BUDGET = 16
 """Below this a shortened name would be mostly hash with almost no readable head."""
 
-_SERVER_NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]+")
-_SERVER_NAME_EDGE_CHARS = "_-"
+SERVER_NAME_RULE = "letters, digits, '_' and '-', not starting or ending with '_' or '-'"
+"""What a server name (and a non-empty prefix) is made of, as problems with one state it."""
+
+_SERVER_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_-]*[A-Za-z0-9])?")
+_NAME_PARTS = re.compile(r"[A-Za-z0-9]+")
 _SCHEME_END = ":"
 _AUTHORITY_MARKER = "//"
 _SEGMENT_END = "/"
 _PREFIX_FORBIDDEN_CHARS = frozenset(":/{}")
-
-
-def expose_name(prefix: str, separator: str, name: str, budget: int) -> str:
-    """Return the name a client sees for upstream `name` of a server exposed under `prefix`.
-
-    The result is ``prefix + separator + name`` (just ``name`` when `prefix` is empty), shortened
-    with `shorten_name` when it is longer than `budget`.
-    """
-    full = join_name(prefix, separator, name)
-    if len(full) <= budget:
-        return full
-    return shorten_name(full, budget)
 
 
 def join_name(prefix: str, separator: str, name: str) -> str:
@@ -128,19 +134,33 @@ def original_uri(prefix: str, exposed: str) -> str | None:
     return f"{scheme}{colon}{lead}{body[len(segment) :]}"
 
 
-def validate_server_name(name: str, separator: str) -> str | None:
-    """Return why `name` cannot be a server name (with this separator), or None if it can.
+def suggest_server_name(name: str, separator: str = DEFAULT_SEPARATOR) -> str:
+    """A valid spelling of `name`: its letters and digits joined by a character that is not the separator."""
+    joiner = "-" if separator == "_" else "_"
+    return joiner.join(_NAME_PARTS.findall(name)) or "server"
 
-    A server name is one or more of ``A-Z a-z 0-9 _ -``, does not start or end with ``_`` or
-    ``-``, and does not contain the name separator (so an exposed name reads unambiguously).
+
+def name_characters_problem(name: str, separator: str, kind: str = "server name") -> str | None:
+    """Why `name` cannot be a server name (or whatever `kind` says) by its characters, or None when it can.
+
+    The reason ends with a spelling to try that also avoids `separator`.
     """
-    if not _SERVER_NAME_PATTERN.fullmatch(name):
-        return f"server name {name!r} must be one or more of the characters A-Z, a-z, 0-9, '_' and '-'"
-    if name[0] in _SERVER_NAME_EDGE_CHARS or name[-1] in _SERVER_NAME_EDGE_CHARS:
-        return f"server name {name!r} must not start or end with '_' or '-'"
-    if separator and separator in name:
-        return f"server name {name!r} must not contain the name separator {separator!r}"
-    return None
+    if _SERVER_NAME.fullmatch(name):
+        return None
+    return f"{kind} {name!r} is not valid: use {SERVER_NAME_RULE}; try {suggest_server_name(name, separator)!r}"
+
+
+def name_separator_problem(name: str, separator: str, kind: str = "server name") -> str | None:
+    """Why `name` cannot be a server name (or prefix) while exposed names use `separator`, or None when it can.
+
+    A name that contains the separator would make exposed names ambiguous to read.
+    """
+    if not separator or separator not in name:
+        return None
+    return (
+        f"{kind} {name!r} contains the separator {separator!r}, which would make exposed names ambiguous; "
+        f"try {suggest_server_name(name, separator)!r}"
+    )
 
 
 def matches_filters(name: str, include: Sequence[str], exclude: Sequence[str]) -> bool:
@@ -166,9 +186,10 @@ def expose_content_uris(blocks: Sequence[types.ContentBlock], prefix: str) -> li
         return list(blocks)
     exposed: list[types.ContentBlock] = []
     for block in blocks:
-        if isinstance(block, types.ResourceLink):
+        # Told apart by their `type` tag, which needs no runtime import of the SDK's types.
+        if block.type == "resource_link":
             block = block.model_copy(update={"uri": expose_uri(prefix, block.uri)})
-        elif isinstance(block, types.EmbeddedResource):
+        elif block.type == "resource":
             resource = block.resource.model_copy(update={"uri": expose_uri(prefix, block.resource.uri)})
             block = block.model_copy(update={"resource": resource})
         exposed.append(block)

@@ -1,1 +1,1 @@
-"""The configuration: typed models of `servers.toml`, loading, `${VAR}` rules, other tools' files."""
+"""The configuration: typed models of `servers.toml`, loading, `${VAR}` rules, other tools' files, rendering."""

@@ -1,4 +1,4 @@
-"""Other tools' MCP configuration files in our shape, and any configuration rendered as `servers.toml`.
+"""Other tools' MCP configuration files in our shape.
 
 Three JSON layouts are understood:
 
@@ -8,9 +8,10 @@ Three JSON layouts are understood:
 * **VS Code** — ``{"servers": {NAME: {"type", ...}}}``, or ``{"mcp": {"servers": ...}}`` in settings.
 
 Converters return plain dicts shaped like `ServerConfig` with strings exactly as written (apart
-from translating editor variables such as ``${env:VAR}``), so `mcp_proxy.config.models` interpolates and
-validates every format the same way, and `import_file` can print a file that keeps ``${VAR}``
-references instead of baking secrets from the environment into it.
+from translating editor variables such as ``${env:VAR}``), so `mcp_proxy.config.loading`
+interpolates and validates every format the same way, and `mcp_proxy.config.render.import_file`
+can print a file that keeps ``${VAR}`` references instead of baking secrets from the environment
+into it.
 """
 
 from __future__ import annotations
@@ -18,15 +19,12 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from pydantic import BaseModel, SecretStr
-
 from mcp_proxy.config.interpolate import TreePath, path_label
-from mcp_proxy.config.models import ProxyConfig, parse_config_data, read_document
 from mcp_proxy.core.errors import ConfigError, ConfigProblem
 
 __all__ = [
@@ -38,10 +36,8 @@ __all__ = [
     "detect_layout",
     "import_claude_desktop",
     "import_cursor",
-    "import_file",
     "import_seed",
     "import_vscode",
-    "render_toml",
     "workspace_folder",
 ]
 
@@ -50,7 +46,6 @@ DocumentLayout = Literal["seed", "mcp-servers", "vscode"]
 
 MILLISECONDS_PER_SECOND = 1000.0
 """Seed files give timeouts in milliseconds; ours are in seconds."""
-SECRET_MASK = "**********"
 _WORKSPACE_DIRS = frozenset({".vscode", ".cursor"})
 _PASSED_THROUGH = ("command", "args", "env", "cwd", "url", "headers")
 _TRANSPORT_KEYS = ("type", "transport", "transportType")
@@ -66,8 +61,6 @@ _SEED_ENTRY_KEYS = (
 )
 _SEED_CONFIG_KEYS = ("command", "args", "env", "headers", "cwd")
 _REFERENCE_OR_DOLLAR = re.compile(r"\$\{([^{}]*)\}|\$")
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-_TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
 _LAYOUT_HINT = (
     "expected an object with 'mcpServers' (Claude Desktop, Cursor), 'servers' (VS Code: an object; "
     "seed format: a list) or 'mcp': {'servers': ...} (VS Code settings)"
@@ -329,86 +322,3 @@ def default_import_path(
     else:
         folder = Path(environ.get("XDG_CONFIG_HOME") or home / ".config")
     return folder / "Claude" / "claude_desktop_config.json"
-
-
-def import_file(kind: ImportKind, path: str | Path | None = None) -> str:
-    """Translate another tool's MCP configuration into `servers.toml` text.
-
-    Values are kept as written, `${VAR}` references included: nothing is read from the
-    environment, so no secret is baked into the output. `path` defaults to `kind`'s usual file.
-
-    Raises:
-        ConfigError: listing every problem (missing file, bad names, editor input prompts...).
-    """
-    file = default_import_path(kind) if path is None else Path(path)
-    source = str(file)
-    data, _ = read_document(file, source)
-    base_dir = file.expanduser().absolute().parent
-    config = parse_config_data(data, source, syntax="json", base_dir=base_dir, interpolate=False)
-    header = f"# Servers imported from {source} ({kind}).\n\n"
-    return header + render_toml(config, reveal_secrets=True, keep_references=True)
-
-
-def render_toml(config: ProxyConfig, *, reveal_secrets: bool = False, keep_references: bool = False) -> str:
-    """Render `config` as `servers.toml` text; loading that text gives back an equal configuration.
-
-    Settings left at their defaults are omitted. Secret values (env, headers) are masked unless
-    `reveal_secrets` is true. Every `$` is written as `$$` so values survive interpolation, unless
-    `keep_references` says the strings are templates (a configuration parsed with
-    `interpolate=False`) whose `${VAR}` references must stay references.
-    """
-    writer = _TomlWriter(reveal_secrets=reveal_secrets, escape_dollars=not keep_references)
-    blocks: list[str] = []
-    proxy_lines = [writer.assignment(key, value) for key, value in _changed(config.proxy)]
-    if proxy_lines:
-        blocks.append("\n".join(["[proxy]", *proxy_lines]))
-    for server in config.servers:
-        lines = [f"[servers.{_toml_key(server.name)}]", writer.assignment("transport", server.transport)]
-        lines += [writer.assignment(key, value) for key, value in _changed(server) if key not in ("name", "transport")]
-        blocks.append("\n".join(lines))
-    return "\n\n".join(blocks) + "\n" if blocks else ""
-
-
-def _changed(model: BaseModel) -> Iterator[tuple[str, Any]]:
-    for name, info in type(model).model_fields.items():
-        value = getattr(model, name)
-        if value != info.get_default(call_default_factory=True):
-            yield name, value
-
-
-@dataclass(frozen=True)
-class _TomlWriter:
-    reveal_secrets: bool
-    escape_dollars: bool
-
-    def assignment(self, key: str, value: Any) -> str:
-        return f"{_toml_key(key)} = {self.value(value)}"
-
-    def value(self, value: Any) -> str:
-        if isinstance(value, SecretStr):
-            return self.text(value.get_secret_value()) if self.reveal_secrets else _toml_string(SECRET_MASK)
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if isinstance(value, int | float):
-            return repr(value)
-        if isinstance(value, Mapping):
-            inner = ", ".join(self.assignment(key, item) for key, item in cast(Mapping[str, Any], value).items())
-            return f"{{ {inner} }}" if inner else "{}"
-        if isinstance(value, list):
-            return "[" + ", ".join(self.value(item) for item in cast(list[Any], value)) + "]"
-        return self.text(str(value))
-
-    def text(self, text: str) -> str:
-        return _toml_string(text.replace("$", "$$") if self.escape_dollars else text)
-
-
-def _toml_key(key: str) -> str:
-    return key if _BARE_KEY.fullmatch(key) else _toml_string(key)
-
-
-def _toml_string(text: str) -> str:
-    escaped = "".join(
-        _TOML_ESCAPES.get(char) or (f"\\u{ord(char):04X}" if ord(char) < 0x20 or ord(char) == 0x7F else char)
-        for char in text
-    )
-    return f'"{escaped}"'

@@ -1,83 +1,52 @@
-"""The proxy's configuration: typed models of `servers.toml`, and loading any supported file into them.
+"""The proxy's configuration as typed models: what a valid `servers.toml` says, checked field by field.
 
-`load_config` reads our TOML, the seed JSON form, and Claude Desktop / Cursor / VS Code files
-(the JSON layouts are translated by `mcp_proxy.config.importers`). Strings are `${VAR}`-expanded
-before validation (`mcp_proxy.config.interpolate`). Nothing stops at the first mistake: every problem
-in the file — unset variables, unknown keys, bad values, clashing names — is collected into one
-`ConfigError`, each naming the file, the server, the field and the fix.
+Validators give every problem in the user's terms (the field, what is expected, a fix); reading
+files and collecting those problems into one `ConfigError` is `mcp_proxy.config.loading`'s work.
+The rules for server names and the separator are the catalog's naming rules
+(`mcp_proxy.catalog.naming`), which exposed names follow.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
+from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-    model_validator,
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
+
+from manifold_common.http_transport import transport_for_url
+from mcp_proxy.catalog.naming import (
+    DEFAULT_NAME_BUDGET,
+    DEFAULT_SEPARATOR,
+    MIN_NAME_BUDGET,
+    name_characters_problem,
+    name_separator_problem,
 )
-
-from mcp_proxy.config.interpolate import expand_tree, path_label
-from mcp_proxy.config.policy import POLICY_FIELDS, ServerPolicy
-from mcp_proxy.config.problems import MIN_NAME_BUDGET, FieldProblems, translate_validation_error, unknown_key_message
+from mcp_proxy.config.policy import ServerPolicy
+from mcp_proxy.config.problems import FieldProblems
 from mcp_proxy.config.security import SecuritySection
-from mcp_proxy.core.errors import ConfigError, ConfigProblem
-
-if TYPE_CHECKING:
-    from mcp_proxy.config.importers import ServerDocument
 
 __all__ = [
-    "CONFIG_PATH_ENV",
-    "CONFIG_SEARCH_PATHS",
     "Isolation",
     "ProtocolMode",
     "ProxyConfig",
     "ProxySection",
     "ServerConfig",
     "Transport",
-    "discover_config_path",
-    "load_config",
-    "parse_config_data",
-    "suggest_server_name",
-    "transport_for_url",
+    "cross_server_problems",
 ]
 
 Transport = Literal["stdio", "sse", "http"]
 ProtocolMode = Literal["auto", "legacy", "2026-07-28"]
 Isolation = Literal["shared", "per-client"]
-DocumentSyntax = Literal["toml", "json"]
-_Model = TypeVar("_Model", bound=BaseModel)
 
-DEFAULT_SEPARATOR = "__"
-DEFAULT_NAME_BUDGET = 64
-"""The common LLM limit on tool-name length."""
 DEFAULT_STARTUP_TIMEOUT = 10.0
 DEFAULT_PAGE_SIZE = 100
 DEFAULT_SERVER_TIMEOUT = 30.0
-CONFIG_PATH_ENV = "MCP_CONFIG_PATH"
-CONFIG_SEARCH_PATHS: tuple[Path, ...] = (
-    Path("servers.toml"),
-    Path("config/mcp-servers.json"),
-    Path("/etc/mcp/servers.json"),
-)
-"""Where `discover_config_path` looks when neither --config nor MCP_CONFIG_PATH is given."""
 
-_NAME_RULE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_-]*[A-Za-z0-9])?")
-_NAME_RULE_TEXT = "letters, digits, '_' and '-', not starting or ending with '_' or '-'"
 _SEPARATOR_RULE = re.compile(r"[._-]+")
-_NAME_PARTS = re.compile(r"[A-Za-z0-9]+")
 _TRANSPORT_ALIASES = {"streamable-http": "http", "streamable_http": "http", "streamablehttp": "http"}
 _STDIO_ONLY_FIELDS = ("command", "args", "env", "cwd")
 _REMOTE_ONLY_FIELDS = ("url", "headers")
@@ -85,23 +54,6 @@ _REMOTE_ONLY_FIELDS = ("url", "headers")
 
 def _context(info: ValidationInfo) -> Mapping[str, Any]:
     return cast(Mapping[str, Any], info.context or {})
-
-
-def suggest_server_name(name: str, separator: str = DEFAULT_SEPARATOR) -> str:
-    """A valid spelling of `name`: its letters and digits joined by a character that is not the separator."""
-    joiner = "-" if separator == "_" else "_"
-    return joiner.join(_NAME_PARTS.findall(name)) or "server"
-
-
-def _invalid_name_message(kind: str, value: str, separator: str) -> str:
-    return f"{kind} {value!r} is not valid: use {_NAME_RULE_TEXT}; try {suggest_server_name(value, separator)!r}"
-
-
-def _separator_message(kind: str, value: str, separator: str) -> str:
-    return (
-        f"{kind} {value!r} contains the separator {separator!r}, which would make exposed names ambiguous; "
-        f"try {suggest_server_name(value, separator)!r}"
-    )
 
 
 class ProxySection(BaseModel):
@@ -195,20 +147,22 @@ class ServerConfig(ServerPolicy):
             return _TRANSPORT_ALIASES.get(lowered, lowered)
         return cast(object, value)
 
+    # Only the characters here: whether a name or prefix contains the separator is checked with
+    # the servers together (`cross_server_problems`), where the separator in force is certain.
     @field_validator("name")
     @classmethod
     def _check_name(cls, value: str, info: ValidationInfo) -> str:
         separator = _context(info).get("separator", DEFAULT_SEPARATOR)
-        if not _NAME_RULE.fullmatch(value):
-            raise ValueError(_invalid_name_message("server name", value, separator))
+        if problem := name_characters_problem(value, separator):
+            raise ValueError(problem)
         return value
 
     @field_validator("prefix")
     @classmethod
     def _check_prefix(cls, value: str | None, info: ValidationInfo) -> str | None:
         separator = _context(info).get("separator", DEFAULT_SEPARATOR)
-        if value and not _NAME_RULE.fullmatch(value):
-            raise ValueError(_invalid_name_message("prefix", value, separator) + ', or "" for bare names')
+        if value and (problem := name_characters_problem(value, separator, "prefix")):
+            raise ValueError(problem + ', or "" for bare names')
         return value
 
     @field_validator("env", "headers", mode="before")
@@ -267,11 +221,6 @@ class ServerConfig(ServerPolicy):
         return self
 
 
-def transport_for_url(url: str) -> Transport:
-    """The transport a bare URL implies: legacy SSE when its path ends in `/sse`, otherwise streamable HTTP."""
-    return "sse" if urlsplit(url).path.rstrip("/").endswith("/sse") else "http"
-
-
 class ProxyConfig(BaseModel):
     """A whole configuration: the `[proxy]` settings and every server, in file order."""
 
@@ -282,21 +231,18 @@ class ProxyConfig(BaseModel):
     servers: list[ServerConfig] = Field(default_factory=list[ServerConfig])
     source: Path | None = None
     """The file this configuration was loaded from."""
-
-    @property
-    def enabled_servers(self) -> list[ServerConfig]:
-        """The servers to start, in file order."""
-        return [server for server in self.servers if server.enabled]
+    auth_tokens_in_clear: int = 0
+    """How many `[security] auth_tokens` the file writes as literal values instead of `${VAR}` references."""
 
     @model_validator(mode="after")
     def _check_servers_together(self) -> ProxyConfig:
-        problems = _cross_problems(self.servers, self.proxy.separator)
+        problems = cross_server_problems(self.servers, self.proxy.separator)
         if problems:
             raise FieldProblems([(field, f"server {server!r}: {message}") for server, field, message in problems])
         return self
 
 
-def _cross_problems(servers: Iterable[ServerConfig], separator: str) -> list[tuple[str, str, str]]:
+def cross_server_problems(servers: Iterable[ServerConfig], separator: str) -> list[tuple[str, str, str]]:
     """Rules that involve the separator or several servers: (server, field, message) for each break."""
     problems: list[tuple[str, str, str]] = []
     seen_names: set[str] = set()
@@ -307,8 +253,8 @@ def _cross_problems(servers: Iterable[ServerConfig], separator: str) -> list[tup
             continue
         seen_names.add(server.name)
         for field, kind, value in (("name", "server name", server.name), ("prefix", "prefix", server.prefix)):
-            if value and separator in value:
-                problems.append((server.name, field, _separator_message(kind, value, separator)))
+            if value and (problem := name_separator_problem(value, separator, kind)):
+                problems.append((server.name, field, problem))
         prefix = server.exposed_prefix
         if not server.enabled or not prefix:
             continue
@@ -317,212 +263,3 @@ def _cross_problems(servers: Iterable[ServerConfig], separator: str) -> list[tup
             clash = f"prefix {prefix!r} is already used by server {owner!r}; give one of them a different prefix"
             problems.append((server.name, "prefix", clash))
     return problems
-
-
-_SECTIONS = ("proxy", "security", "server_defaults", "servers")
-
-
-def _native_document(
-    data: Mapping[str, Any], source: str
-) -> tuple[dict[str, Any], list[dict[str, Any]], list[ConfigProblem]]:
-    """Split our own format into the proxy table and one dict per server (name included)."""
-    problems = [
-        ConfigProblem(source, unknown_key_message(key, _SECTIONS, "section"), None, key)
-        for key in data
-        if key not in _SECTIONS
-    ]
-    proxy = data.get("proxy", {})
-    if not isinstance(proxy, Mapping):
-        problems.append(ConfigProblem(source, "must be a table: [proxy]", None, "proxy"))
-        proxy = {}
-    tables = data.get("servers", {})
-    if not isinstance(tables, Mapping):
-        problems.append(ConfigProblem(source, "must be a table of servers: [servers.NAME] sections", None, "servers"))
-        tables = {}
-    servers: list[dict[str, Any]] = []
-    for name, table in cast(Mapping[str, Any], tables).items():
-        if not isinstance(table, Mapping):
-            problems.append(ConfigProblem(source, f"must be a table: [servers.{name}]", name))
-            continue
-        fields = dict(cast(Mapping[str, Any], table))
-        if "name" in fields:
-            problems.append(
-                ConfigProblem(source, "a server's name is its table name [servers.NAME]; remove this key", name, "name")
-            )
-        servers.append({**fields, "name": name})
-    defaults = data.get("server_defaults", {})
-    if not isinstance(defaults, Mapping):
-        problems.append(ConfigProblem(source, "must be a table: [server_defaults]", None, "server_defaults"))
-        defaults = {}
-    defaults = dict(cast(Mapping[str, Any], defaults))
-    problems += [
-        ConfigProblem(source, unknown_key_message(key, POLICY_FIELDS), None, f"server_defaults.{key}")
-        for key in defaults
-        if key not in POLICY_FIELDS
-    ]
-    # A server's own setting wins over the defaults.
-    servers = [{**{k: v for k, v in defaults.items() if k in POLICY_FIELDS}, **fields} for fields in servers]
-    return dict(cast(Mapping[str, Any], proxy)), servers, problems
-
-
-def parse_config_data(
-    data: Mapping[str, Any],
-    source: str,
-    environ: Mapping[str, str] | None = None,
-    *,
-    syntax: DocumentSyntax | None = None,
-    base_dir: Path | None = None,
-    interpolate: bool = True,
-) -> ProxyConfig:
-    """Validate an already-parsed document into a `ProxyConfig`.
-
-    Args:
-        data: the parsed TOML table or JSON object.
-        source: how problems name the file.
-        environ: variables for `${VAR}` expansion; defaults to `os.environ`.
-        syntax: "toml" (our format) or "json" (seed, Claude Desktop / Cursor or VS Code layouts);
-            by default taken from `source`'s suffix.
-        base_dir: folder that relative `cwd` paths are resolved against.
-        interpolate: False keeps `${VAR}` references as written (used to translate files).
-
-    Raises:
-        ConfigError: listing every problem found.
-    """
-    environ = os.environ if environ is None else environ
-    if syntax is None:
-        syntax = "json" if source.lower().endswith(".json") else "toml"
-    if syntax == "json":
-        document = _json_document(data, source, base_dir)
-        proxy_data, server_data, problems = document.proxy, document.servers, list(document.problems)
-    else:
-        proxy_data, server_data, problems = _native_document(data, source)
-    expansion = environ if interpolate else None
-    proxy, found = _expand_and_validate(ProxySection, proxy_data, source, None, "proxy.", expansion, {})
-    problems += found
-    security_data: object = data.get("security", {}) if syntax == "toml" else {}
-    if not isinstance(security_data, Mapping):
-        problems.append(ConfigProblem(source, "must be a table: [security]", None, "security"))
-        security_data = {}
-    security, found = _expand_and_validate(
-        SecuritySection, cast(Mapping[str, Any], security_data), source, None, "security.", expansion, {}
-    )
-    problems += found
-    proxy = proxy or ProxySection()
-    context = {"separator": proxy.separator, "base_dir": base_dir, "interpolated": interpolate}
-    servers: list[ServerConfig] = []
-    for fields in server_data:
-        name = fields.get("name")
-        label = name if isinstance(name, str) else None
-        server, found = _expand_and_validate(ServerConfig, fields, source, label, "", expansion, context)
-        problems += found
-        if server is not None:
-            servers.append(server)
-    problems += [
-        ConfigProblem(source, message, server, field)
-        for server, field, message in _cross_problems(servers, proxy.separator)
-    ]
-    if problems:
-        raise ConfigError(problems)
-    return ProxyConfig(proxy=proxy, security=security or SecuritySection(), servers=servers)
-
-
-def _expand_and_validate(
-    model: type[_Model],
-    data: Mapping[str, Any],
-    source: str,
-    server: str | None,
-    prefix: str,
-    environ: Mapping[str, str] | None,
-    context: Mapping[str, Any],
-) -> tuple[_Model | None, list[ConfigProblem]]:
-    """Expand references in `data` (unless `environ` is None) and validate it as `model`."""
-    problems: list[ConfigProblem] = []
-    if environ is not None:
-        # Names are identifiers, never templates.
-        expanded, found = expand_tree({key: value for key, value in data.items() if key != "name"}, environ)
-        data = {**expanded, **({"name": data["name"]} if "name" in data else {})}
-        problems += [ConfigProblem(source, p.message, server, prefix + path_label(p.path)) for p in found]
-    try:
-        return model.model_validate(data, context=context), problems
-    except ValidationError as exc:
-        # A value whose references could not be expanded is already reported; its validation error would be noise.
-        unresolved = {problem.field for problem in problems}
-        return None, problems + [
-            p for p in translate_validation_error(exc, source, server, model, prefix) if p.field not in unresolved
-        ]
-
-
-def _json_document(data: Mapping[str, Any], source: str, base_dir: Path | None) -> ServerDocument:
-    # importers builds on this module's models, so it is imported here, at call time, to keep
-    # the import graph one-way.
-    from mcp_proxy.config.importers import convert_json_document, workspace_folder
-
-    workspace = workspace_folder(base_dir) if base_dir is not None else None
-    return convert_json_document(data, source, workspace=workspace)
-
-
-def read_document(path: Path, source: str) -> tuple[dict[str, Any], DocumentSyntax]:
-    """Read and parse a TOML or JSON file (by suffix; otherwise by its first character).
-
-    Raises:
-        ConfigError: naming the file when it is missing, unreadable, or not valid TOML/JSON.
-    """
-
-    def fail(message: str) -> ConfigError:
-        return ConfigError([ConfigProblem(source, message)])
-
-    try:
-        text = path.expanduser().read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise fail("file not found; check the path (or pass --config / set MCP_CONFIG_PATH)") from None
-    except IsADirectoryError:
-        raise fail("is a directory; give the path of a .toml or .json file") from None
-    except UnicodeDecodeError:
-        raise fail("is not UTF-8 text") from None
-    except OSError as exc:
-        raise fail(f"cannot be read: {exc.strerror}") from None
-    suffix = path.suffix.lower()
-    is_json = suffix == ".json" or (suffix != ".toml" and text.lstrip().startswith("{"))
-    if not is_json:
-        try:
-            return tomllib.loads(text), "toml"
-        except tomllib.TOMLDecodeError as exc:
-            raise fail(f"is not valid TOML: {exc}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise fail(f"is not valid JSON: {exc.msg} (at line {exc.lineno}, column {exc.colno})") from None
-    if not isinstance(data, dict):
-        raise fail("must contain a JSON object at the top level")
-    return cast(dict[str, Any], data), "json"
-
-
-def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> ProxyConfig:
-    """Load, expand and validate a configuration file of any supported format.
-
-    Raises:
-        ConfigError: listing every problem found in the file.
-    """
-    file = Path(path)
-    data, syntax = read_document(file, str(path))
-    base_dir = file.expanduser().absolute().parent
-    config = parse_config_data(data, str(path), environ, syntax=syntax, base_dir=base_dir)
-    return config.model_copy(update={"source": file})
-
-
-def discover_config_path(explicit: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Path | None:
-    """Find the configuration file: --config, then MCP_CONFIG_PATH, then `CONFIG_SEARCH_PATHS` in order.
-
-    Returns None when nothing is configured and no default file exists.
-
-    Raises:
-        ConfigError: when --config or MCP_CONFIG_PATH names a file that does not exist.
-    """
-    environ = os.environ if environ is None else environ
-    for given, origin in ((explicit, "--config"), (environ.get(CONFIG_PATH_ENV), CONFIG_PATH_ENV)):
-        if given:
-            path = Path(given).expanduser()
-            if not path.exists():
-                raise ConfigError([ConfigProblem(str(given), f"file not found (given by {origin}); check the path")])
-            return path
-    return next((candidate for candidate in CONFIG_SEARCH_PATHS if candidate.is_file()), None)

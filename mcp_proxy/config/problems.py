@@ -12,11 +12,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from mcp_proxy.catalog.naming import MIN_NAME_BUDGET
 from mcp_proxy.config.interpolate import path_label
 from mcp_proxy.core.errors import ConfigProblem
-
-MIN_NAME_BUDGET = 16
-"""A shortened name keeps a readable head plus a hash; below this there is no room for both."""
 
 _SECRET_FIELDS = frozenset({"env", "headers"})
 _MAX_SHOWN_VALUE = 60

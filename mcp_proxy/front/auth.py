@@ -11,21 +11,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable, Iterable
-from pathlib import Path
 
 from pydantic import SecretStr
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..config.models import parse_config_data, read_document
 from ..config.security import SecuritySection
-from ..core.errors import ConfigError
 
 REALM = "manifold"
 """The realm named in `WWW-Authenticate` challenges."""
 _SCHEME = "bearer"
-_REFERENCE_MARK = "${"
 
 
 def _digest(token: str) -> bytes:
@@ -56,19 +52,6 @@ class TokenSet:
 def configured_tokens(security: SecuritySection, env_tokens: Iterable[SecretStr] = ()) -> TokenSet:
     """The tokens of the `[security]` table plus those from the environment."""
     return TokenSet([*security.auth_tokens, *env_tokens])
-
-
-def tokens_in_clear(path: Path) -> int:
-    """How many `[security] auth_tokens` entries of the file at `path` are literal values, not `${VAR}` references.
-
-    A file that cannot be read or validated counts as none: loading it reports that properly.
-    """
-    try:
-        data, syntax = read_document(path, str(path))
-        raw = parse_config_data(data, str(path), syntax=syntax, interpolate=False)
-    except ConfigError:
-        return 0
-    return sum(1 for token in raw.security.auth_tokens if _REFERENCE_MARK not in token.get_secret_value())
 
 
 def presented_token(headers: Headers) -> str | None:

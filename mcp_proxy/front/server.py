@@ -22,6 +22,7 @@ from mcp.server.context import ServerRequestContext
 from opentelemetry import trace
 
 from manifold_common.logging import get_logger
+from manifold_common.proxy_contract import PROXY_SERVER_NAME
 from manifold_common.redaction import redact_text
 
 from .. import __version__
@@ -41,7 +42,6 @@ from .status_resource import STATUS_URI, read_status
 
 log = get_logger(__name__)
 
-SERVER_NAME = "manifold"
 SERVER_TITLE = "Manifold MCP proxy"
 
 # `_meta` keys that belong to the downstream connection and must not be forwarded upstream:
@@ -81,7 +81,7 @@ class ProxyServer:
         self.registry = registry
         self.clients = Clients(on_subscriptions_changed=self._sync_subscriptions)
         self.server = AggregatingServer(
-            SERVER_NAME,
+            PROXY_SERVER_NAME,
             registry,
             version=__version__,
             title=SERVER_TITLE,

@@ -14,10 +14,10 @@ from typing import Any
 
 import mcp_types as types
 
+from manifold_common.proxy_contract import STATUS_URI
+
 from ..registry import Registry
 from .resource_cache import ResourceCache
-
-STATUS_URI = "manifold://status"
 
 
 def status_document(registry: Registry, cache: ResourceCache | None = None) -> dict[str, Any]:

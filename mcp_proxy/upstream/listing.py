@@ -23,8 +23,9 @@ Item = TypeVar("Item", bound=BaseModel)
 
 ALL_LISTS: frozenset[ChangedList] = frozenset({"tools", "resources", "prompts"})
 
-# A buggy upstream that hands back cursors forever must not hang the proxy.
-MAX_LIST_PAGES = 1000
+# The proxy relays an upstream's lists whole, however long; the cap only stops a buggy upstream
+# that hands back cursors forever from hanging it.
+MAX_UPSTREAM_LIST_PAGES = 1000
 # How much of a rejected item is quoted in the report.
 _MAX_QUOTED = 120
 
@@ -97,7 +98,7 @@ async def _walk(
     items: list[Item] = []
     cursor: str | None = None
     seen: set[str] = set()
-    for _ in range(MAX_LIST_PAGES):
+    for _ in range(MAX_UPSTREAM_LIST_PAGES):
         try:
             page = await _raw_request(session, method, {"cursor": cursor} if cursor is not None else {})
         except MCPError as exc:

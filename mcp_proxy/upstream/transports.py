@@ -21,6 +21,7 @@ from mcp.client.sse import sse_client
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
+from manifold_common.http_transport import HTTP_CONNECT_TIMEOUT, HTTP_STREAM_READ_TIMEOUT
 from manifold_common.logging import get_logger
 
 from ..config.models import ServerConfig
@@ -33,11 +34,6 @@ log = get_logger(__name__)
 
 TransportFactory = Callable[[ServerConfig], AbstractAsyncContextManager[TransportStreams]]
 """Opens the connection to one configured server; tests substitute in-memory servers."""
-
-# Connect/write budget for HTTP upstreams; reads may legitimately idle for a long time on an
-# SSE stream, so they get their own, much longer, budget.
-HTTP_CONNECT_TIMEOUT = 10.0
-HTTP_STREAM_READ_TIMEOUT = 300.0
 
 
 def open_transport(config: ServerConfig) -> AbstractAsyncContextManager[TransportStreams]:

@@ -21,11 +21,9 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.utilities.types import Image
 from mcp_types import INVALID_PARAMS
 
-from mcp_proxy.catalog.merged import ORIGIN_META_KEY
+from manifold_common.proxy_contract import ORIGIN_META_KEY, PROXY_SERVER_NAME, STATUS_URI
 
 SERVER_NAME = "lab"
-PROXY_NAME = "manifold"
-STATUS_URI = "manifold://status"
 # A 1x1 transparent PNG.
 PIXEL_PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
@@ -34,7 +32,7 @@ PIXEL_PNG = base64.b64decode(
 
 def build_server(as_proxy: bool = False) -> MCPServer:
     """The lab server and its tools (presented as the proxy when `as_proxy`)."""
-    server = MCPServer(PROXY_NAME if as_proxy else SERVER_NAME, instructions="A test server.")
+    server = MCPServer(PROXY_SERVER_NAME if as_proxy else SERVER_NAME, instructions="A test server.")
     if as_proxy:
         _pose_as_proxy(server)
 

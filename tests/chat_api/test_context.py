@@ -9,7 +9,7 @@ import mcp_types as types
 from chat_api.context import MAX_RESOURCES_IN_PROMPT, system_prompt, tool_description, tool_specs
 from chat_api.inventory import LinkedResource, ServerDetail, build_inventory
 from chat_api.tool_names import ToolNameMap
-from mcp_proxy.catalog.merged import ORIGIN_META_KEY
+from manifold_common.proxy_contract import ORIGIN_META_KEY
 
 
 def proxy_tool(server: str, name: str, schema: dict[str, Any] | None = None) -> types.Tool:

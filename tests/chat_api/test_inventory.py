@@ -7,7 +7,7 @@ from typing import Any
 import mcp_types as types
 
 from chat_api.inventory import LinkedResource, build_inventory, detect_mode, link_tool, server_name_of
-from mcp_proxy.catalog.merged import ORIGIN_META_KEY
+from manifold_common.proxy_contract import ORIGIN_META_KEY
 
 SCHEMA: dict[str, Any] = {"type": "object"}
 

@@ -126,8 +126,11 @@ async def test_an_unusable_proxy_config_falls_back_to_the_server_url(llm: Script
                 detailed = (await service.http.get("/health/detailed")).json()
     assert detailed["mode"] == "single"
     assert detailed["target"] == f"sse: {server.ready['url']}"
+    assert detailed["fell_back"] is True
     unusable = next(e for e in logs if e["event"] == "proxy_config_unusable")
-    assert "not valid TOML" in unusable["error"]
+    assert f"{broken}: is not valid TOML" in unusable["error"]
+    assert unusable["exit_status"] != 0
+    assert not any(e["event"] == "proxy_launch_failed" for e in logs)  # a refused file is never launched
 
 
 async def test_a_launched_proxy_that_never_comes_up_falls_back_to_the_url(tmp_path: Path) -> None:

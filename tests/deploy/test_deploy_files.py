@@ -29,7 +29,8 @@ from chat_api.web_static import DIST, MANUAL_BUILD, WEB_ROOT
 from examples.servers.database import DEFAULT_DB_PATH
 from mcp_proxy.cli import build_parser
 from mcp_proxy.config.interpolate import expand_tree
-from mcp_proxy.config.models import ProxyConfig, load_config
+from mcp_proxy.config.loading import load_config
+from mcp_proxy.config.models import ProxyConfig
 from mcp_proxy.http_app import MCP_PATH, FrontOptions, build_http_app
 from mcp_proxy.settings import RuntimeSettings
 from tests.deploy.files import (

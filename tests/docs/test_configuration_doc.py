@@ -12,7 +12,8 @@ from pydantic_settings import BaseSettings
 
 from chat_api.settings import ChatSettings
 from mcp_proxy.cli import build_parser
-from mcp_proxy.config.models import CONFIG_PATH_ENV, ProxySection, ServerConfig
+from mcp_proxy.config.loading import CONFIG_PATH_ENV
+from mcp_proxy.config.models import ProxySection, ServerConfig
 from mcp_proxy.config.security import SecuritySection
 from mcp_proxy.settings import RuntimeSettings
 

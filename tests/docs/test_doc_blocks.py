@@ -31,7 +31,7 @@ import pytest
 
 from mcp_proxy.cli import build_parser
 from mcp_proxy.config.importers import detect_layout
-from mcp_proxy.config.models import parse_config_data
+from mcp_proxy.config.loading import parse_config_data
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

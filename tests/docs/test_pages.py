@@ -39,11 +39,32 @@ def test_the_architecture_page_has_the_three_diagrams() -> None:
     assert blocks.count("sequenceDiagram") >= 2
 
 
+MODULE_PATH = re.compile(r"(?<![\w/.])((?:[a-z_]+/)*[a-z_]+\.py)\b")
+MODULE_HOMES = [ROOT, ROOT / "mcp_proxy", ROOT / "chat_api", ROOT / "manifold_common"]
+
+
+def missing_modules(text: str) -> list[str]:
+    """The modules `text` names (``app.py``, ``upstream/supervisor.py``, ``tests/x.py``) that exist
+    nowhere: a name is looked up from the repository root and from each package's folder."""
+    named = set(MODULE_PATH.findall(text))
+    return sorted(name for name in named if not any((home / name).is_file() for home in MODULE_HOMES))
+
+
 def test_the_modules_the_architecture_page_names_exist() -> None:
-    text = (ROOT / "docs" / "ARCHITECTURE.md").read_text()
-    named = set(re.findall(r"\b([a-z_]+\.py)\b", text))
-    packages = [ROOT / "mcp_proxy", ROOT / "chat_api"]
-    assert sorted(name for name in named if not any((package / name).exists() for package in packages)) == []
+    assert missing_modules((ROOT / "docs" / "ARCHITECTURE.md").read_text()) == []
+
+
+def test_a_module_name_that_exists_nowhere_is_reported() -> None:
+    text = "`app.py`, `upstream/supervisor.py` and `logging.py` beside `upstream/nothing.py` and `nowhere.py`"
+
+    assert missing_modules(text) == ["nowhere.py", "upstream/nothing.py"]
+
+
+def test_a_module_named_under_the_wrong_package_is_reported() -> None:
+    assert missing_modules("`front/supervisor.py`, `server.py` (now under front/)") == [
+        "front/supervisor.py",
+        "server.py",
+    ]
 
 
 ANCHORED_LINK = re.compile(r"\]\(([^)#\s]*)#([^)\s]+)\)")

@@ -16,7 +16,7 @@ from mcp import Client
 
 from manifold_common.logging import LOG_FILE_BACKUPS, LOG_FILE_MAX_BYTES, configure_logging, get_logger
 from manifold_common.redaction import REDACTED, forget_secrets, register_secrets, secret_values
-from mcp_proxy.config.models import parse_config_data
+from mcp_proxy.config.loading import parse_config_data
 from mcp_proxy.settings import RuntimeSettings
 from tests.mcp_proxy.harness import proxy_over
 from tests.upstreams import build_upstream

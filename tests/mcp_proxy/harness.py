@@ -12,7 +12,8 @@ from mcp.client._transport import TransportStreams  # pyright: ignore[reportPriv
 from mcp.server import MCPServer
 
 from mcp_proxy.app import Proxy, running_proxy
-from mcp_proxy.config.models import ProxyConfig, ServerConfig, parse_config_data
+from mcp_proxy.config.loading import parse_config_data
+from mcp_proxy.config.models import ProxyConfig, ServerConfig
 
 UpstreamFactory = Callable[[], AbstractAsyncContextManager[TransportStreams]]
 

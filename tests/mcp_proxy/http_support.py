@@ -11,7 +11,8 @@ import uvicorn
 from mcp.server import MCPServer
 from starlette.types import ASGIApp
 
-from mcp_proxy.config.models import ProxyConfig, parse_config_data
+from mcp_proxy.config.loading import parse_config_data
+from mcp_proxy.config.models import ProxyConfig
 from mcp_proxy.http_app import FrontOptions, build_http_app
 from mcp_proxy.listeners import EmbeddedServer, listening_socket, socket_url
 from tests.mcp_proxy.harness import MemoryUpstreams, UpstreamFactory

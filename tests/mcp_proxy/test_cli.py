@@ -13,7 +13,7 @@ import pytest
 import structlog
 
 from mcp_proxy import cli
-from mcp_proxy.config.models import CONFIG_PATH_ENV, load_config
+from mcp_proxy.config.loading import CONFIG_PATH_ENV, load_config
 from tests.processes import REPO_ROOT, child_env
 
 CONSOLE_SCRIPT = Path(sys.executable).parent / "mcp-proxy"
@@ -202,7 +202,7 @@ def test_check_without_any_configuration_says_where_it_looked_and_how_to_make_on
     monkeypatch.chdir(tmp_path)
     # Only the relative defaults: the machine's /etc/mcp must not decide this test.
     monkeypatch.setattr(
-        "mcp_proxy.config.models.CONFIG_SEARCH_PATHS", (Path("servers.toml"), Path("config/mcp-servers.json"))
+        "mcp_proxy.config.loading.CONFIG_SEARCH_PATHS", (Path("servers.toml"), Path("config/mcp-servers.json"))
     )
     code = cli.main(["check"])
     err = capsys.readouterr().err

@@ -19,7 +19,7 @@ from mcp import Client, MCPError
 from mcp.server import MCPServer
 
 from examples.servers import database, files, github
-from mcp_proxy.catalog.merged import ORIGIN_META_KEY
+from manifold_common.proxy_contract import ORIGIN_META_KEY
 
 from .harness import proxy_over
 

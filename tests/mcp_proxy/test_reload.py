@@ -14,7 +14,7 @@ import pytest
 from mcp import Client
 
 from mcp_proxy.app import Proxy, running_proxy
-from mcp_proxy.config.models import load_config
+from mcp_proxy.config.loading import load_config
 from mcp_proxy.reload import reload_now, watch_config
 from mcp_proxy.upstream.supervisor import UpstreamState
 from tests.upstreams import build_upstream

@@ -26,7 +26,8 @@ import pytest
 from mcp import Client, MCPError
 
 from mcp_proxy.app import Proxy, running_proxy
-from mcp_proxy.config.models import ProxyConfig, load_config, parse_config_data
+from mcp_proxy.config.loading import load_config, parse_config_data
+from mcp_proxy.config.models import ProxyConfig
 from mcp_proxy.reload import reload_now
 from mcp_proxy.upstream.supervisor import Upstream, UpstreamState
 from tests.faulty_upstream import FaultyState

@@ -19,7 +19,8 @@ import pytest
 from mcp import Client
 
 from mcp_proxy.app import Proxy, running_proxy
-from mcp_proxy.config.models import ProxyConfig, parse_config_data
+from mcp_proxy.config.loading import parse_config_data
+from mcp_proxy.config.models import ProxyConfig
 from mcp_proxy.upstream.supervisor import UpstreamState
 from tests.examples.servers.running import running_example
 from tests.processes import REPO_ROOT, pid_alive

@@ -46,9 +46,10 @@ from mcp.client import ClientRequestContext
 from mcp.client._transport import TransportStreams  # pyright: ignore[reportPrivateUsage]
 from mcp.shared.subscriptions import ResourcesListChanged, ResourceUpdated, ToolsListChanged
 
+from manifold_common.proxy_contract import ORIGIN_META_KEY
 from mcp_proxy.app import Proxy, running_proxy
-from mcp_proxy.catalog.merged import ORIGIN_META_KEY
-from mcp_proxy.config.models import ProxyConfig, ServerConfig, parse_config_data
+from mcp_proxy.config.loading import parse_config_data
+from mcp_proxy.config.models import ProxyConfig, ServerConfig
 from mcp_proxy.upstream.supervisor import UpstreamState
 from mcp_proxy.upstream.transports import TransportFactory, open_transport
 

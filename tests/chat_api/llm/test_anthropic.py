@@ -65,3 +65,4 @@ async def test_an_anthropic_error_is_a_502(claude: ChatService, script: Scripted
     assert response.status_code == 502
     assert response.json()["upstream_status"] == 529
     assert response.json()["provider"] == "anthropic"
+    assert response.json()["message"] == "The Anthropic API (model scripted-claude) answered 529: overloaded."

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import httpx2
-import openai
 import pytest
 
 from chat_api.llm.base import AssistantMessage, LLMRequest, ToolCall, ToolResultMessage, ToolSpec, UserMessage
-from chat_api.llm.openai_compat import OpenAICompatProvider, _error_message, to_wire_messages
+from chat_api.llm.openai_compat import OpenAICompatProvider, to_wire_messages
 from tests.chat_api.llm_script import Call, Calls, Reply, ScriptedLLM
 
 pytestmark = pytest.mark.anyio
@@ -65,14 +63,3 @@ def test_history_is_sent_in_chat_completions_form() -> None:
     assert wire[2].get("content") is None
     assert wire[2].get("tool_calls") == [{"id": "c1", "type": "function", "function": {"name": "q", "arguments": "{}"}}]
     assert wire[3] == {"role": "tool", "tool_call_id": "c1", "content": "rows"}
-
-
-def test_error_messages_are_taken_from_the_body_when_there_is_one() -> None:
-    response = httpx2.Response(400, request=httpx2.Request("POST", "http://llm/v1/chat/completions"))
-
-    def status_error(body: object) -> openai.APIStatusError:
-        return openai.APIStatusError("fallback text", response=response, body=body)
-
-    assert _error_message(status_error({"error": {"message": "tools are not supported"}})) == "tools are not supported"
-    assert _error_message(status_error({"error": "model not found"})) == "model not found"
-    assert _error_message(status_error("plain")) == "fallback text"

@@ -20,7 +20,7 @@ from mcp_proxy.catalog.merged import (
     build_catalog,
     catalog_diff,
 )
-from mcp_proxy.catalog.naming import expose_name, shorten_name
+from mcp_proxy.catalog.naming import shorten_name
 from mcp_proxy.core.errors import InvalidCursorError
 
 SEPARATORS = ["__", "_", "-", "."]
@@ -210,8 +210,14 @@ def test_long_tool_names_are_shortened_to_the_budget_and_route_back() -> None:
     catalog = build_catalog([listing("github", tools=[tool(n) for n in long_names])], name_budget=40)
     exposed = names(catalog.tools)
     assert all(len(name) == 40 for name in exposed)
-    assert sorted(exposed) == sorted(expose_name("github", "__", n, 40) for n in long_names)
+    assert sorted(exposed) == sorted(shorten_name(f"github__{n}", 40) for n in long_names)
     assert {catalog.route_tool(name) for name in exposed} == {Route("github", n) for n in long_names}
+
+
+def test_a_tool_name_exactly_at_the_budget_is_left_alone() -> None:
+    name = "n" * (64 - len("srv__"))
+    catalog = build_catalog([listing("srv", tools=[tool(name)])], name_budget=64)
+    assert names(catalog.tools) == [f"srv__{name}"]
 
 
 def test_prompt_names_are_not_shortened() -> None:
@@ -221,7 +227,7 @@ def test_prompt_names_are_not_shortened() -> None:
 
 def test_a_shortened_name_never_takes_a_name_another_tool_has_in_full() -> None:
     long_name = "x" * 100
-    squatter = expose_name("github", "__", long_name, 32)
+    squatter = shorten_name(f"github__{long_name}", 32)
     catalog = build_catalog(
         [
             listing("github", tools=[tool(long_name)]),
@@ -242,7 +248,7 @@ def test_two_servers_with_the_same_long_bare_name_conflict_under_the_shortened_n
         [listing("a", prefix="", tools=[tool(long_name)]), listing("b", prefix="", tools=[tool(long_name)])],
         name_budget=32,
     )
-    shortened = expose_name("", "__", long_name, 32)
+    shortened = shorten_name(long_name, 32)
     assert names(catalog.tools) == [shortened]
     assert catalog.conflicts == [Conflict("tool", shortened, "a", ("b",))]
 

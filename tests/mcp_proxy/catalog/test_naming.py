@@ -1,4 +1,4 @@
-"""Tests for mcp_proxy.catalog.naming: exposed names, the name budget, URI rewriting, server names, filters."""
+"""Tests for mcp_proxy.catalog.naming: exposed names, shortening, URI rewriting, server names, filters."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ from mcp.shared.uri_template import UriTemplate
 from mcp_proxy.catalog.naming import (
     MIN_NAME_BUDGET,
     SHORT_HASH_LENGTH,
-    expose_name,
     expose_uri,
     join_name,
     matches_filters,
+    name_characters_problem,
+    name_separator_problem,
     original_uri,
     shorten_name,
-    validate_server_name,
+    suggest_server_name,
 )
 
 SEPARATORS = ["__", "_", "-", "."]
@@ -49,66 +50,58 @@ PREFIXED_URIS = list(itertools.product(PREFIXES, URIS))
 
 
 @pytest.mark.parametrize("separator", SEPARATORS)
-def test_expose_name_joins_prefix_separator_and_name(separator: str) -> None:
-    assert expose_name("github", separator, "create_issue", 64) == f"github{separator}create_issue"
+def test_join_name_joins_prefix_separator_and_name(separator: str) -> None:
+    assert join_name("github", separator, "create_issue") == f"github{separator}create_issue"
 
 
 @pytest.mark.parametrize("separator", SEPARATORS)
-def test_expose_name_with_empty_prefix_is_the_bare_name(separator: str) -> None:
-    assert expose_name("", separator, "create_issue", 64) == "create_issue"
+def test_join_name_with_empty_prefix_is_the_bare_name(separator: str) -> None:
+    assert join_name("", separator, "create_issue") == "create_issue"
 
 
 def test_join_name_never_shortens() -> None:
     assert join_name("p", "__", "n" * 200) == "p__" + "n" * 200
 
 
-def test_expose_name_exactly_at_budget_is_left_alone() -> None:
-    name = "n" * (64 - len("srv__"))
-    assert expose_name("srv", "__", name, 64) == f"srv__{name}"
-
-
 @pytest.mark.parametrize("budget", [MIN_NAME_BUDGET, 20, 32, 64, 128])
 @pytest.mark.parametrize("separator", SEPARATORS)
-def test_expose_name_over_budget_is_exactly_budget_long(budget: int, separator: str) -> None:
-    exposed = expose_name("server", separator, "t" * (budget + 1), budget)
-    assert len(exposed) == budget
+def test_a_shortened_name_is_exactly_budget_long(budget: int, separator: str) -> None:
+    assert len(shorten_name(join_name("server", separator, "t" * (budget + 1)), budget)) == budget
 
 
-def test_expose_name_over_budget_is_deterministic() -> None:
-    name = "a_very_long_tool_name_" * 5
-    assert expose_name("github", "__", name, 64) == expose_name("github", "__", name, 64)
+def test_a_shortened_name_is_deterministic() -> None:
+    full = join_name("github", "__", "a_very_long_tool_name_" * 5)
+    assert shorten_name(full, 64) == shorten_name(full, 64)
 
 
-def test_expose_name_over_budget_ends_with_hash_of_the_full_name() -> None:
-    exposed = expose_name("github", "__", "x" * 100, 64)
-    head, _, digest = exposed.rpartition("_")
+def test_a_shortened_name_ends_with_a_hash_of_the_full_name() -> None:
+    full = join_name("github", "__", "x" * 100)
+    head, _, digest = shorten_name(full, 64).rpartition("_")
     assert len(digest) == SHORT_HASH_LENGTH
     assert int(digest, 16) >= 0
-    assert head == ("github__" + "x" * 100)[: len(head)]
+    assert head == full[: len(head)]
 
 
-def test_expose_name_over_budget_keeps_prefix_and_separator_at_the_front() -> None:
-    exposed = expose_name("github", "__", "create_" + "x" * 100, 64)
-    assert exposed.startswith("github__create_")
+def test_a_shortened_name_keeps_prefix_and_separator_at_the_front() -> None:
+    assert shorten_name(join_name("github", "__", "create_" + "x" * 100), 64).startswith("github__create_")
 
 
-def test_expose_name_gives_distinct_results_for_names_sharing_a_long_head() -> None:
+def test_shortened_names_differ_for_names_sharing_a_long_head() -> None:
     head = "same_long_head_" * 6
-    exposed = {expose_name("srv", "__", f"{head}{i}", 64) for i in range(500)}
-    assert len(exposed) == 500
-    assert all(len(name) == 64 for name in exposed)
+    shortened = {shorten_name(join_name("srv", "__", f"{head}{i}"), 64) for i in range(500)}
+    assert len(shortened) == 500
+    assert all(len(name) == 64 for name in shortened)
 
 
-def test_expose_name_distinguishes_prefixes_whose_shortened_heads_coincide() -> None:
+def test_shortened_names_differ_for_prefixes_whose_heads_coincide() -> None:
     name = "n" * 100
-    assert expose_name("aa", "_", f"a{name}", 32) != expose_name("aaa", "_", name, 32)
+    assert shorten_name(join_name("aa", "_", f"a{name}"), 32) != shorten_name(join_name("aaa", "_", name), 32)
 
 
-def test_expose_name_with_prefix_longer_than_budget_still_fits() -> None:
-    prefix = "p" * 40
-    exposed = expose_name(prefix, "__", "tool", 20)
-    assert len(exposed) == 20
-    assert exposed.startswith("p" * (20 - SHORT_HASH_LENGTH - 1))
+def test_a_prefix_longer_than_the_budget_still_fits() -> None:
+    shortened = shorten_name(join_name("p" * 40, "__", "tool"), 20)
+    assert len(shortened) == 20
+    assert shortened.startswith("p" * (20 - SHORT_HASH_LENGTH - 1))
 
 
 @pytest.mark.parametrize("budget", [0, 1, MIN_NAME_BUDGET - 1])
@@ -121,7 +114,7 @@ def test_shorten_name_with_another_attempt_gives_another_name_of_the_same_length
     names = [shorten_name("x" * 100, 32, attempt) for attempt in range(5)]
     assert len(set(names)) == 5
     assert {len(name) for name in names} == {32}
-    assert names[0] == expose_name("", "__", "x" * 100, 32)
+    assert names[0] == shorten_name("x" * 100, 32)
 
 
 @pytest.mark.parametrize(
@@ -196,35 +189,52 @@ def test_expansions_of_an_exposed_template_map_back_to_expansions_of_the_origina
 
 
 @pytest.mark.parametrize("name", ["github", "db", "a", "A1", "my-server", "my_server", "x-1_y"])
-def test_validate_server_name_accepts_plain_names(name: str) -> None:
-    assert validate_server_name(name, "__") is None
+def test_plain_names_follow_the_server_name_rule(name: str) -> None:
+    assert name_characters_problem(name, "__") is None
+    assert name_separator_problem(name, ".") is None
 
 
 @pytest.mark.parametrize(
-    ("name", "separator", "complaint"),
+    ("name", "suggestion"),
     [
-        ("", "__", "one or more"),
-        ("has space", "__", "one or more"),
-        ("dot.ted", "__", "one or more"),
-        ("ünï", "__", "one or more"),
-        ("slash/name", "__", "one or more"),
-        ("_lead", "__", "start or end"),
-        ("-lead", "__", "start or end"),
-        ("trail_", "__", "start or end"),
-        ("trail-", "__", "start or end"),
-        ("my__server", "__", "separator"),
-        ("my_server", "_", "separator"),
-        ("my-server", "-", "separator"),
+        ("", "server"),
+        ("has space", "has_space"),
+        ("dot.ted", "dot_ted"),
+        ("ünï", "n"),
+        ("slash/name", "slash_name"),
+        ("_lead", "lead"),
+        ("-lead", "lead"),
+        ("trail_", "trail"),
+        ("trail-", "trail"),
     ],
 )
-def test_validate_server_name_explains_what_is_wrong(name: str, separator: str, complaint: str) -> None:
-    message = validate_server_name(name, separator)
-    assert message is not None
-    assert complaint in message
+def test_a_name_breaking_the_character_rule_is_explained_with_a_valid_spelling(name: str, suggestion: str) -> None:
+    assert name_characters_problem(name, "__") == (
+        f"server name {name!r} is not valid: use letters, digits, '_' and '-', "
+        f"not starting or ending with '_' or '-'; try {suggestion!r}"
+    )
 
 
-def test_validate_server_name_with_a_dot_separator_allows_underscores() -> None:
-    assert validate_server_name("my_server", ".") is None
+@pytest.mark.parametrize(
+    ("name", "separator", "suggestion"),
+    [("my__server", "__", "my_server"), ("my_server", "_", "my-server"), ("my-server", "-", "my_server")],
+)
+def test_a_name_containing_the_separator_is_explained_with_a_spelling_without_it(
+    name: str, separator: str, suggestion: str
+) -> None:
+    assert name_separator_problem(name, separator, "prefix") == (
+        f"prefix {name!r} contains the separator {separator!r}, which would make exposed names ambiguous; "
+        f"try {suggestion!r}"
+    )
+
+
+def test_with_a_dot_separator_underscores_are_allowed_in_names() -> None:
+    assert name_separator_problem("my_server", ".") is None
+
+
+@pytest.mark.parametrize(("name", "separator", "suggestion"), [("a.b", "_", "a-b"), ("x..y", "-", "x_y")])
+def test_suggested_names_avoid_the_separator(name: str, separator: str, suggestion: str) -> None:
+    assert suggest_server_name(name, separator) == suggestion
 
 
 @pytest.mark.parametrize(

@@ -1,49 +1,25 @@
-"""Tests for third-party config importers and TOML rendering."""
+"""Other tools' configuration files (seed JSON, Claude Desktop, Cursor, VS Code) in our shape."""
 
 from __future__ import annotations
 
-import json
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 from mcp_proxy.config.importers import (
-    SECRET_MASK,
     convert_json_document,
     default_import_path,
     detect_layout,
     import_claude_desktop,
     import_cursor,
-    import_file,
     import_seed,
     import_vscode,
-    render_toml,
     workspace_folder,
 )
-from mcp_proxy.config.models import ProxyConfig, ProxySection, ServerConfig, load_config, parse_config_data
-from mcp_proxy.core.errors import ConfigError, ConfigProblem
-
-CONFIGS = Path(__file__).parents[1] / "configs"
-
-
-def read_json(name: str) -> dict[str, Any]:
-    return json.loads((CONFIGS / name).read_text(encoding="utf-8"))
-
-
-def problems_of(action: Callable[[], Any]) -> list[ConfigProblem]:
-    with pytest.raises(ConfigError) as caught:
-        action()
-    return caught.value.problems
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
+from mcp_proxy.config.loading import load_config, parse_config_data
+from tests.mcp_proxy.config.files import CONFIGS, problems_of, read_json, write
 
 
 @pytest.mark.parametrize(
@@ -84,7 +60,7 @@ def test_a_loaded_claude_desktop_file_infers_sse_from_the_url_unless_a_type_is_g
     config = load_config(CONFIGS / "claude_desktop_config.json", {"API_KEY": "k", "REMOTE_TOKEN": "r"})
     transports = {server.name: server.transport for server in config.servers}
     assert transports == {"database": "stdio", "remote": "sse", "github": "http", "old": "stdio"}
-    assert [server.name for server in config.enabled_servers] == ["database", "remote", "github"]
+    assert [server.name for server in config.servers if server.enabled] == ["database", "remote", "github"]
 
 
 @pytest.mark.parametrize(("key", "value"), [("transport", "sse"), ("transportType", "streamable-http")])
@@ -264,108 +240,6 @@ def test_convert_json_document_passes_a_proxy_object_through_and_reports_unknown
     assert document.proxy == {"separator": "-"}
     assert document.servers == []
     assert [problem.message.split(":")[0] for problem in document.problems] == ["unrecognised layout"]
-
-
-def full_config() -> ProxyConfig:
-    return ProxyConfig(
-        proxy=ProxySection(separator="-", name_budget=40, startup_timeout=2.5, page_size=10),
-        servers=[
-            ServerConfig(
-                name="db",
-                transport="stdio",
-                command="py thon",
-                args=["-c", 'print("hi")\n', "tab\there", "back\\slash", "\x01\x7f", "ünï", "$${LITERAL}"],
-                env={"A_B": SecretStr("x"), "dotted.key": SecretStr('quo"te')},
-                cwd=Path("/srv/db"),
-                priority=-3,
-                prefix="",
-                enabled=False,
-                timeout=0.25,
-                protocol="legacy",
-                include_tools=["q*", "list_?"],
-                exclude_tools=["drop"],
-            ),
-            ServerConfig(
-                name="gh",
-                transport="http",
-                url="https://h/mcp",
-                headers={"Authorization": SecretStr("Bearer t"), "X Odd": SecretStr("")},
-            ),
-            ServerConfig(name="fs", transport="sse", url="http://h/sse", prefix="files", protocol="2026-07-28"),
-        ],
-    )
-
-
-def test_render_toml_round_trips_to_an_equal_configuration(tmp_path: Path) -> None:
-    original = full_config()
-    path = write(tmp_path / "servers.toml", render_toml(original, reveal_secrets=True))
-    loaded = load_config(path, {})
-    assert loaded.proxy == original.proxy
-    assert loaded.servers == original.servers
-
-
-def test_render_toml_round_trips_the_documented_example(tmp_path: Path) -> None:
-    original = load_config(CONFIGS / "servers.toml", {"GITHUB_TOKEN": "t"})
-    path = write(tmp_path / "servers.toml", render_toml(original, reveal_secrets=True))
-    assert load_config(path, {}).servers == original.servers
-
-
-def test_render_toml_masks_secrets_unless_asked() -> None:
-    text = render_toml(full_config())
-    assert "Bearer t" not in text
-    assert tomllib.loads(text)["servers"]["gh"]["headers"]["Authorization"] == SECRET_MASK
-
-
-def test_render_toml_leaves_defaults_out() -> None:
-    config = ProxyConfig(servers=[ServerConfig(name="a", transport="stdio", command="x")])
-    assert render_toml(config) == '[servers.a]\ntransport = "stdio"\ncommand = "x"\n'
-    assert render_toml(ProxyConfig()) == ""
-
-
-def test_import_file_keeps_references_instead_of_baking_in_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("REMOTE_TOKEN", "hunter2")
-    text = import_file("claude-desktop", CONFIGS / "claude_desktop_config.json")
-    assert "hunter2" not in text
-    assert 'Authorization = "Bearer ${REMOTE_TOKEN}"' in text
-    assert text.startswith(f"# Servers imported from {CONFIGS / 'claude_desktop_config.json'} (claude-desktop).")
-
-
-def test_an_imported_file_loads_like_the_original(tmp_path: Path) -> None:
-    environ = {"HOME": "/home/me", "LOCAL_TOKEN": "lt", "REMOTE_KEY": "rk"}
-    text = import_file("vscode", CONFIGS / "vscode_mcp.json")
-    imported = load_config(write(tmp_path / "servers.toml", text), environ)
-    assert imported.servers == load_config(CONFIGS / "vscode_mcp.json", environ).servers
-
-
-def test_import_file_keeps_literal_dollars_and_references_in_urls(tmp_path: Path) -> None:
-    source = write(
-        tmp_path / "mcp.json",
-        '{"mcpServers": {"a": {"url": "${BASE}/sse", "headers": {"P": "pa$$word"}}}}',
-    )
-    text = import_file("cursor", source)
-    config = load_config(write(tmp_path / "servers.toml", text), {"BASE": "https://h"})
-    (server,) = config.servers
-    assert (server.transport, server.url, server.headers["P"].get_secret_value()) == (
-        "sse",
-        "https://h/sse",
-        "pa$$word",
-    )
-
-
-def test_import_file_reads_the_workspace_vscode_file_by_default(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    write(tmp_path / ".vscode" / "mcp.json", '{"servers": {"a": {"type": "stdio", "command": "x"}}}')
-    assert "[servers.a]" in import_file("vscode")
-
-
-def test_import_file_reports_problems_with_the_file(tmp_path: Path) -> None:
-    bad = write(tmp_path / "mcp.json", '{"servers": {"a.b": {"command": "x", "env": {"K": "${input:k}"}}}}')
-    problems = problems_of(lambda: import_file("vscode", bad))
-    assert [(problem.server, problem.field) for problem in problems] == [("a.b", "env.K"), ("a.b", "name")]
-    (missing,) = problems_of(lambda: import_file("cursor", tmp_path / "absent.json"))
-    assert "file not found" in missing.message
 
 
 @pytest.mark.parametrize(

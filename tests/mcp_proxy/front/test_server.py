@@ -9,7 +9,7 @@ import mcp_types as types
 import pytest
 from mcp import Client, MCPError
 
-from mcp_proxy.catalog.merged import ORIGIN_META_KEY
+from manifold_common.proxy_contract import ORIGIN_META_KEY
 from mcp_proxy.upstream.supervisor import UpstreamState
 from tests.mcp_proxy.harness import blocked_transport, failing_transport, proxy_over
 from tests.upstreams import build_upstream
@@ -236,7 +236,7 @@ async def test_bare_name_conflicts_are_won_by_the_higher_priority_and_reported()
 async def test_the_unlisted_status_resource_reports_every_server_and_follows_its_state(mode: str) -> None:
     import json
 
-    from mcp_proxy.front.status_resource import STATUS_URI
+    from manifold_common.proxy_contract import STATUS_URI
 
     updated = anyio.Event()
 

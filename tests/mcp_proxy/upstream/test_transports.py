@@ -12,7 +12,8 @@ import pytest
 import structlog
 from mcp import ClientSession
 
-from mcp_proxy.config.models import ServerConfig, parse_config_data
+from mcp_proxy.config.loading import parse_config_data
+from mcp_proxy.config.models import ServerConfig
 from mcp_proxy.upstream.child_spec import child_environment
 from mcp_proxy.upstream.stderr_relay import MAX_LINE_CHARS
 from mcp_proxy.upstream.transports import open_transport

@@ -1,0 +1,1 @@
+"""Repository checks that `make lint` runs beside ruff and pyright."""
