@@ -16,7 +16,7 @@ decides how a client is told. At the boundary:
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 import mcp_types as types
@@ -53,7 +53,7 @@ def failed_tool_result(exc: UpstreamError) -> types.CallToolResult:
     return types.CallToolResult(content=[types.TextContent(type="text", text=text)], is_error=True)
 
 
-def guarded(handler: Callable[[S, Ctx, P], Awaitable[R]]) -> Callable[[S, Ctx, P], Awaitable[R]]:
+def guarded(handler: Callable[[S, Ctx, P], Awaitable[R]]) -> Callable[[S, Ctx, P], Coroutine[Any, Any, R]]:
     """Wrap a request handler (a method taking the request context and params) in the boundary."""
 
     @functools.wraps(handler)
