@@ -1,9 +1,9 @@
 """Prometheus metrics of one proxy, in one `CollectorRegistry` per app.
 
-`ProxyMetrics` is the proxy's `Observer` (tool calls, upstream requests, upstream state
-changes), a server middleware (client requests by MCP method, open client connections by
-transport and era) and a collector that reads the upstreams, the catalog and the resource cache
-at scrape time. Every label has a bounded set of values: servers and tools come from the
+`ProxyMetrics` is the proxy's `Observer` (client requests by MCP method, tool calls, upstream
+requests, upstream state changes), a watcher of the messages clients send (open client
+connections by transport and era) and a collector that reads the upstreams, the catalog and the
+resource cache at scrape time. Every label has a bounded set of values: servers and tools come from the
 configuration and the upstreams' catalogs (unknown tool names are refused before anything is
 counted), methods are the MCP method names (anything else is counted as "other").
 """
@@ -11,13 +11,11 @@ counted), methods are the MCP method names (anything else is counted as "other")
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Callable, Iterable
 from importlib.metadata import version
 from typing import Any
 
-import anyio
-from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.context import ServerRequestContext
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.exposition import choose_encoder
@@ -25,7 +23,7 @@ from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamil
 
 from . import __version__
 from .app import Proxy
-from .core.observe import RequestOutcome, ToolOutcome
+from .core.observe import Outcome
 from .front.clients import connection_key, on_connection_closed
 from .upstream.supervisor import USABLE_STATES
 
@@ -139,10 +137,12 @@ class ProxyMetrics:
     # ---- life cycle ----------------------------------------------------------------
 
     def attach(self, proxy: Proxy) -> None:
-        """Start measuring a running proxy: its requests, connections and upstreams."""
+        """Start measuring a running proxy's connections and reading its state at scrape time.
+
+        Its requests, tool calls and upstreams reach the metrics as its `Observer`.
+        """
         self._proxy = proxy
-        # Outermost, so every request is counted, including those answered from the list cache.
-        proxy.server.server.middleware.insert(0, self._middleware)
+        proxy.server.call_timer.watch_messages(self._track_connection)
         for name in proxy.registry.upstreams:
             self.restarts.labels(name)  # every server shows 0 restarts instead of no series
 
@@ -157,15 +157,21 @@ class ProxyMetrics:
 
     # ---- the Observer protocol -----------------------------------------------------
 
+    def client_request(self, method: str, outcome: Outcome, seconds: float) -> None:
+        """Count a client request by method (unknown methods as "other") and record its duration."""
+        method = method if method in MCP_METHODS else OTHER_METHOD
+        self.requests.labels(method, outcome).inc()
+        self.request_duration.labels(method).observe(seconds)
+
     def tool_call(
-        self, server: str, tool: str, outcome: ToolOutcome, seconds: float, request_bytes: int, response_bytes: int
+        self, server: str, tool: str, outcome: Outcome, seconds: float, request_bytes: int, response_bytes: int
     ) -> None:
         """Count a forwarded tool call and record its duration and result size."""
         self.tool_calls.labels(server, tool, outcome).inc()
         self.tool_duration.labels(server, tool).observe(seconds)
         self.tool_response_size.labels(server).observe(response_bytes)
 
-    def upstream_request(self, server: str, method: str, outcome: RequestOutcome, seconds: float) -> None:
+    def upstream_request(self, server: str, method: str, outcome: Outcome, seconds: float) -> None:
         """Count a request to an upstream; requests never sent (server unavailable) have no duration."""
         self.upstream_requests.labels(server, method, outcome).inc()
         if outcome != "unavailable":
@@ -180,25 +186,7 @@ class ProxyMetrics:
         """Count a request the HTTP front refused before it reached the MCP server."""
         self.rejections.labels(reason).inc()
 
-    # ---- server middleware ---------------------------------------------------------
-
-    async def _middleware(self, ctx: Ctx, call_next: CallNext) -> HandlerResult:
-        self._track_connection(ctx)
-        if ctx.request_id is None:  # a notification: nothing answers it, nothing to time
-            return await call_next(ctx)
-        method = ctx.method if ctx.method in MCP_METHODS else OTHER_METHOD
-        started = time.perf_counter()
-        outcome = "error"
-        try:
-            result = await call_next(ctx)
-            outcome = "ok"
-            return result
-        except anyio.get_cancelled_exc_class():
-            outcome = "cancelled"
-            raise
-        finally:
-            self.requests.labels(method, outcome).inc()
-            self.request_duration.labels(method).observe(time.perf_counter() - started)
+    # ---- client connections ----------------------------------------------------------
 
     def _track_connection(self, ctx: Ctx) -> None:
         key = connection_key(ctx)

@@ -1,4 +1,4 @@
-"""Errors raised by the proxy, and the one place they become MCP errors.
+"""The errors the proxy raises on purpose.
 
 Hierarchy::
 
@@ -10,17 +10,13 @@ Hierarchy::
         ├── UpstreamUnavailable   the server is not connected (down, connecting, disabled)
         └── UpstreamTimeout       the server did not answer within its timeout
 
-`to_mcp_error` maps these to JSON-RPC errors; anything else becomes a sanitised internal
-error so a client never sees a traceback or an internal message.
+What a client sees of them is decided in one place, the front's boundary
+(`mcp_proxy.front.boundary`); this module only names them, and imports nothing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from mcp import MCPError
 
 
 class ManifoldError(Exception):
@@ -92,22 +88,3 @@ class UpstreamUnavailable(UpstreamError):
 
 class UpstreamTimeout(UpstreamError):
     """The upstream server did not answer in time."""
-
-
-def to_mcp_error(exc: BaseException) -> MCPError:
-    """Map any exception raised while serving a request to the MCP error a client should see."""
-    # Imported here: loading a configuration must not pay for the SDK (see prelaunch.py).
-    from mcp import MCPError
-    from mcp_types import INTERNAL_ERROR, INVALID_PARAMS
-
-    if isinstance(exc, MCPError):
-        return exc
-    if isinstance(exc, UnknownNameError | InvalidCursorError):
-        return MCPError(INVALID_PARAMS, str(exc))
-    if isinstance(exc, UpstreamError):
-        from manifold_common.redaction import (
-            redact_text,  # errors.py is imported by everything; keep it dependency-free
-        )
-
-        return MCPError(INTERNAL_ERROR, redact_text(str(exc)))
-    return MCPError(INTERNAL_ERROR, "Internal error")

@@ -35,8 +35,3 @@ def content_size(block: types.ContentBlock) -> int:
             return text_size(resource.text)
         return len(resource.blob)
     return 0
-
-
-def result_size(result: types.CallToolResult) -> int:
-    """Bytes of a tool result's content plus its structured content."""
-    return sum(content_size(block) for block in result.content) + payload_size(result.structured_content)

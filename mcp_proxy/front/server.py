@@ -10,37 +10,35 @@ are ready at that moment.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Mapping
+from functools import partial
+from typing import Any, Protocol, TypeVar
 
 import mcp_types as types
-from mcp import MCPError
 from mcp.client._input_required import run_input_required_driver  # pyright: ignore[reportPrivateUsage]
 from mcp.server._otel import OpenTelemetryMiddleware  # pyright: ignore[reportPrivateUsage]
 from mcp.server.context import ServerRequestContext
 from opentelemetry import trace
 
-from manifold_common.logging import get_logger
 from manifold_common.proxy_contract import PROXY_SERVER_NAME
-from manifold_common.redaction import redact_text
 
 from .. import __version__
-from ..catalog.merged import ChangedList, ListKind
+from ..catalog.merged import ChangedList, ListKind, Route
 from ..catalog.naming import expose_content_uris, expose_uri
-from ..core.errors import ManifoldError, UnknownNameError, UpstreamError, UpstreamTimeout, to_mcp_error
-from ..core.observe import ToolOutcome
-from ..core.sizes import payload_size, result_size
+from ..core.errors import UnknownNameError, UpstreamError
+from ..core.observe import outcome_of
+from ..core.sizes import content_size
 from ..registry import Registry
 from ..upstream.supervisor import Upstream
+from .boundary import failed_tool_result, guarded
+from .call_timer import CallTimer, current_tool_call
 from .capabilities import AggregatingServer
 from .clients import Clients, connection_key, on_connection_closed
 from .downstream import DownstreamCall
 from .list_cache import ListPageCache
+from .output_cap import cap_tool_result
 from .resource_cache import ResourceCache
 from .status_resource import STATUS_URI, read_status
-
-log = get_logger(__name__)
 
 SERVER_TITLE = "Manifold MCP proxy"
 
@@ -51,8 +49,21 @@ _HOP_META_PREFIX = "io.modelcontextprotocol/"
 _HOP_META_KEYS = frozenset({"progress_token", "progressToken"})
 
 Ctx = ServerRequestContext[Any, Any]
-R = TypeVar("R")
-Attempt = Callable[[types.InputResponses | None, str | None], Awaitable[Any]]
+R = TypeVar("R", bound=types.Result)
+R_co = TypeVar("R_co", bound=types.Result, covariant=True)
+
+
+class UpstreamSend(Protocol[R_co]):
+    """One upstream request of a forwarded call, its own arguments bound (`Upstream.call_tool`...)."""
+
+    def __call__(
+        self,
+        *,
+        caller: DownstreamCall,
+        meta: dict[str, Any] | None,
+        input_responses: types.InputResponses | None,
+        request_state: str | None,
+    ) -> Awaitable[R_co | types.InputRequiredResult]: ...
 
 
 def tracing_configured() -> bool:
@@ -72,6 +83,12 @@ def _without_server_info(meta: dict[str, Any] | None) -> dict[str, Any] | None:
     if not meta or types.SERVER_INFO_META_KEY not in meta:
         return meta
     return {k: v for k, v in meta.items() if k != types.SERVER_INFO_META_KEY} or None
+
+
+def _routed(route: Route | None, kind: str, name: str) -> Route:
+    if route is None:
+        raise UnknownNameError(kind, name)
+    return route
 
 
 class ProxyServer:
@@ -104,6 +121,9 @@ class ProxyServer:
             # The SDK wraps every request in an OpenTelemetry span by default; with no tracer
             # provider installed the span goes nowhere and only costs time on each call.
             self.server.middleware = [m for m in self.server.middleware if not isinstance(m, OpenTelemetryMiddleware)]
+        # Outermost, so every request is timed, including those answered from the list cache.
+        self.call_timer = CallTimer(registry.observer)
+        self.server.middleware.insert(0, self.call_timer)
         self.list_cache = ListPageCache(registry)
         self.server.middleware.append(self.list_cache)
         proxy = registry.config.proxy
@@ -152,20 +172,19 @@ class ProxyServer:
             if upstream.supports("subscribe") or not uris:
                 await upstream.set_subscriptions(uris)
 
+    @guarded
     async def _subscribe(self, ctx: Ctx, params: types.SubscribeRequestParams) -> types.EmptyResult:
-        async def subscribe() -> types.EmptyResult:
-            route = self.registry.catalog.route_resource(params.uri)
-            if route is None and params.uri != STATUS_URI:
-                raise UnknownNameError("resource", params.uri)
-            await self.clients.subscribe(ctx, params.uri)
-            return types.EmptyResult()
-
-        return await _guard(subscribe)
-
-    async def _unsubscribe(self, ctx: Ctx, params: types.UnsubscribeRequestParams) -> types.EmptyResult:
-        await _guard(lambda: self.clients.unsubscribe(ctx, params.uri))
+        if params.uri != STATUS_URI:
+            _routed(self.registry.catalog.route_resource(params.uri), "resource", params.uri)
+        await self.clients.subscribe(ctx, params.uri)
         return types.EmptyResult()
 
+    @guarded
+    async def _unsubscribe(self, ctx: Ctx, params: types.UnsubscribeRequestParams) -> types.EmptyResult:
+        await self.clients.unsubscribe(ctx, params.uri)
+        return types.EmptyResult()
+
+    @guarded
     async def _set_logging_level(self, ctx: Ctx, params: types.SetLevelRequestParams) -> types.EmptyResult:
         self.clients.set_log_level(ctx, params.level)
         for upstream in self.registry.upstreams.values():
@@ -178,169 +197,106 @@ class ProxyServer:
         cursor = params.cursor if params is not None else None
         return self.registry.catalog.page(kind, cursor, self.registry.config.proxy.page_size)
 
+    @guarded
     async def _list_tools(self, ctx: Ctx, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
-        async def page() -> types.ListToolsResult:
-            items, cursor = self._page("tools", params)
-            return types.ListToolsResult(tools=items, next_cursor=cursor)
+        items, cursor = self._page("tools", params)
+        return types.ListToolsResult(tools=items, next_cursor=cursor)
 
-        return await _guard(page)
-
+    @guarded
     async def _list_resources(self, ctx: Ctx, params: types.PaginatedRequestParams | None) -> types.ListResourcesResult:
-        async def page() -> types.ListResourcesResult:
-            items, cursor = self._page("resources", params)
-            return types.ListResourcesResult(resources=items, next_cursor=cursor)
+        items, cursor = self._page("resources", params)
+        return types.ListResourcesResult(resources=items, next_cursor=cursor)
 
-        return await _guard(page)
-
+    @guarded
     async def _list_resource_templates(
         self, ctx: Ctx, params: types.PaginatedRequestParams | None
     ) -> types.ListResourceTemplatesResult:
-        async def page() -> types.ListResourceTemplatesResult:
-            items, cursor = self._page("resource_templates", params)
-            return types.ListResourceTemplatesResult(resource_templates=items, next_cursor=cursor)
+        items, cursor = self._page("resource_templates", params)
+        return types.ListResourceTemplatesResult(resource_templates=items, next_cursor=cursor)
 
-        return await _guard(page)
-
+    @guarded
     async def _list_prompts(self, ctx: Ctx, params: types.PaginatedRequestParams | None) -> types.ListPromptsResult:
-        async def page() -> types.ListPromptsResult:
-            items, cursor = self._page("prompts", params)
-            return types.ListPromptsResult(prompts=items, next_cursor=cursor)
-
-        return await _guard(page)
+        items, cursor = self._page("prompts", params)
+        return types.ListPromptsResult(prompts=items, next_cursor=cursor)
 
     # ---- calls -----------------------------------------------------------------------
 
-    async def _forward(self, call: DownstreamCall, attempt: Attempt, params: types.InputResponseRequestParams) -> Any:
-        """Run a forwarded request to completion on the caller's behalf.
+    async def _forward(
+        self, ctx: Ctx, route: Route, params: types.InputResponseRequestParams, send: UpstreamSend[R]
+    ) -> R | types.InputRequiredResult:
+        """Run a routed request on the caller's behalf: upstream, input rounds, relays, result.
 
-        A modern client drives input rounds itself, so an `InputRequiredResult` is returned to
-        it untouched (its `request_state` stays opaque); for a handshake-era client the proxy
-        asks it for each input and retries.
+        Everything the upstream says meanwhile (progress, log messages) reaches the caller
+        before the result. A modern client drives input rounds itself, so an
+        `InputRequiredResult` is returned to it untouched (its `request_state` stays opaque);
+        for a handshake-era client the proxy asks it for each input and retries.
         """
+        caller = DownstreamCall(ctx, route.server)
+        meta = forwardable_meta(ctx.meta, self.clients.log_level(ctx))
+
+        def attempt(
+            responses: types.InputResponses | None, state: str | None
+        ) -> Awaitable[R | types.InputRequiredResult]:
+            return send(caller=caller, meta=meta, input_responses=responses, request_state=state)
+
         result = await attempt(params.input_responses, params.request_state)
-        if isinstance(result, types.InputRequiredResult) and not call.is_modern:
-            result = await run_input_required_driver(result, dispatch=lambda _, req: call.ask(req), retry=attempt)
-        await call.drain()
-        if isinstance(result, types.Result) and result.meta:
+        if isinstance(result, types.InputRequiredResult) and not caller.is_modern:
+            result = await run_input_required_driver(result, dispatch=lambda _, req: caller.ask(req), retry=attempt)
+        await caller.drain()
+        if result.meta:
             result.meta = _without_server_info(result.meta)
         return result
 
     def _target(self, server: str) -> Upstream:
         return self.registry.upstreams[server]
 
-    def _caller(self, ctx: Ctx, server: str) -> tuple[DownstreamCall, dict[str, Any] | None]:
-        """The channel back to the calling client, and the `_meta` its request carries upstream."""
-        return DownstreamCall(ctx, server), forwardable_meta(ctx.meta, self.clients.log_level(ctx))
-
+    @guarded
     async def _call_tool(
         self, ctx: Ctx, params: types.CallToolRequestParams
     ) -> types.CallToolResult | types.InputRequiredResult:
-        async def call() -> types.CallToolResult | types.InputRequiredResult:
-            route = self.registry.catalog.route_tool(params.name)
-            if route is None:
-                raise UnknownNameError("tool", params.name)
-            upstream = self._target(route.server)
-            downstream, meta = self._caller(ctx, route.server)
+        route = _routed(self.registry.catalog.route_tool(params.name), "tool", params.name)
+        record = current_tool_call()
+        record.routed(route.server, route.original, params.arguments)
+        upstream = self._target(route.server)
+        try:
+            result = await self._forward(
+                ctx, route, params, partial(upstream.call_tool, route.original, params.arguments)
+            )
+        except UpstreamError as exc:
+            # The model should see why the tool failed and act on it: a tool result, not a
+            # protocol error.
+            failed = failed_tool_result(exc)
+            record.ended(outcome_of(exc), content_size(failed.content[0]))
+            return failed
+        if isinstance(result, types.InputRequiredResult):
+            record.ended("ok", 0)
+            return result
+        result, size = cap_tool_result(result, upstream.config.max_output_bytes, upstream.name)
+        result.content = expose_content_uris(result.content, upstream.config.exposed_prefix)
+        record.ended("tool_error" if result.is_error else "ok", size)
+        return result
 
-            async def attempt(
-                responses: types.InputResponses | None, state: str | None
-            ) -> types.CallToolResult | types.InputRequiredResult:
-                return await upstream.call_tool(
-                    route.original,
-                    params.arguments,
-                    caller=downstream,
-                    meta=meta,
-                    input_responses=responses,
-                    request_state=state,
-                )
-
-            started = time.perf_counter()
-            outcome: ToolOutcome = "protocol_error"
-            result: types.CallToolResult | types.InputRequiredResult | None = None
-            try:
-                forwarded: types.CallToolResult | types.InputRequiredResult = await self._forward(
-                    downstream, attempt, params
-                )
-                if isinstance(forwarded, types.CallToolResult):
-                    forwarded.content = expose_content_uris(forwarded.content, upstream.config.exposed_prefix)
-                    outcome = "tool_error" if forwarded.is_error else "ok"
-                else:
-                    outcome = "ok"
-                result = forwarded
-                return forwarded
-            except UpstreamError as exc:
-                # The model should see why the tool failed and act on it: a tool result, not a
-                # protocol error.
-                outcome = "timeout" if isinstance(exc, UpstreamTimeout) else "unavailable"
-                text = redact_text(str(exc))  # a server's last error may quote a configured secret
-                failed = types.CallToolResult(content=[types.TextContent(type="text", text=text)], is_error=True)
-                result = failed
-                return failed
-            finally:
-                self._record_tool_call(route.server, route.original, outcome, started, params, result)
-
-        return await _guard(call)
-
-    def _record_tool_call(
-        self,
-        server: str,
-        tool: str,
-        outcome: ToolOutcome,
-        started: float,
-        params: types.CallToolRequestParams,
-        result: types.CallToolResult | types.InputRequiredResult | None,
-    ) -> None:
-        seconds = time.perf_counter() - started
-        request_bytes = payload_size(params.arguments)
-        response_bytes = result_size(result) if isinstance(result, types.CallToolResult) else 0
-        self.registry.observer.tool_call(server, tool, outcome, seconds, request_bytes, response_bytes)
-        # One summary event per call; argument values only when debugging.
-        log.info(
-            "tool_call",
-            server=server,
-            tool=tool,
-            outcome=outcome,
-            duration_ms=round(seconds * 1000, 2),
-            request_bytes=request_bytes,
-            response_bytes=response_bytes,
-        )
-        log.debug("tool_call_arguments", server=server, tool=tool, arguments=params.arguments)
-
+    @guarded
     async def _read_resource(
         self, ctx: Ctx, params: types.ReadResourceRequestParams
     ) -> types.ReadResourceResult | types.InputRequiredResult:
-        async def read() -> types.ReadResourceResult | types.InputRequiredResult:
-            if params.uri == STATUS_URI:
-                return read_status(self.registry, self.cache)
-            route = self.registry.catalog.route_resource(params.uri)
-            if route is None:
-                raise UnknownNameError("resource", params.uri)
-            upstream = self._target(route.server)
-            client = connection_key(ctx)
-            result = self.cache.get(route.server, route.original, client)
-            if result is None:
-                downstream, meta = self._caller(ctx, route.server)
-
-                async def attempt(
-                    responses: types.InputResponses | None, state: str | None
-                ) -> types.ReadResourceResult | types.InputRequiredResult:
-                    return await upstream.read_resource(
-                        route.original, caller=downstream, meta=meta, input_responses=responses, request_state=state
-                    )
-
-                result = await self._forward(downstream, attempt, params)
-                if isinstance(result, types.ReadResourceResult):
-                    self._remember(ctx, upstream, route.original, result)
-            prefix = upstream.config.exposed_prefix
-            if prefix and isinstance(result, types.ReadResourceResult):
-                # Clients match contents to what they asked for: show URIs in their exposed form.
-                result.contents = [
-                    c.model_copy(update={"uri": params.uri if c.uri == route.original else expose_uri(prefix, c.uri)})
-                    for c in result.contents
-                ]
-            return result
-
-        return await _guard(read)
+        if params.uri == STATUS_URI:
+            return read_status(self.registry, self.cache)
+        route = _routed(self.registry.catalog.route_resource(params.uri), "resource", params.uri)
+        upstream = self._target(route.server)
+        result = self.cache.get(route.server, route.original, connection_key(ctx))
+        if result is None:
+            result = await self._forward(ctx, route, params, partial(upstream.read_resource, route.original))
+            if isinstance(result, types.ReadResourceResult):
+                self._remember(ctx, upstream, route.original, result)
+        prefix = upstream.config.exposed_prefix
+        if prefix and isinstance(result, types.ReadResourceResult):
+            # Clients match contents to what they asked for: show URIs in their exposed form.
+            result.contents = [
+                c.model_copy(update={"uri": params.uri if c.uri == route.original else expose_uri(prefix, c.uri)})
+                for c in result.contents
+            ]
+        return result
 
     def _remember(self, ctx: Ctx, upstream: Upstream, uri: str, result: types.ReadResourceResult) -> None:
         client = connection_key(ctx)
@@ -355,75 +311,34 @@ class ProxyServer:
         self._cache_clients.discard(client)
         self.cache.forget_client(client)
 
+    @guarded
     async def _get_prompt(
         self, ctx: Ctx, params: types.GetPromptRequestParams
     ) -> types.GetPromptResult | types.InputRequiredResult:
-        async def get() -> types.GetPromptResult | types.InputRequiredResult:
-            route = self.registry.catalog.route_prompt(params.name)
-            if route is None:
-                raise UnknownNameError("prompt", params.name)
-            upstream = self._target(route.server)
-            downstream, meta = self._caller(ctx, route.server)
+        route = _routed(self.registry.catalog.route_prompt(params.name), "prompt", params.name)
+        upstream = self._target(route.server)
+        result = await self._forward(ctx, route, params, partial(upstream.get_prompt, route.original, params.arguments))
+        prefix = upstream.config.exposed_prefix
+        if prefix and isinstance(result, types.GetPromptResult):
+            result.messages = [
+                message.model_copy(update={"content": expose_content_uris([message.content], prefix)[0]})
+                for message in result.messages
+            ]
+        return result
 
-            async def attempt(
-                responses: types.InputResponses | None, state: str | None
-            ) -> types.GetPromptResult | types.InputRequiredResult:
-                return await upstream.get_prompt(
-                    route.original,
-                    params.arguments,
-                    caller=downstream,
-                    meta=meta,
-                    input_responses=responses,
-                    request_state=state,
-                )
-
-            result = await self._forward(downstream, attempt, params)
-            prefix = upstream.config.exposed_prefix
-            if prefix and isinstance(result, types.GetPromptResult):
-                result.messages = [
-                    message.model_copy(update={"content": expose_content_uris([message.content], prefix)[0]})
-                    for message in result.messages
-                ]
-            return result
-
-        return await _guard(get)
-
+    @guarded
     async def _complete(self, ctx: Ctx, params: types.CompleteRequestParams) -> types.CompleteResult:
-        async def complete() -> types.CompleteResult:
-            ref = params.ref
-            catalog = self.registry.catalog
-            if isinstance(ref, types.PromptReference):
-                route = catalog.route_prompt(ref.name)
-                if route is None:
-                    raise UnknownNameError("prompt", ref.name)
-                upstream_ref: types.PromptReference | types.ResourceTemplateReference = ref.model_copy(
-                    update={"name": route.original}
-                )
-            else:
-                route = catalog.route_template(ref.uri)
-                if route is None:
-                    raise UnknownNameError("resource template", ref.uri)
-                upstream_ref = ref.model_copy(update={"uri": route.original})
-            upstream = self._target(route.server)
-            if not upstream.supports("completions"):
-                return types.CompleteResult(completion=types.Completion(values=[]))
-            return await upstream.complete(upstream_ref, params.argument, params.context)
-
-        return await _guard(complete)
-
-
-async def _guard(operation: Callable[[], Awaitable[R]]) -> R:
-    """Run a handler body so that only deliberate MCP errors reach the client.
-
-    Unexpected exceptions are logged with their traceback here and become a plain internal
-    error: handshake-era clients would otherwise receive `str(exc)`.
-    """
-    try:
-        return await operation()
-    except MCPError:
-        raise
-    except ManifoldError as exc:
-        raise to_mcp_error(exc) from exc
-    except Exception as exc:
-        log.exception("handler_failed", error=repr(exc))
-        raise to_mcp_error(exc) from exc
+        ref = params.ref
+        catalog = self.registry.catalog
+        if isinstance(ref, types.PromptReference):
+            route = _routed(catalog.route_prompt(ref.name), "prompt", ref.name)
+            upstream_ref: types.PromptReference | types.ResourceTemplateReference = ref.model_copy(
+                update={"name": route.original}
+            )
+        else:
+            route = _routed(catalog.route_template(ref.uri), "resource template", ref.uri)
+            upstream_ref = ref.model_copy(update={"uri": route.original})
+        upstream = self._target(route.server)
+        if not upstream.supports("completions"):
+            return types.CompleteResult(completion=types.Completion(values=[]))
+        return await upstream.complete(upstream_ref, params.argument, params.context)

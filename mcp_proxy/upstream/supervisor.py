@@ -41,13 +41,12 @@ from manifold_common.logging import get_logger
 from ..catalog.merged import ChangedList, ServerListing
 from ..config.models import ServerConfig
 from ..core.errors import UpstreamTimeout, UpstreamUnavailable
-from ..core.observe import NULL_OBSERVER, Observer, RequestOutcome
+from ..core.observe import NULL_OBSERVER, Observer, Outcome, outcome_of
 from ..front.downstream import DownstreamCall
 from .feed import UpstreamFeed
 from .gate import CallGate, Deadline
 from .link import HANDSHAKE_TIMEOUT, Flights, OpenSession, open_session
 from .listing import ListingReport, fetch_listing, fetch_lists
-from .output_cap import cap_tool_result
 from .transports import TransportFactory, open_transport
 
 log = get_logger(__name__)
@@ -351,13 +350,12 @@ class Upstream:
             UpstreamTimeout: the server did not answer in time (the request was cancelled).
             MCPError: the server answered with a JSON-RPC error (passed through as is).
         """
-        if not self.usable:
-            self._observer.upstream_request(self.name, method, "unavailable", 0.0)
-            raise UpstreamUnavailable(self.name, self._unavailable_reason())
         started = time.perf_counter()
-        outcome: RequestOutcome = "unavailable"
+        outcome: Outcome = "ok"
         breaker = self._gate.breaker
         try:
+            if not self.usable:
+                raise UpstreamUnavailable(self.name, self._unavailable_reason())
             async with self._gate.admit(extendable=method == "tools/call") as deadline:
                 link, flights = await self._link_for(caller)
                 if caller is not None:
@@ -373,16 +371,14 @@ class Upstream:
                         breaker.record_failure()
                         raise UpstreamTimeout(self.name, f"did not answer within {self.config.timeout:g} s") from exc
                     breaker.record_success()  # it answered: the server is alive
-                    outcome = "error"
                     raise
                 finally:
                     if caller is not None:
                         flights.calls.remove(caller)
                 breaker.record_success()
-                outcome = "ok"
                 return result
-        except UpstreamTimeout:
-            outcome = "timeout"
+        except BaseException as exc:
+            outcome = outcome_of(exc)
             raise
         finally:
             self._observer.upstream_request(self.name, method, outcome, time.perf_counter() - started)
@@ -437,7 +433,7 @@ class Upstream:
     ) -> types.CallToolResult | types.InputRequiredResult:
         """Call one upstream tool by its upstream name (a modern server may ask for input first)."""
         relay = caller.progress if caller is not None else None
-        result = await self.request(
+        return await self.request(
             "tools/call",
             lambda s, deadline: s.call_tool(
                 name,
@@ -452,9 +448,6 @@ class Upstream:
             ),
             caller,
         )
-        if isinstance(result, types.CallToolResult):
-            return cap_tool_result(result, self.config.max_output_bytes, self.name)
-        return result
 
     async def read_resource(
         self,

@@ -11,9 +11,10 @@ from mcp import Client, MCPError
 from opentelemetry import trace
 from opentelemetry.trace import NoOpTracer
 
+from mcp_proxy.app import running_proxy
 from mcp_proxy.front.server import ProxyServer
 from mcp_proxy.metrics import ProxyMetrics
-from tests.mcp_proxy.harness import blocked_transport, proxy_over
+from tests.mcp_proxy.harness import MemoryUpstreams, blocked_transport, make_config, proxy_over
 from tests.upstreams import build_upstream
 
 pytestmark = pytest.mark.anyio
@@ -104,7 +105,8 @@ async def test_pages_are_cached_per_cursor_and_a_bad_cursor_fails_every_time() -
 
 async def test_metrics_count_the_listings_answered_from_the_cache() -> None:
     metrics = ProxyMetrics()
-    async with proxy_over({"alpha": build_upstream("alpha")}) as proxy:
+    upstreams = MemoryUpstreams({"alpha": build_upstream("alpha")})
+    async with running_proxy(make_config({"alpha": {}}), upstreams, observer=metrics) as proxy:
         metrics.attach(proxy)
         async with Client(proxy.server.server, mode="legacy", cache=None) as client:
             for _ in range(3):

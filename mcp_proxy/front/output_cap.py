@@ -3,28 +3,33 @@
 Content is kept in order until the budget is spent: a text block that crosses the limit is cut
 at a character boundary, later blocks are dropped, and a final text block says exactly what was
 cut and from which server. Structured content that does not fit in what the content left is dropped.
+
+Deciding whether a result fits means measuring it, and the call's log line and metrics need the
+same figure; so the cap measures every result (capped or not) once, and hands the size on.
 """
 
 from __future__ import annotations
 
 import mcp_types as types
 
-from ..core.sizes import content_size, payload_size
+from ..core.sizes import content_size, payload_size, text_size
 
 
-def cap_tool_result(result: types.CallToolResult, max_bytes: int, server: str) -> types.CallToolResult:
-    """`result` unchanged when it fits in `max_bytes` (0 = no cap), otherwise a cut copy with a marker."""
-    if max_bytes <= 0:
-        return result
-    sizes = [content_size(block) for block in result.content]
+def cap_tool_result(result: types.CallToolResult, max_bytes: int, server: str) -> tuple[types.CallToolResult, int]:
+    """The result to pass on and its size in bytes.
+
+    That is `result` itself when it fits in `max_bytes` (0 = no cap), otherwise a cut copy with
+    a marker.
+    """
     structured = payload_size(result.structured_content)
-    total = sum(sizes) + structured
-    if total <= max_bytes:
-        return result
+    total = structured + sum(content_size(block) for block in result.content)
+    if max_bytes <= 0 or total <= max_bytes:
+        return result, total
     budget = max_bytes
     kept: list[types.ContentBlock] = []
     dropped = 0
-    for block, size in zip(result.content, sizes, strict=True):
+    for block in result.content:
+        size = content_size(block)
         if size <= budget:
             kept.append(block)
             budget -= size
@@ -45,6 +50,7 @@ def cap_tool_result(result: types.CallToolResult, max_bytes: int, server: str) -
         + "]"
     )
     kept.append(types.TextContent(type="text", text=notice))
-    return result.model_copy(
+    capped = result.model_copy(
         update={"content": kept, "structured_content": result.structured_content if keep_structured else None}
     )
+    return capped, shown + text_size(notice)
