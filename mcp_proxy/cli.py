@@ -26,6 +26,7 @@ from .event_loop import EventLoopUnavailable, LoopName
 from .event_loop import resolve as resolve_event_loop
 from .settings import FrontTransport, RuntimeSettings, settings_problems
 from .upstream import prelaunch
+from .upstream.launch_check import launch_problems
 
 if TYPE_CHECKING:
     from .http_app import FrontOptions
@@ -81,7 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --transport stdio: serve /healthz, /readyz, /health and /metrics on 127.0.0.1:PORT",
     )
 
-    with_common(commands.add_parser("check", help="validate the configuration and show the resolved servers"))
+    with_common(
+        commands.add_parser(
+            "check", help="validate the configuration, check that every stdio server can start, show the servers"
+        )
+    )
     tools = with_common(commands.add_parser("tools", help="connect to every server and print the merged tools"))
     tools.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
@@ -120,6 +125,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # From here on, no configured secret value can reach a log line or a status document.
     register_secrets([*secret_values(config), *(t.get_secret_value() for t in settings.tokens())])
     if args.command == "check":
+        # A server that cannot start fails the check: the file is valid, yet it cannot serve as written.
+        if problems := launch_problems(config):
+            print(f"mcp-proxy: {ConfigError(problems)}", file=sys.stderr)
+            return EXIT_CONFIG_ERROR
         print(render_check(config))
         return EXIT_OK
     if args.command == "tools":
@@ -239,7 +248,7 @@ def render_check(config: ProxyConfig) -> str:
     )
     lines.append("")
     for server in config.servers:
-        target = _shown_url(server.url) if server.url else " ".join([server.command or "", *server.args])
+        target = _shown_url(server.url) if server.url else " ".join(server.command_line)
         state = "enabled" if server.enabled else "disabled"
         prefix = server.exposed_prefix or "(bare names)"
         lines.append(f"{server.name}  [{state}]")

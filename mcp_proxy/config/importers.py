@@ -3,7 +3,7 @@
 Three JSON layouts are understood:
 
 * **seed** — ``{"version": "1.0", "servers": [{"name", "enabled", "transport", "priority",
-  "config": {endpoint | command, args, env, headers, timeout (ms), api_key}}]}``;
+  "config": {endpoint | command | module, args, env, headers, timeout (ms), api_key}}]}``;
 * **mcpServers** — Claude Desktop, Claude Code and Cursor: ``{"mcpServers": {NAME: {...}}}``;
 * **VS Code** — ``{"servers": {NAME: {"type", ...}}}``, or ``{"mcp": {"servers": ...}}`` in settings.
 
@@ -47,7 +47,7 @@ DocumentLayout = Literal["seed", "mcp-servers", "vscode"]
 MILLISECONDS_PER_SECOND = 1000.0
 """Seed files give timeouts in milliseconds; ours are in seconds."""
 _WORKSPACE_DIRS = frozenset({".vscode", ".cursor"})
-_PASSED_THROUGH = ("command", "args", "env", "cwd", "url", "headers")
+_PASSED_THROUGH = ("command", "module", "args", "env", "cwd", "url", "headers")
 _TRANSPORT_KEYS = ("type", "transport", "transportType")
 _SEED_ENTRY_KEYS = (
     "enabled",
@@ -59,7 +59,7 @@ _SEED_ENTRY_KEYS = (
     "include_tools",
     "exclude_tools",
 )
-_SEED_CONFIG_KEYS = ("command", "args", "env", "headers", "cwd")
+_SEED_CONFIG_KEYS = ("command", "module", "args", "env", "headers", "cwd")
 _REFERENCE_OR_DOLLAR = re.compile(r"\$\{([^{}]*)\}|\$")
 _LAYOUT_HINT = (
     "expected an object with 'mcpServers' (Claude Desktop, Cursor), 'servers' (VS Code: an object; "

@@ -10,6 +10,9 @@ The rules, applied to string values only (after the file is parsed, so quoting n
 * ``$$`` — a literal ``$``; a ``$`` not followed by ``{`` or ``$`` is literal as well, so bare
   ``$VAR`` is never expanded.
 * ``${env:VAR}`` (the VS Code / Cursor spelling) means the same as ``${VAR}``.
+* ``${python}`` is built in: the interpreter running the proxy (`sys.executable`), so a stdio
+  server can be run with the proxy's own Python whatever `PATH` the proxy was started with.
+  Built-in names win over environment variables of the same name.
 
 Defaults and messages may themselves contain references (``${A:-${B:-x}}``); a default is only
 expanded when it is used. Variable names are ``[A-Za-z_][A-Za-z0-9_]*``. Every problem in a
@@ -20,14 +23,17 @@ the first one, so a user fixes their environment in one pass.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
 __all__ = [
+    "BUILT_IN_NAMES",
     "InterpolationError",
     "InterpolationProblem",
     "MissingVariables",
+    "built_in_values",
     "expand",
     "expand_tree",
     "path_label",
@@ -39,6 +45,15 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ENV_NAMESPACE = "env:"
 _OPERATORS = (":-", ":?", "-", "?")  # longest first: ":-" must not be read as ":" + "-"
 _SYNTAX_HINT = "write ${NAME}, ${NAME:-default}, ${NAME-default} or ${NAME:?message}, or $$ for a literal '$'"
+
+PYTHON = "python"
+BUILT_IN_NAMES = (PYTHON,)
+"""Names the proxy defines itself; they are never read from the environment."""
+
+
+def built_in_values() -> dict[str, str]:
+    """The values of the built-in names: `python` is the interpreter running the proxy (when known)."""
+    return {PYTHON: sys.executable} if sys.executable else {}
 
 
 @dataclass(frozen=True)
@@ -126,7 +141,7 @@ class _Expander:
         if operator is None:
             return self._skip_malformed(start)
         self.pos += len(operator)
-        value = self.environ.get(name)
+        value = self._value(name)
         use_word = value is None or (operator.startswith(":") and value == "")
         try:
             word = self._scan(evaluate=evaluate and use_word, nested=True)
@@ -142,8 +157,17 @@ class _Expander:
         self._report(_required_message(name, word, unset=value is None), name)
         return ""
 
+    def _value(self, name: str) -> str | None:
+        """A built-in name's value, else the variable's; None when unset."""
+        if name in BUILT_IN_NAMES:
+            return built_in_values().get(name)
+        return self.environ.get(name)
+
     def _lookup(self, name: str) -> str:
-        value = self.environ.get(name)
+        value = self._value(name)
+        if value is None and name in BUILT_IN_NAMES:
+            self._report(f"${{{name}}} is unknown here: the proxy's interpreter has no path; write the path instead")
+            return ""
         if value is None:
             self._report(f"environment variable {name} is not set; set it or write ${{{name}:-default}}", name)
             return ""

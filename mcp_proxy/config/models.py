@@ -9,6 +9,7 @@ The rules for server names and the separator are the catalog's naming rules
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -48,7 +49,8 @@ DEFAULT_SERVER_TIMEOUT = 30.0
 
 _SEPARATOR_RULE = re.compile(r"[._-]+")
 _TRANSPORT_ALIASES = {"streamable-http": "http", "streamable_http": "http", "streamablehttp": "http"}
-_STDIO_ONLY_FIELDS = ("command", "args", "env", "cwd")
+_STDIO_ONLY_FIELDS = ("command", "module", "args", "env", "cwd")
+_MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 _REMOTE_ONLY_FIELDS = ("url", "headers")
 
 
@@ -95,8 +97,10 @@ class ServerConfig(ServerPolicy):
     """How to reach the server: `stdio` (a child process), `sse` (legacy SSE) or `http` (streamable HTTP)."""
     command: str | None = None
     """The program to start (stdio only)."""
+    module: str | None = None
+    """A Python module run by the proxy's own interpreter (`-m module`) instead of a `command` (stdio only)."""
     args: list[str] = Field(default_factory=list[str])
-    """Arguments for `command`."""
+    """Arguments for `command`, or for `module`."""
     env: dict[str, SecretStr] = Field(default_factory=dict[str, SecretStr])
     """Extra environment variables for the child process; values are secrets."""
     cwd: Path | None = None
@@ -127,13 +131,24 @@ class ServerConfig(ServerPolicy):
         """The prefix actually used for exposed names."""
         return self.name if self.prefix is None else self.prefix
 
+    @property
+    def command_line(self) -> list[str]:
+        """What a stdio server's child runs: `command` and `args`, or this interpreter with `-m module` and `args`.
+
+        Empty for remote servers. `module` is resolved here, when the child is started, rather
+        than when the file is read, so a configuration rendered back still says `module`.
+        """
+        if self.module is not None:
+            return [sys.executable, "-m", self.module, *self.args]
+        return [self.command, *self.args] if self.command is not None else []
+
     @model_validator(mode="before")
     @classmethod
     def _infer_transport(cls, data: Any) -> Any:
         """Entries pasted from other tools often omit the transport; their other keys say which it is."""
         if isinstance(data, Mapping) and "transport" not in data:
             fields = cast(Mapping[str, Any], data)
-            if fields.get("command"):
+            if fields.get("command") or fields.get("module"):
                 return {**fields, "transport": "stdio"}
             if isinstance(url := fields.get("url"), str):
                 return {**fields, "transport": transport_for_url(url)}
@@ -177,6 +192,18 @@ class ServerConfig(ServerPolicy):
             }
         return cast(object, value)
 
+    @field_validator("module")
+    @classmethod
+    def _check_module(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or (not _context(info).get("interpolated", True) and "${" in value):
+            return value
+        if not _MODULE_NAME.fullmatch(value):
+            raise ValueError(
+                f"must be a module name, dotted like 'package.server', got {value!r}; "
+                "its arguments go in args, and a script file needs command = \"${python}\", args = [\"script.py\"]"
+            )
+        return value
+
     @field_validator("cwd")
     @classmethod
     def _resolve_cwd(cls, value: Path | None, info: ValidationInfo) -> Path | None:
@@ -201,8 +228,22 @@ class ServerConfig(ServerPolicy):
     def _check_transport_fields(self) -> ServerConfig:
         problems: list[tuple[str | None, str]] = []
         if self.transport == "stdio":
-            if not self.command:
-                problems.append(("command", "is required when transport is 'stdio'; set command = \"program\""))
+            if not self.command and not self.module:
+                problems.append(
+                    (
+                        "command",
+                        "is required when transport is 'stdio'; set command = \"program\", "
+                        "or module = \"package.server\" to run a Python module with the proxy's own interpreter",
+                    )
+                )
+            if self.command and self.module:
+                problems.append(
+                    (
+                        "module",
+                        "cannot be set together with command (module runs with the proxy's own interpreter); "
+                        "remove one: for another interpreter, set command to it and put \"-m\", \"<module>\" in args",
+                    )
+                )
             problems.extend(
                 (field, "only applies to 'sse' and 'http' servers; remove it or change transport")
                 for field in _REMOTE_ONLY_FIELDS

@@ -43,13 +43,23 @@ def guarded_command(
     """
     if not sys.platform.startswith("linux"):
         return command, args
-    lookup = os.path.join(cwd, command) if cwd and os.sep in command and not os.path.isabs(command) else command
-    if shutil.which(lookup, path=path) is None:
+    if find_command(command, path=path, cwd=cwd) is None:
         raise FileNotFoundError(errno.ENOENT, "command not found", command)
     setpriv = shutil.which("setpriv")
     if setpriv is not None:
         return setpriv, ["--pdeathsig", "KILL", "--", command, *args]
     return python_launcher(command, args)
+
+
+def find_command(command: str, *, path: str | None = None, cwd: str | None = None) -> str | None:
+    """Where the child's `command` is, as its start would find it; None when it cannot be found.
+
+    A bare name is looked up on `path` (the child's `PATH`; the proxy's when None); a relative
+    path such as `./bin/server` is taken from the child's working directory `cwd`, as the start
+    itself does.
+    """
+    lookup = os.path.join(cwd, command) if cwd and os.sep in command and not os.path.isabs(command) else command
+    return shutil.which(lookup, path=path)
 
 
 def python_launcher(command: str, args: list[str], *, parent: int | None = None) -> tuple[str, list[str]]:

@@ -68,9 +68,10 @@ def child_spec(config: ServerConfig) -> ChildSpec:
         FileNotFoundError: the command cannot be found.
         ValueError: the server has no command.
     """
-    if config.command is None:  # the config model guarantees it; this keeps the type checker honest
+    line = config.command_line
+    if not line:  # the config model guarantees a command or module; this keeps the type checker honest
         raise ValueError(f"server '{config.name}' has no command")
     env = default_environment() | child_environment(config)
     cwd = str(config.cwd) if config.cwd is not None else None
-    command, args = guarded_command(config.command, list(config.args), path=env.get("PATH"), cwd=cwd)
+    command, args = guarded_command(line[0], line[1:], path=env.get("PATH"), cwd=cwd)
     return ChildSpec(command, tuple(args), tuple(sorted(env.items())), cwd)

@@ -47,6 +47,13 @@ def no_ambient_config(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
+@pytest.fixture(autouse=True)
+def venv_first_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`command = "python"` means the venv's interpreter here, as under `make test`, on any machine:
+    `check` fails a command it cannot find."""
+    monkeypatch.setenv("PATH", child_env()["PATH"])
+
+
 def example_servers_toml(tmp_path: Path, *extra_tables: str) -> Path:
     """A servers.toml running the three example servers over stdio with this interpreter."""
     python, root = json.dumps(sys.executable), json.dumps(str(REPO_ROOT))
@@ -97,6 +104,7 @@ def test_check_shows_every_server_with_secrets_hidden(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MANIFOLD_TEST_TOKEN", HEADER_SECRET)
+    (tmp_path / "work").mkdir()
     config = tmp_path / "servers.toml"
     config.write_text(
         f"""
