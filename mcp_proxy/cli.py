@@ -15,7 +15,7 @@ import anyio
 from pydantic import ValidationError
 
 from manifold_common.logging import LOG_LEVELS, LogFormat, configure_logging, get_logger
-from manifold_common.redaction import register_secrets, secret_values
+from manifold_common.redaction import PROCESS_SECRETS, secret_values
 
 from . import __version__
 from .config.importers import import_file
@@ -117,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mcp-proxy: {no_configuration_message()}", file=sys.stderr)
         return EXIT_CONFIG_ERROR
     # From here on, no configured secret value can reach a log line or a status document.
-    register_secrets([*secret_values(config), *(t.get_secret_value() for t in settings.tokens())])
+    PROCESS_SECRETS.register([*secret_values(config), *(t.get_secret_value() for t in settings.tokens())])
     if args.command == "check":
         print(render_check(config))
         return EXIT_OK
