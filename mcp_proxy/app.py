@@ -10,6 +10,7 @@ import warnings
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 
 import anyio
 from mcp import MCPDeprecationWarning
@@ -22,7 +23,7 @@ from .front.server import ProxyServer
 from .front.stdio import stdin_read_by_a_thread, stdio_front
 from .registry import Registry
 from .reload import watch_config
-from .upstream import prelaunch
+from .upstream.prelaunch import Prelaunched
 from .upstream.transports import TransportFactory, open_transport
 
 log = get_logger(__name__)
@@ -49,26 +50,31 @@ def silence_sdk_deprecations() -> None:
 @asynccontextmanager
 async def running_proxy(
     config: ProxyConfig,
-    transport_factory: TransportFactory = open_transport,
+    transport_factory: TransportFactory | None = None,
     observer: Observer = NULL_OBSERVER,
     *,
     watch: bool = True,
+    prelaunched: Prelaunched | None = None,
 ) -> AsyncGenerator[Proxy]:
     """Connect to every upstream, wait for start-up to settle, and serve until the block exits.
 
     Leaving the block cancels every upstream task; stdio upstream children are terminated
     with their whole process tree on the way out. With `watch`, edits of the configuration file
-    (and SIGHUP) are applied while running.
+    (and SIGHUP) are applied while running. Upstreams connect with `transport_factory`, by
+    default the real transports, whose stdio servers adopt the children `prelaunched` started
+    ahead of time.
     """
     silence_sdk_deprecations()
-    registry = Registry(config, transport_factory, observer)
+    transports = transport_factory or partial(open_transport, prelaunched=prelaunched)
+    registry = Registry(config, transports, observer)
     proxy = Proxy(config=config, registry=registry, server=ProxyServer(registry))
     log.info("proxy_starting", servers=[s.name for s in config.servers], source=str(config.source))
     async with anyio.create_task_group() as tg:
         await tg.start(registry.run)
         # Every enabled server has made its first connection attempt by now; a child started
         # ahead of time for one that did not adopt it (its settings changed meanwhile) goes.
-        prelaunch.discard_all()
+        if prelaunched is not None:
+            prelaunched.discard_all()
         if watch and config.source is not None:
             tg.start_soon(watch_config, registry, config.source)
         try:
@@ -78,7 +84,9 @@ async def running_proxy(
             tg.cancel_scope.cancel()
 
 
-async def serve_stdio(config: ProxyConfig, observer: Observer = NULL_OBSERVER) -> None:
+async def serve_stdio(
+    config: ProxyConfig, observer: Observer = NULL_OBSERVER, *, prelaunched: Prelaunched | None = None
+) -> None:
     """Serve the proxy over this process's stdin/stdout until the client closes the pipe.
 
     SIGTERM and SIGINT end it the same way: upstreams are closed and children terminated.
@@ -88,7 +96,7 @@ async def serve_stdio(config: ProxyConfig, observer: Observer = NULL_OBSERVER) -
         # Enter the stdio server first: from here on fd 1 is reserved for protocol messages.
         async with stdio_front() as (read, write):
             try:
-                async with running_proxy(config, observer=observer) as proxy:
+                async with running_proxy(config, observer=observer, prelaunched=prelaunched) as proxy:
                     server = proxy.server.server
                     await server.run(read, write, server.create_initialization_options())
             finally:

@@ -139,4 +139,3 @@ async def _send(
     if isinstance(request, types.ElicitRequest):
         return await session.send_request(request, types.ElicitResult, metadata=metadata)
     return await session.send_request(request, types.ListRootsResult, metadata=metadata)
-
