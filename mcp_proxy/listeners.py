@@ -21,7 +21,7 @@ from manifold_common.logging import get_logger
 from .app import Proxy, running_proxy, stop_on_signals
 from .config.models import ProxyConfig
 from .front.auth import BearerGuard, TokenSet
-from .front.stdio import stdio_front
+from .front.stdio import StdioFront
 from .health import health_routes
 from .metrics import ProxyMetrics
 from .upstream.prelaunch import Prelaunched
@@ -91,11 +91,12 @@ async def serve_stdio_with_side_listener(
     Like `app.serve_stdio`, SIGTERM and SIGINT end it cleanly.
     """
     metrics = ProxyMetrics(transport_of=lambda _: "stdio")
+    front = StdioFront()
     async with anyio.create_task_group() as signals:
-        signals.start_soon(stop_on_signals, signals.cancel_scope)
+        signals.start_soon(stop_on_signals, signals.cancel_scope, front)
         # Enter the stdio server first: from here on fd 1 is reserved for protocol messages.
         async with (
-            stdio_front() as (read, write),
+            front.serving() as (read, write),
             running_proxy(config, observer=metrics, prelaunched=prelaunched) as proxy,
         ):
             metrics.attach(proxy)
