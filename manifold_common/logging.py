@@ -18,7 +18,7 @@ from typing import Any, Literal, TextIO
 
 import structlog
 
-from .redaction import redact_tree
+from .redaction import PROCESS_SECRETS, Redactor
 
 LogFormat = Literal["auto", "json", "console"]
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -31,12 +31,17 @@ LOG_FILE_BACKUPS = 5
 # Libraries that are chatty at INFO about things an operator of the proxy does not need.
 _QUIET_LIBRARIES = ("httpx2", "httpcore", "mcp", "uvicorn.access", "sse_starlette")
 
+# The log files this module opened, closed when logging is configured again. Module-level like the
+# root logger's handlers they mirror: the logging configuration is one per process.
 _owned_files: list[logging.Handler] = []
 
 
-def _redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    scrubbed: dict[str, Any] = redact_tree(dict(event))
-    return scrubbed
+def _redacting(secrets: Redactor) -> structlog.typing.Processor:
+    def redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        scrubbed: dict[str, Any] = secrets.tree(dict(event))
+        return scrubbed
+
+    return redact
 
 
 def configure_logging(
@@ -44,11 +49,14 @@ def configure_logging(
     fmt: LogFormat = "auto",
     stream: TextIO | None = None,
     log_file: Path | None = None,
+    secrets: Redactor = PROCESS_SECRETS,
 ) -> None:
     """Configure structlog and the standard library once, writing to `stream` (stderr by default).
 
     `fmt="auto"` renders for humans on a terminal and JSON otherwise. With `log_file`, the
     same events are also appended to that file as JSON lines, rotated at `LOG_FILE_MAX_BYTES`.
+    Every value in `secrets` (the process's, unless told otherwise) is scrubbed from every line,
+    including values registered after this call.
     """
     out = stream if stream is not None else sys.stderr
     numeric_level = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
@@ -69,10 +77,11 @@ def configure_logging(
         cache_logger_on_first_use=False,
     )
     handler = logging.StreamHandler(out)
-    handler.setFormatter(_formatter(shared, renderer))
+    redact = _redacting(secrets)
+    handler.setFormatter(_formatter(shared, redact, renderer))
     handlers: list[logging.Handler] = [handler]
     if log_file is not None:
-        handlers.append(_file_handler(log_file, shared))
+        handlers.append(_file_handler(log_file, shared, redact))
     root = logging.getLogger()
     for old in _owned_files:
         old.close()  # a reconfiguration must not leave the previous log file open
@@ -85,26 +94,28 @@ def configure_logging(
 
 
 def _formatter(
-    shared: list[structlog.typing.Processor], renderer: structlog.typing.Processor
+    shared: list[structlog.typing.Processor], redact: structlog.typing.Processor, renderer: structlog.typing.Processor
 ) -> structlog.stdlib.ProcessorFormatter:
     return structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
-            _redact,  # last before rendering: tracebacks and foreign records are scrubbed too
+            redact,  # last before rendering: tracebacks and foreign records are scrubbed too
             renderer,
         ],
     )
 
 
-def _file_handler(path: Path, shared: list[structlog.typing.Processor]) -> logging.Handler:
+def _file_handler(
+    path: Path, shared: list[structlog.typing.Processor], redact: structlog.typing.Processor
+) -> logging.Handler:
     path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.handlers.RotatingFileHandler(
         path, maxBytes=LOG_FILE_MAX_BYTES, backupCount=LOG_FILE_BACKUPS, encoding="utf-8"
     )
     # A file is read by tools, not people at a terminal: always JSON.
-    handler.setFormatter(_formatter(shared, structlog.processors.JSONRenderer()))
+    handler.setFormatter(_formatter(shared, redact, structlog.processors.JSONRenderer()))
     return handler
 
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import sys
-import threading
 import warnings
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 
 import anyio
 from mcp import MCPDeprecationWarning
@@ -19,17 +17,13 @@ from manifold_common.logging import get_logger
 from .config.models import ProxyConfig
 from .core.observe import NULL_OBSERVER, Observer
 from .front.server import ProxyServer
-from .front.stdio import stdin_read_by_a_thread, stdio_front
+from .front.stdio import StdioFront
 from .registry import Registry
 from .reload import watch_config
-from .upstream import prelaunch
+from .upstream.prelaunch import Prelaunched
 from .upstream.transports import TransportFactory, open_transport
 
 log = get_logger(__name__)
-
-SHUTDOWN_GRACE = 5.0
-"""Seconds a signalled stdio proxy waits for its upstreams to close before it exits anyway."""
-_cleaned_up = threading.Event()
 
 
 @dataclass
@@ -49,26 +43,31 @@ def silence_sdk_deprecations() -> None:
 @asynccontextmanager
 async def running_proxy(
     config: ProxyConfig,
-    transport_factory: TransportFactory = open_transport,
+    transport_factory: TransportFactory | None = None,
     observer: Observer = NULL_OBSERVER,
     *,
     watch: bool = True,
+    prelaunched: Prelaunched | None = None,
 ) -> AsyncGenerator[Proxy]:
     """Connect to every upstream, wait for start-up to settle, and serve until the block exits.
 
     Leaving the block cancels every upstream task; stdio upstream children are terminated
     with their whole process tree on the way out. With `watch`, edits of the configuration file
-    (and SIGHUP) are applied while running.
+    (and SIGHUP) are applied while running. Upstreams connect with `transport_factory`, by
+    default the real transports, whose stdio servers adopt the children `prelaunched` started
+    ahead of time.
     """
     silence_sdk_deprecations()
-    registry = Registry(config, transport_factory, observer)
+    transports = transport_factory or partial(open_transport, prelaunched=prelaunched)
+    registry = Registry(config, transports, observer)
     proxy = Proxy(config=config, registry=registry, server=ProxyServer(registry))
     log.info("proxy_starting", servers=[s.name for s in config.servers], source=str(config.source))
     async with anyio.create_task_group() as tg:
         await tg.start(registry.run)
         # Every enabled server has made its first connection attempt by now; a child started
         # ahead of time for one that did not adopt it (its settings changed meanwhile) goes.
-        prelaunch.discard_all()
+        if prelaunched is not None:
+            prelaunched.discard_all()
         if watch and config.source is not None:
             tg.start_soon(watch_config, registry, config.source)
         try:
@@ -78,44 +77,38 @@ async def running_proxy(
             tg.cancel_scope.cancel()
 
 
-async def serve_stdio(config: ProxyConfig, observer: Observer = NULL_OBSERVER) -> None:
+async def serve_stdio(
+    config: ProxyConfig, observer: Observer = NULL_OBSERVER, *, prelaunched: Prelaunched | None = None
+) -> None:
     """Serve the proxy over this process's stdin/stdout until the client closes the pipe.
 
     SIGTERM and SIGINT end it the same way: upstreams are closed and children terminated.
     """
+    front = StdioFront()
     async with anyio.create_task_group() as tg:
-        tg.start_soon(stop_on_signals, tg.cancel_scope)
+        tg.start_soon(stop_on_signals, tg.cancel_scope, front)
         # Enter the stdio server first: from here on fd 1 is reserved for protocol messages.
-        async with stdio_front() as (read, write):
+        async with front.serving() as (read, write):
             try:
-                async with running_proxy(config, observer=observer) as proxy:
+                async with running_proxy(config, observer=observer, prelaunched=prelaunched) as proxy:
                     server = proxy.server.server
                     await server.run(read, write, server.create_initialization_options())
             finally:
-                _cleaned_up.set()
+                front.upstreams_closed()
         tg.cancel_scope.cancel()
 
 
-async def stop_on_signals(scope: anyio.CancelScope) -> None:
-    """Cancel `scope` on SIGTERM or SIGINT, so shutdown runs every cleanup instead of dying mid-way."""
+async def stop_on_signals(scope: anyio.CancelScope, front: StdioFront) -> None:
+    """Cancel `scope` on SIGTERM or SIGINT, so shutdown runs every cleanup instead of dying mid-way.
+
+    The stdio `front` then makes sure the process does end (see `StdioFront.ensure_exit`).
+    """
     try:
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
             async for received in signals:
                 log.info("shutdown_requested", signal=signal.Signals(received).name)
                 scope.cancel()
-                if stdin_read_by_a_thread():
-                    # Only then can the process hang on its way out; otherwise it ends by itself,
-                    # and a forced exit would race the interpreter's own shutdown.
-                    threading.Thread(target=_exit_once_clean, name="shutdown-watchdog", daemon=True).start()
+                front.ensure_exit()
                 return
     except (NotImplementedError, ValueError, RuntimeError):
         return  # not the main thread: the host handles signals
-
-
-def _exit_once_clean() -> None:
-    # The stdio front reads stdin in a worker thread that cancellation cannot interrupt, so while
-    # the client keeps the pipe open the process would never finish exiting. Once the upstreams
-    # are closed (or after the grace period), leave without waiting for that thread.
-    _cleaned_up.wait(SHUTDOWN_GRACE)
-    sys.stderr.flush()
-    os._exit(0)

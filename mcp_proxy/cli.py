@@ -7,6 +7,7 @@ import json
 import socket
 import sys
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
@@ -15,7 +16,7 @@ import anyio
 from pydantic import ValidationError
 
 from manifold_common.logging import LOG_LEVELS, LogFormat, configure_logging, get_logger
-from manifold_common.redaction import register_secrets, secret_values
+from manifold_common.redaction import PROCESS_SECRETS, secret_values
 
 from . import __version__
 from .config.loading import CONFIG_PATH_ENV, CONFIG_SEARCH_PATHS, discover_config_path, load_config
@@ -25,8 +26,8 @@ from .core.errors import ConfigError
 from .event_loop import EventLoopUnavailable, LoopName
 from .event_loop import resolve as resolve_event_loop
 from .settings import FrontTransport, RuntimeSettings, settings_problems
-from .upstream import prelaunch
 from .upstream.launch_check import launch_problems
+from .upstream.prelaunch import Prelaunched
 
 if TYPE_CHECKING:
     from .http_app import FrontOptions
@@ -123,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mcp-proxy: {no_configuration_message()}", file=sys.stderr)
         return EXIT_CONFIG_ERROR
     # From here on, no configured secret value can reach a log line or a status document.
-    register_secrets([*secret_values(config), *(t.get_secret_value() for t in settings.tokens())])
+    PROCESS_SECRETS.register([*secret_values(config), *(t.get_secret_value() for t in settings.tokens())])
     if args.command == "check":
         # A server that cannot start fails the check: the file is valid, yet it cannot serve as written.
         if problems := launch_problems(config):
@@ -165,15 +166,16 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: RuntimeSettings, config: ProxyConfig) -> int:
-    # The stdio children start importing their SDK now, while the proxy imports its own.
-    prelaunch.launch_all(config)
-    try:
-        return _serve_front(args, settings, config)
-    finally:
-        prelaunch.discard_all()  # children no connection adopted (the proxy stopped first)
+    # The stdio children start importing their SDK now, while the proxy imports its own. Leaving
+    # the block kills the children no connection adopted (the proxy stopped first).
+    with Prelaunched() as children:
+        children.launch_all(config)
+        return _serve_front(args, settings, config, children)
 
 
-def _serve_front(args: argparse.Namespace, settings: RuntimeSettings, config: ProxyConfig) -> int:
+def _serve_front(
+    args: argparse.Namespace, settings: RuntimeSettings, config: ProxyConfig, children: Prelaunched
+) -> int:
     from .app import serve_stdio
     from .http_app import FrontOptions
     from .listeners import SIDE_LISTENER_HOST, listening_socket
@@ -187,35 +189,36 @@ def _serve_front(args: argparse.Namespace, settings: RuntimeSettings, config: Pr
     if transport == "stdio":
         http_port = settings.http_port if args.http_port is None else args.http_port
         if http_port is None:
-            anyio.run(serve_stdio, config, backend_options={"use_uvloop": loop == "uvloop"})
+            serve = partial(serve_stdio, config, prelaunched=children)
+            anyio.run(serve, backend_options={"use_uvloop": loop == "uvloop"})
         else:
-            _serve_stdio_with_side_listener(config, listening_socket(SIDE_LISTENER_HOST, http_port), settings, loop)
+            sock = listening_socket(SIDE_LISTENER_HOST, http_port)
+            _serve_stdio_with_side_listener(config, sock, settings, loop, children)
         return EXIT_OK
     options = FrontOptions.from_settings(settings, args.host)
     port = settings.port if args.port is None else args.port
-    _serve_http(config, listening_socket(options.host, port), options, settings.drain_timeout, loop)
+    _serve_http(config, listening_socket(options.host, port), options, settings.drain_timeout, loop, children)
     return EXIT_OK
 
 
 def _serve_stdio_with_side_listener(
-    config: ProxyConfig, sock: socket.socket, settings: RuntimeSettings, loop: LoopName
+    config: ProxyConfig, sock: socket.socket, settings: RuntimeSettings, loop: LoopName, children: Prelaunched
 ) -> None:
     from .front.auth import configured_tokens
     from .listeners import serve_stdio_with_side_listener
 
     tokens = configured_tokens(config.security, settings.tokens())
-    anyio.run(
-        serve_stdio_with_side_listener,
-        config,
-        sock,
-        tokens,
-        settings.metrics_auth,
-        backend_options={"use_uvloop": loop == "uvloop"},
-    )
+    serve = partial(serve_stdio_with_side_listener, config, sock, tokens, settings.metrics_auth, prelaunched=children)
+    anyio.run(serve, backend_options={"use_uvloop": loop == "uvloop"})
 
 
 def _serve_http(
-    config: ProxyConfig, sock: socket.socket, options: FrontOptions, drain_timeout: float, loop: LoopName
+    config: ProxyConfig,
+    sock: socket.socket,
+    options: FrontOptions,
+    drain_timeout: float,
+    loop: LoopName,
+    children: Prelaunched,
 ) -> None:
     import uvicorn
 
@@ -224,7 +227,7 @@ def _serve_http(
     from .listeners import socket_url
 
     activity = FrontActivity()
-    app = build_http_app(config, options, activity=activity)
+    app = build_http_app(config, options, activity=activity, prelaunched=children)
     uvicorn_config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", loop=loop)
     server = DrainingServer(uvicorn_config, activity, drain_timeout)
     log.info(

@@ -42,7 +42,8 @@ from .front.server import ProxyServer
 from .health import health_routes
 from .metrics import ProxyMetrics
 from .settings import DEFAULT_HOST, RuntimeSettings, split_list
-from .upstream.transports import TransportFactory, open_transport
+from .upstream.prelaunch import Prelaunched
+from .upstream.transports import TransportFactory
 
 log = get_logger(__name__)
 
@@ -150,13 +151,15 @@ def build_http_app(
     config: ProxyConfig,
     options: FrontOptions | None = None,
     *,
-    transport_factory: TransportFactory = open_transport,
+    transport_factory: TransportFactory | None = None,
     activity: FrontActivity | None = None,
+    prelaunched: Prelaunched | None = None,
 ) -> Starlette:
     """Build the Starlette app that serves the proxy for `config` over HTTP.
 
     With `activity`, the app keeps it up to date with the requests it is answering and the
-    upstream calls in flight, for a graceful shutdown (see `http_shutdown.py`).
+    upstream calls in flight, for a graceful shutdown (see `http_shutdown.py`). The app's
+    lifespan runs the proxy (see `app.running_proxy` for `transport_factory` and `prelaunched`).
     """
     options = options or FrontOptions()
     security = config.security
@@ -187,7 +190,7 @@ def build_http_app(
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncGenerator[None]:
         warn_about_exposure(config, options, tokens, policy)
-        async with running_proxy(config, transport_factory, observer=metrics) as proxy:
+        async with running_proxy(config, transport_factory, observer=metrics, prelaunched=prelaunched) as proxy:
             metrics.attach(proxy)
             if activity is not None:
                 activity.count_calls_with(proxy.registry.calls_in_flight)

@@ -21,9 +21,10 @@ from manifold_common.logging import get_logger
 from .app import Proxy, running_proxy, stop_on_signals
 from .config.models import ProxyConfig
 from .front.auth import BearerGuard, TokenSet
-from .front.stdio import stdio_front
+from .front.stdio import StdioFront
 from .health import health_routes
 from .metrics import ProxyMetrics
+from .upstream.prelaunch import Prelaunched
 
 log = get_logger(__name__)
 
@@ -78,17 +79,26 @@ def side_app(proxy: Proxy, metrics: ProxyMetrics, tokens: TokenSet, metrics_auth
 
 
 async def serve_stdio_with_side_listener(
-    config: ProxyConfig, sock: socket.socket, tokens: TokenSet, metrics_auth: bool = False
+    config: ProxyConfig,
+    sock: socket.socket,
+    tokens: TokenSet,
+    metrics_auth: bool = False,
+    *,
+    prelaunched: Prelaunched | None = None,
 ) -> None:
     """Serve the proxy over stdin/stdout, and health and metrics on `sock`, until the client closes the pipe.
 
     Like `app.serve_stdio`, SIGTERM and SIGINT end it cleanly.
     """
     metrics = ProxyMetrics(transport_of=lambda _: "stdio")
+    front = StdioFront()
     async with anyio.create_task_group() as signals:
-        signals.start_soon(stop_on_signals, signals.cancel_scope)
+        signals.start_soon(stop_on_signals, signals.cancel_scope, front)
         # Enter the stdio server first: from here on fd 1 is reserved for protocol messages.
-        async with stdio_front() as (read, write), running_proxy(config, observer=metrics) as proxy:
+        async with (
+            front.serving() as (read, write),
+            running_proxy(config, observer=metrics, prelaunched=prelaunched) as proxy,
+        ):
             metrics.attach(proxy)
             app = side_app(proxy, metrics, tokens, metrics_auth)
             server = EmbeddedServer(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))

@@ -4,7 +4,8 @@ While the proxy forwards a call, the upstream may report progress, write log mes
 the client things (sampling, elicitation, roots). `DownstreamCall` relays each of those to the
 client whose request is in flight, on that request's own stream, and lets the forwarding code
 wait until every relay has been written before it returns the result, so the client sees them
-in the order the upstream sent them.
+in the order the upstream sent them. It is the front's implementation of the upstream side's
+`Caller` protocol (`upstream/caller.py`).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ _CAPABILITY_FOR: dict[str, tuple[str, types.ClientCapabilities]] = {
 
 
 class DownstreamCall:
-    """One client request being forwarded upstream, and the channel back to that client."""
+    """One client request being forwarded upstream, and the channel back to that client (a `Caller`)."""
 
     def __init__(self, ctx: ServerRequestContext[Any, Any], server: str) -> None:
         self.ctx = ctx
@@ -138,15 +139,3 @@ async def _send(
     if isinstance(request, types.ElicitRequest):
         return await session.send_request(request, types.ElicitResult, metadata=metadata)
     return await session.send_request(request, types.ListRootsResult, metadata=metadata)
-
-
-def no_caller_error(server: str, method: str, in_flight: int) -> types.ErrorData:
-    """The answer to a server-to-client request that cannot be tied to one client request."""
-    if in_flight == 0:
-        reason = "no client request to that server is in flight"
-    else:
-        reason = (
-            f"{in_flight} client requests to that server are in flight, so the proxy cannot tell which client "
-            f"should answer; set isolation = \"per-client\" for server '{server}' to give each client its own session"
-        )
-    return types.ErrorData(code=types.INVALID_REQUEST, message=f"server '{server}' sent {method}, but {reason}")

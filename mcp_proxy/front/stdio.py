@@ -9,12 +9,17 @@ terminal, a regular file) falls back to the SDK's transport, which handles every
 Like the SDK's transport, it claims the two descriptors while serving: fd 0 reads from the null
 device and fd 1 writes to stderr, so a stray `print` or a child that inherits them can never
 corrupt the protocol stream. Both are restored on exit.
+
+`StdioFront` is the front of one run: the transport, and the guarantee that a signalled process
+ends even when stdin is read by the SDK's worker thread.
 """
 
 from __future__ import annotations
 
 import os
 import stat
+import sys
+import threading
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager, suppress
 from typing import Any
@@ -36,6 +41,10 @@ STDOUT_FD = 1
 STDERR_FD = 2
 READ_CHUNK = 256 * 1024
 
+SHUTDOWN_GRACE = 5.0
+"""Seconds a signalled process whose stdin is read by a thread waits for its upstreams to close
+before it exits anyway."""
+
 ReadStream = ContextReceiveStream[SessionMessage | Exception]
 WriteStream = ContextSendStream[SessionMessage]
 
@@ -53,28 +62,55 @@ def evented_stdio_possible() -> bool:
     return _is_pipe_or_socket(STDIN_FD) and _is_pipe_or_socket(STDOUT_FD)
 
 
-_threaded_stdin = False
+class StdioFront:
+    """MCP on this process's stdin and stdout for one run, and a sure exit when a signal ends it.
 
+    When stdin is neither a pipe nor a socket (a terminal, say), the SDK's transport reads it in a
+    worker thread that cancellation cannot interrupt: while the client keeps stdin open, a
+    signalled process would never finish exiting. Only then does `ensure_exit` start a watchdog
+    that ends the process once the proxy behind the front has closed its upstreams
+    (`upstreams_closed`), or after `shutdown_grace` seconds. On the event loop the process ends by
+    itself, and a forced exit would race the interpreter's own shutdown.
+    """
 
-def stdin_read_by_a_thread() -> bool:
-    """Whether stdin is being read by the SDK's worker thread, which cancellation cannot interrupt."""
-    return _threaded_stdin
+    def __init__(self, shutdown_grace: float = SHUTDOWN_GRACE) -> None:
+        self._shutdown_grace = shutdown_grace
+        self._threaded_stdin = False
+        self._upstreams_closed = threading.Event()  # set on the event loop, awaited by the watchdog
 
+    @property
+    def stdin_read_by_a_thread(self) -> bool:
+        """Whether stdin is being read by the SDK's worker thread, which cancellation cannot interrupt."""
+        return self._threaded_stdin
 
-@asynccontextmanager
-async def stdio_front() -> AsyncGenerator[tuple[Any, Any]]:
-    """Serve MCP over stdin/stdout: yields the (read, write) message streams a server runs on."""
-    global _threaded_stdin
-    if not evented_stdio_possible():
-        _threaded_stdin = True
-        try:
-            async with stdio_server() as streams:
-                yield streams
-        finally:
-            _threaded_stdin = False
-        return
-    async with _evented_stdio() as streams:
-        yield streams
+    @asynccontextmanager
+    async def serving(self) -> AsyncGenerator[tuple[Any, Any]]:
+        """Serve MCP over stdin/stdout: yields the (read, write) message streams a server runs on."""
+        if not evented_stdio_possible():
+            self._threaded_stdin = True
+            try:
+                async with stdio_server() as streams:
+                    yield streams
+            finally:
+                self._threaded_stdin = False
+            return
+        async with _evented_stdio() as streams:
+            yield streams
+
+    def upstreams_closed(self) -> None:
+        """The proxy behind this front has closed its upstreams: nothing is left to wait for."""
+        self._upstreams_closed.set()
+
+    def ensure_exit(self) -> None:
+        """A signal asked the process to end: make sure it does, even with stdin held by a thread."""
+        if self._threaded_stdin:
+            threading.Thread(target=self._exit_once_clean, name="shutdown-watchdog", daemon=True).start()
+
+    def _exit_once_clean(self) -> None:
+        # Leave without waiting for the thread that reads stdin, once the upstreams are closed.
+        self._upstreams_closed.wait(self._shutdown_grace)
+        sys.stderr.flush()
+        os._exit(0)
 
 
 class _Claim:

@@ -18,11 +18,12 @@ from mcp.client import ClientRequestContext
 from mcp.client._probe import negotiate_auto  # pyright: ignore[reportPrivateUsage]
 from mcp.client.session import ElicitationFnT, ListRootsFnT, LoggingFnT, MessageHandlerFnT, SamplingFnT
 
+from manifold_common.failures import describe_failure
 from manifold_common.logging import get_logger
 from manifold_common.streams import EofWatch
 
 from ..config.models import ServerConfig
-from ..front.downstream import DownstreamCall, no_caller_error
+from .caller import Caller, no_caller_error
 from .transports import TransportFactory
 
 log = get_logger(__name__)
@@ -61,15 +62,27 @@ class OpenSession:
         """Whether the session negotiated the modern (2026-07-28) era."""
         return self.session.discover_result is not None and self.session.initialize_result is None
 
+    async def check_alive(self, timeout: float) -> str | None:
+        """Ask the server for a sign of life; None when it answered within `timeout`, else why not."""
+        try:
+            with anyio.fail_after(timeout):
+                if self.is_modern:
+                    await self.session.list_tools()  # modern servers have no ping
+                else:
+                    await self.session.send_ping()
+        except Exception as exc:
+            return f"no answer within {timeout:g} s" if isinstance(exc, TimeoutError) else describe_failure(exc)
+        return None
+
 
 class Flights:
     """The client requests in flight on one upstream session, for routing what the server sends back."""
 
     def __init__(self, server: str) -> None:
         self.server = server
-        self.calls: list[DownstreamCall] = []
+        self.calls: list[Caller] = []
 
-    def caller(self) -> DownstreamCall | None:
+    def caller(self) -> Caller | None:
         """The one call in flight, or None when there are none or several."""
         return self.calls[0] if len(self.calls) == 1 else None
 
@@ -122,6 +135,14 @@ async def open_session(
             with anyio.fail_after(max(HANDSHAKE_TIMEOUT, config.timeout)):
                 await _handshake(session, config)
             yield OpenSession(session, closed)
+
+
+def connection_failure(config: ServerConfig, exc: Exception) -> str:
+    """Why a connection to the server failed or ended, naming the URL a refused connection tried."""
+    reason = describe_failure(exc)
+    if config.url and reason.startswith("cannot connect"):
+        reason = reason.replace("cannot connect", f"cannot connect to {config.url}")
+    return reason
 
 
 async def _handshake(session: ClientSession, config: ServerConfig) -> None:

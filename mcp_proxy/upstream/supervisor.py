@@ -8,7 +8,7 @@ here, recorded in the state, and never escapes to the other upstreams.
 While a client request is forwarded, whatever the server sends on its own initiative (log
 messages, sampling / elicitation / roots requests) is routed back to the client whose request
 is in flight on that session (`Flights`). With `isolation = "per-client"` every client
-connection gets its own session, so that routing is never ambiguous.
+connection gets its own session (`ClientSessions`), so that routing is never ambiguous.
 
 States::
 
@@ -30,7 +30,7 @@ from typing import Any, TypeVar, cast
 
 import anyio
 import mcp_types as types
-from anyio.abc import TaskGroup, TaskStatus
+from anyio.abc import TaskGroup
 from mcp import ClientSession, MCPError
 from mcp.client.session import IncomingMessage
 
@@ -38,15 +38,16 @@ from manifold_common.backoff import Backoff
 from manifold_common.failures import describe_failure
 from manifold_common.logging import get_logger
 
-from ..catalog.merged import ChangedList, ServerListing
+from ..catalog.merged import ServerListing
 from ..config.models import ServerConfig
 from ..core.errors import UpstreamTimeout, UpstreamUnavailable
 from ..core.observe import NULL_OBSERVER, Observer, Outcome, outcome_of
-from ..front.downstream import DownstreamCall
+from .caller import Caller
 from .feed import UpstreamFeed
 from .gate import CallGate, Deadline
-from .link import HANDSHAKE_TIMEOUT, Flights, OpenSession, open_session
-from .listing import ListingReport, fetch_listing, fetch_lists
+from .link import HANDSHAKE_TIMEOUT, Flights, OpenSession, connection_failure, open_session
+from .refresh import ServerLists
+from .sessions import ClientSessions
 from .transports import TransportFactory, open_transport
 
 log = get_logger(__name__)
@@ -54,12 +55,6 @@ log = get_logger(__name__)
 T = TypeVar("T")
 ChangeCallback = Callable[["Upstream"], None]
 ResourceUpdatedCallback = Callable[["Upstream", str], Awaitable[None]]
-
-_LIST_CHANGED: dict[type[types.ServerNotification], ChangedList] = {
-    types.ToolListChangedNotification: "tools",
-    types.ResourceListChangedNotification: "resources",
-    types.PromptListChangedNotification: "prompts",
-}
 
 
 class UpstreamState(enum.StrEnum):
@@ -97,7 +92,7 @@ class Upstream:
         self.capabilities: types.ServerCapabilities | None = None
         self.instructions: str | None = None
         self.settled = anyio.Event()  # set after the first connection attempt, whatever its outcome
-        self._listing = ServerListing(server=config.name, prefix=config.exposed_prefix, priority=config.priority)
+        self._lists = ServerLists(config, self._notify)
         self._transport_factory = transport_factory
         self._on_change = on_change
         self._on_resource_updated = on_resource_updated
@@ -106,14 +101,9 @@ class Upstream:
         self.failed_attempts = 0  # connection attempts that failed since the last stable connection
         self.health_failures = 0  # consecutive failed health checks
         self.restarts = 0  # reconnects after the first successful connection
-        self.listing_problems: list[str] = []
         self._link: OpenSession | None = None
         self._flights = Flights(config.name)
-        self._client_links: dict[int, tuple[OpenSession, Flights]] = {}
-        self._client_link_lock = anyio.Lock()
-        self._tg: TaskGroup | None = None
-        self._stale: set[ChangedList] = set()
-        self._refresh_wanted = anyio.Event()
+        self._client_sessions = ClientSessions(config, transport_factory, self._on_message)
         self._feed = UpstreamFeed(config.name, config.timeout)
         self._link_tg: TaskGroup | None = None  # tasks that live exactly as long as the shared connection
 
@@ -125,7 +115,12 @@ class Upstream:
     @property
     def listing(self) -> ServerListing:
         """What the server offers (the last known lists while it is down)."""
-        return self._listing
+        return self._lists.listing
+
+    @property
+    def listing_problems(self) -> list[str]:
+        """Why items the server listed were skipped."""
+        return self._lists.problems
 
     @property
     def is_modern(self) -> bool:
@@ -144,8 +139,7 @@ class Upstream:
         if not self.config.enabled:
             self.settled.set()
             return
-        async with anyio.create_task_group() as tg:
-            self._tg = tg  # per-client sessions live here, beside the shared connection
+        async with self._client_sessions.open():  # per-client sessions live beside the shared connection
             while True:
                 if self.connected_at is not None or self.failed_attempts:
                     self.restarts += 1
@@ -154,11 +148,7 @@ class Upstream:
                     await self._connect_and_serve()
                     self.last_error = self.last_error or "connection closed by the server"
                 except Exception as exc:  # one upstream's failure must never reach the others
-                    self.last_error = describe_failure(exc)
-                    if self.config.url and self.last_error.startswith("cannot connect"):
-                        self.last_error = self.last_error.replace(
-                            "cannot connect", f"cannot connect to {self.config.url}"
-                        )
+                    self.last_error = connection_failure(self.config, exc)
                 self._link = None
                 self.connected_at = None
                 self.failed_attempts += 1
@@ -182,9 +172,7 @@ class Upstream:
             session = link.session
             with anyio.fail_after(max(HANDSHAKE_TIMEOUT, self.config.timeout)):
                 self.capabilities = session.server_capabilities
-                report = ListingReport()
-                self._listing = await fetch_listing(session, self.config, report)
-                self._report_listing(report)
+                await self._lists.fetch_all(session)
             self.protocol_version = session.protocol_version
             self.server_info = session.server_info
             self.instructions = session.instructions
@@ -200,13 +188,13 @@ class Upstream:
                 server=self.name,
                 transport=self.config.transport,
                 protocol=self.protocol_version,
-                tools=len(self._listing.tools),
+                tools=len(self.listing.tools),
             )
             self.settled.set()
             try:
                 async with anyio.create_task_group() as tg:
                     self._link_tg = tg
-                    tg.start_soon(self._refresh_forever, session)
+                    tg.start_soon(self._lists.follow, session)
                     tg.start_soon(self._check_health, link)
                     tg.start_soon(self._note_stability)
                     await self._feed.start(link, tg, self.capabilities)
@@ -228,19 +216,9 @@ class Upstream:
             return
         while True:
             await anyio.sleep(interval)
-            try:
-                with anyio.fail_after(self.config.health_timeout):
-                    if link.is_modern:
-                        await link.session.list_tools()  # modern servers have no ping
-                    else:
-                        await link.session.send_ping()
-            except Exception as exc:
+            reason = await link.check_alive(self.config.health_timeout)
+            if reason is not None:
                 self.health_failures += 1
-                reason = (
-                    f"no answer within {self.config.health_timeout:g} s"
-                    if isinstance(exc, TimeoutError)
-                    else describe_failure(exc)
-                )
                 self.last_error = f"health check failed: {reason}"
                 log.warning("upstream_health_failed", server=self.name, failures=self.health_failures)
                 if self.health_failures >= self.config.health_failures:
@@ -280,42 +258,17 @@ class Upstream:
             log.warning("upstream_transport_error", server=self.name, error=self.last_error)
             self.mark_disconnected()
             return
-        kind = _LIST_CHANGED.get(type(message))
-        if kind is not None:
-            self._stale.add(kind)
-            self._refresh_wanted.set()
-        elif isinstance(message, types.ResourceUpdatedNotification) and self._on_resource_updated is not None:
+        if self._lists.note_change(message):
+            return
+        if isinstance(message, types.ResourceUpdatedNotification) and self._on_resource_updated is not None:
             await self._on_resource_updated(self, message.params.uri)
-
-    async def _refresh_forever(self, session: ClientSession) -> None:
-        # Bursts of list_changed coalesce: one refetch covers every notification that arrived
-        # while the previous one ran, and only the lists that changed are fetched again.
-        while True:
-            await self._refresh_wanted.wait()
-            self._refresh_wanted = anyio.Event()
-            kinds, self._stale = self._stale, set()
-            try:
-                report = ListingReport()
-                self._listing = await fetch_lists(session, self.config, self._listing, kinds, report)
-                self._report_listing(report)
-            except Exception as exc:
-                log.warning("upstream_refresh_failed", server=self.name, error=describe_failure(exc))
-                continue
-            self._notify()
-
-    def _report_listing(self, report: ListingReport) -> None:
-        self.listing_problems = report.problems
-        for problem in report.problems:
-            log.warning("upstream_item_skipped", server=self.name, problem=problem)
 
     async def refresh(self) -> None:
         """Fetch every list of the server again now and announce the change."""
         session = self.session
         if session is None:
             return
-        report = ListingReport()
-        self._listing = await fetch_listing(session, self.config, report)
-        self._report_listing(report)
+        await self._lists.fetch_all(session)
         self._notify()
 
     # ---- resource subscriptions ----------------------------------------------------------
@@ -340,7 +293,7 @@ class Upstream:
         self,
         method: str,
         operation: Callable[[ClientSession, Deadline], Awaitable[T]],
-        caller: DownstreamCall | None = None,
+        caller: Caller | None = None,
     ) -> T:
         """Run one request on the right session, through the gate, mapping failures to our errors.
 
@@ -383,32 +336,11 @@ class Upstream:
         finally:
             self._observer.upstream_request(self.name, method, outcome, time.perf_counter() - started)
 
-    async def _link_for(self, caller: DownstreamCall | None) -> tuple[OpenSession, Flights]:
+    async def _link_for(self, caller: Caller | None) -> tuple[OpenSession, Flights]:
         assert self._link is not None
-        if caller is None or self.config.isolation != "per-client" or self._tg is None:
+        if caller is None or not self._client_sessions.active:
             return self._link, self._flights
-        key = caller.connection_key
-        async with self._client_link_lock:  # two first calls from one client must share one session
-            existing = self._client_links.get(key)
-            if existing is not None and not existing[0].closed.is_set():
-                return existing
-            opened: tuple[OpenSession, Flights] = await self._tg.start(self._serve_client_link, caller)
-            return opened
-
-    async def _serve_client_link(
-        self, caller: DownstreamCall, *, task_status: TaskStatus[tuple[OpenSession, Flights]]
-    ) -> None:
-        # One session per client connection; it ends with that connection (or when the server drops it).
-        key = caller.connection_key
-        flights = Flights(self.name)
-        async with open_session(self.config, self._transport_factory, flights.handlers(self._on_message)) as link:
-            caller.on_connection_closed(link.closed.set)
-            self._client_links[key] = (link, flights)
-            task_status.started((link, flights))
-            try:
-                await link.closed.wait()
-            finally:
-                self._client_links.pop(key, None)
+        return await self._client_sessions.link_for(caller)
 
     def _unavailable_reason(self) -> str:
         if self.state == UpstreamState.DISABLED:
@@ -426,7 +358,7 @@ class Upstream:
         name: str,
         arguments: dict[str, Any] | None,
         *,
-        caller: DownstreamCall | None = None,
+        caller: Caller | None = None,
         meta: dict[str, Any] | None = None,
         input_responses: types.InputResponses | None = None,
         request_state: str | None = None,
@@ -453,7 +385,7 @@ class Upstream:
         self,
         uri: str,
         *,
-        caller: DownstreamCall | None = None,
+        caller: Caller | None = None,
         meta: dict[str, Any] | None = None,
         input_responses: types.InputResponses | None = None,
         request_state: str | None = None,
@@ -476,7 +408,7 @@ class Upstream:
         name: str,
         arguments: dict[str, str] | None,
         *,
-        caller: DownstreamCall | None = None,
+        caller: Caller | None = None,
         meta: dict[str, Any] | None = None,
         input_responses: types.InputResponses | None = None,
         request_state: str | None = None,
@@ -530,12 +462,6 @@ class Upstream:
 
     def status(self) -> dict[str, Any]:
         """A JSON-ready description of this upstream for health endpoints (no secrets)."""
-        counts = {
-            "tools": len(self._listing.tools),
-            "resources": len(self._listing.resources),
-            "resource_templates": len(self._listing.resource_templates),
-            "prompts": len(self._listing.prompts),
-        }
         return {
             "name": self.name,
             "state": str(self.state),
@@ -545,8 +471,8 @@ class Upstream:
             "prefix": self.config.exposed_prefix,
             "priority": self.config.priority,
             "isolation": self.config.isolation,
-            "client_sessions": len(self._client_links),
-            "counts": counts,
+            "client_sessions": len(self._client_sessions),
+            "counts": self._lists.counts(),
             "last_error": self.last_error,
             "connected_at": self.connected_at,
             "next_retry_at": self.next_retry_at,
@@ -554,7 +480,7 @@ class Upstream:
             "failed_attempts": self.failed_attempts,
             "restarts": self.restarts,
             "health_failures": self.health_failures,
-            "listing_problems": list(self.listing_problems),
+            "listing_problems": list(self._lists.problems),
             **self._gate.status(),
         }
 

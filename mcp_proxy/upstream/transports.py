@@ -25,8 +25,8 @@ from manifold_common.http_transport import HTTP_CONNECT_TIMEOUT, HTTP_STREAM_REA
 from manifold_common.logging import get_logger
 
 from ..config.models import ServerConfig
-from . import prelaunch
 from .child_spec import child_spec, reveal_secrets
+from .prelaunch import Prelaunched
 from .stderr_relay import relaying_stderr, stderr_relay
 from .stdio import stdio_upstream
 
@@ -36,20 +36,25 @@ TransportFactory = Callable[[ServerConfig], AbstractAsyncContextManager[Transpor
 """Opens the connection to one configured server; tests substitute in-memory servers."""
 
 
-def open_transport(config: ServerConfig) -> AbstractAsyncContextManager[TransportStreams]:
-    """Return the context manager that connects to `config`'s server over its transport."""
+def open_transport(
+    config: ServerConfig, prelaunched: Prelaunched | None = None
+) -> AbstractAsyncContextManager[TransportStreams]:
+    """Return the context manager that connects to `config`'s server over its transport.
+
+    A stdio server adopts its child from `prelaunched` when one was started ahead of time.
+    """
     if config.transport == "stdio":
-        return _stdio(config)
+        return _stdio(config, prelaunched)
     if config.transport == "sse":
         return _sse(config)
     return _streamable_http(config)
 
 
 @asynccontextmanager
-async def _stdio(config: ServerConfig) -> AsyncGenerator[TransportStreams]:
+async def _stdio(config: ServerConfig, prelaunched: Prelaunched | None) -> AsyncGenerator[TransportStreams]:
     spec = child_spec(config)
     params = StdioServerParameters(command=spec.command, args=list(spec.args), env=spec.environ, cwd=spec.cwd)
-    launched = prelaunch.take(config.name, spec)
+    launched = prelaunched.take(config.name, spec) if prelaunched is not None else None
     if launched is not None:  # started ahead of time, exactly as it would be here
         log.debug("upstream_adopted", server=config.name, pid=launched.process.pid)
         async with (

@@ -15,7 +15,7 @@ import structlog
 from mcp import Client
 
 from manifold_common.logging import LOG_FILE_BACKUPS, LOG_FILE_MAX_BYTES, configure_logging, get_logger
-from manifold_common.redaction import REDACTED, forget_secrets, register_secrets, secret_values
+from manifold_common.redaction import REDACTED, Redactor, secret_values
 from mcp_proxy.config.loading import parse_config_data
 from mcp_proxy.settings import RuntimeSettings
 from tests.mcp_proxy.harness import proxy_over
@@ -45,7 +45,6 @@ def restore_logging() -> Iterator[None]:
     for name, lg_level in levels.items():
         logging.getLogger(name).setLevel(lg_level)
     structlog.configure(**structlog_config)
-    forget_secrets()
 
 
 def events(stream: io.StringIO) -> list[dict[str, Any]]:
@@ -133,8 +132,9 @@ def test_reconfiguring_closes_the_previous_log_file(tmp_path: Path) -> None:
 
 def test_registered_secrets_never_reach_a_log_line(tmp_path: Path) -> None:
     out, path = io.StringIO(), tmp_path / "proxy.log"
-    configure_logging("DEBUG", "json", stream=out, log_file=path)
-    register_secrets([SECRET, "short"])
+    secrets = Redactor()
+    configure_logging("DEBUG", "json", stream=out, log_file=path, secrets=secrets)
+    secrets.register([SECRET, "short"])  # after configuring, as the command line does once it has read them
     log = get_logger("t")
     log.info("upstream_stderr", server="alpha", line=f"my key is {SECRET}")
     log.info("nested", data={"headers": {"Authorization": f"Bearer {SECRET}"}, "list": [SECRET]})

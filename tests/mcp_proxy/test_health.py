@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -13,7 +13,7 @@ import httpx2
 import pytest
 from mcp.client._transport import TransportStreams  # pyright: ignore[reportPrivateUsage]
 
-from manifold_common.redaction import forget_secrets, register_secrets
+from manifold_common import redaction
 from tests.mcp_proxy.harness import failing_transport
 from tests.mcp_proxy.http_support import http_front
 from tests.mcp_proxy.test_fronts import write_config
@@ -26,10 +26,10 @@ SECRET = "sk-health-5ecret-0123456789"
 
 
 @pytest.fixture
-def registered_secret() -> Iterator[str]:
-    register_secrets([SECRET])
-    yield SECRET
-    forget_secrets()
+def registered_secret(monkeypatch: pytest.MonkeyPatch) -> str:
+    # This process's secrets, for this test only.
+    monkeypatch.setattr(redaction, "PROCESS_SECRETS", redaction.Redactor([SECRET]))
+    return SECRET
 
 
 async def get(url: str, path: str) -> httpx2.Response:

@@ -3,26 +3,32 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
+import signal
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
+import anyio
 import pytest
+from anyio.abc import Process
 
-from mcp_proxy.front.stdio import READ_CHUNK
+from mcp_proxy.front.stdio import READ_CHUNK, SHUTDOWN_GRACE
+from tests.processes import REPO_ROOT, START_DEADLINE, child_env, wait_until_gone
 
-# A child that serves `stdio_front`, answers each request with its own id and params, and
+# A child that serves a `StdioFront`, answers each request with its own id and params, and
 # reports what it saw on stderr. A stray print() inside must not reach the wire.
 ECHO_SCRIPT = textwrap.dedent(
     """
     import sys, anyio, mcp_types as types
     from mcp.shared.message import SessionMessage
-    from mcp_proxy.front.stdio import evented_stdio_possible, stdio_front
+    from mcp_proxy.front.stdio import StdioFront, evented_stdio_possible
 
     async def main():
         print("evented" if evented_stdio_possible() else "fallback", file=sys.stderr, flush=True)
-        async with stdio_front() as (read, write):
+        async with StdioFront().serving() as (read, write):
             print("stray output while serving", flush=True)
             async for item in read:
                 if isinstance(item, Exception):
@@ -119,3 +125,63 @@ def test_pipes_and_sockets_qualify_for_the_evented_transport_and_files_do_not(ki
     with (tmp_path / "file").open("wb") as regular:
         assert not _is_pipe_or_socket(regular.fileno())
     assert not _is_pipe_or_socket(987654)  # not an open descriptor at all
+
+
+@pytest.mark.anyio
+async def test_a_signalled_proxy_whose_stdin_is_a_terminal_exits_once_its_upstreams_are_closed(tmp_path: Path) -> None:
+    # A terminal is read by the SDK's worker thread, which nothing interrupts while the terminal
+    # stays open: only the exit watchdog lets this process end.
+    config = tmp_path / "servers.toml"
+    python = json.dumps(sys.executable)
+    config.write_text(
+        f'[servers.noisy]\ncommand = {python}\nargs = ["-m", "tests.mcp_proxy.noisy_upstream", "noisy"]\n'
+    )
+    args = [sys.executable, "-m", "mcp_proxy", "serve", "--config", str(config), "--log-format", "json"]
+    controller, terminal = pty.openpty()
+    try:
+        proxy = await anyio.open_process(args, stdin=terminal, env=child_env(), cwd=REPO_ROOT, start_new_session=True)
+        try:
+            events = await _events_until(proxy, "startup_complete")
+            children = _children_of(proxy.pid)
+            proxy.send_signal(signal.SIGTERM)
+            with anyio.fail_after(SHUTDOWN_GRACE + 10):
+                code = await proxy.wait()
+        finally:
+            if proxy.returncode is None:
+                proxy.kill()
+                await proxy.wait()
+    finally:
+        os.close(controller)
+        os.close(terminal)
+    assert code == 0
+    assert any(event.get("event") == "upstream_ready" for event in events)
+    assert len(children) == 1
+    assert await wait_until_gone(children) == []
+
+
+async def _events_until(process: Process, wanted: str) -> list[dict[str, object]]:
+    """The JSON log events `process` writes on stderr, up to and including the first `wanted` one."""
+    assert process.stderr is not None
+    events: list[dict[str, object]] = []
+    buffer = b""
+    with anyio.fail_after(START_DEADLINE):
+        async for chunk in process.stderr:
+            buffer += chunk
+            *lines, buffer = buffer.split(b"\n")
+            for line in lines:
+                if line.startswith(b"{"):
+                    events.append(json.loads(line))
+                    if events[-1].get("event") == wanted:
+                        return events
+    raise AssertionError(f"the process ended without logging {wanted}")
+
+
+def _children_of(pid: int) -> list[int]:
+    children: list[int] = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                children.append(int(stat.parent.name))
+        except (OSError, ValueError):
+            continue
+    return children

@@ -12,20 +12,22 @@ import anyio
 import pytest
 from mcp import Client
 
-from mcp_proxy.upstream import prelaunch
+from mcp_proxy.app import running_proxy
 from mcp_proxy.upstream.child_spec import child_spec
-from tests.mcp_proxy.harness import make_config
+from mcp_proxy.upstream.prelaunch import Prelaunched
+from tests.mcp_proxy.harness import MemoryUpstreams, make_config
 from tests.processes import proxy_listening, spawn
+from tests.upstreams import build_upstream
 
 PYTHON = sys.executable
 # Starts a grandchild in its own process group too, then idles: discarding must take both.
 SLEEPER = ["-c", "import subprocess, time; subprocess.Popen(['sleep', '60']); time.sleep(60)"]
 
 
-@pytest.fixture(autouse=True)
-def nothing_left_waiting() -> Iterator[None]:
-    yield
-    prelaunch.discard_all()
+@pytest.fixture
+def children() -> Iterator[Prelaunched]:
+    with Prelaunched() as waiting:
+        yield waiting
 
 
 def _alive(pid: int) -> bool:
@@ -48,7 +50,7 @@ def _group(pgid: int) -> list[int]:
     return members
 
 
-def test_every_enabled_stdio_server_is_started_once_and_handed_to_its_connection() -> None:
+def test_every_enabled_stdio_server_is_started_once_and_handed_to_its_connection(children: Prelaunched) -> None:
     config = make_config(
         {
             "sleeper": {"command": PYTHON, "args": SLEEPER},
@@ -59,42 +61,41 @@ def test_every_enabled_stdio_server_is_started_once_and_handed_to_its_connection
     )
     servers = {server.name: server for server in config.servers}
 
-    assert prelaunch.launch_all(config) == ["sleeper"]
-    assert prelaunch.launch_all(config) == []  # already waiting: never a second child
-    assert prelaunch.waiting() == ["sleeper"]
+    assert children.launch_all(config) == ["sleeper"]
+    assert children.launch_all(config) == []  # already waiting: never a second child
+    assert children.waiting() == ["sleeper"]
 
-    launched = prelaunch.take("sleeper", child_spec(servers["sleeper"]))
+    launched = children.take("sleeper", child_spec(servers["sleeper"]))
     assert launched is not None and _alive(launched.process.pid)
-    assert prelaunch.take("sleeper", child_spec(servers["sleeper"])) is None  # handed over once
+    assert children.take("sleeper", child_spec(servers["sleeper"])) is None  # handed over once
     launched.discard()
     assert not _alive(launched.process.pid)
 
 
-def test_a_child_started_with_other_settings_is_killed_instead_of_adopted() -> None:
+def test_a_child_started_with_other_settings_is_killed_instead_of_adopted(children: Prelaunched) -> None:
     config = make_config({"sleeper": {"command": PYTHON, "args": SLEEPER}})
-    prelaunch.launch_all(config)
+    children.launch_all(config)
     changed = make_config({"sleeper": {"command": PYTHON, "args": [*SLEEPER, "--changed"]}})
 
-    pid = prelaunch.waiting() and prelaunch._waiting["sleeper"].process.pid  # pyright: ignore[reportPrivateUsage]
-    assert prelaunch.take("sleeper", child_spec(changed.servers[0])) is None
+    pid = children.waiting() and children._waiting["sleeper"].process.pid  # pyright: ignore[reportPrivateUsage]
+    assert children.take("sleeper", child_spec(changed.servers[0])) is None
     assert isinstance(pid, int) and not _alive(pid)
 
 
 @pytest.mark.anyio
-async def test_discarding_kills_every_waiting_child_with_its_whole_group() -> None:
+async def test_leaving_the_block_kills_every_waiting_child_with_its_whole_group() -> None:
     config = make_config({"sleeper": {"command": PYTHON, "args": SLEEPER}})
-    prelaunch.launch_all(config)
-    pgid = prelaunch._waiting["sleeper"].process.pid  # pyright: ignore[reportPrivateUsage]
-    with anyio.fail_after(10):
-        while len(_group(pgid)) < 2:  # the child and the grandchild it starts
-            await anyio.sleep(0.02)
-
-    prelaunch.discard_all()
+    with Prelaunched() as children:
+        children.launch_all(config)
+        pgid = children._waiting["sleeper"].process.pid  # pyright: ignore[reportPrivateUsage]
+        with anyio.fail_after(10):
+            while len(_group(pgid)) < 2:  # the child and the grandchild it starts
+                await anyio.sleep(0.02)
 
     with anyio.fail_after(10):
         while _group(pgid):
             await anyio.sleep(0.02)
-    assert prelaunch.waiting() == []
+    assert children.waiting() == []
 
 
 @pytest.mark.anyio
@@ -158,3 +159,16 @@ def prelaunch_default_names() -> set[str]:
     from mcp_proxy.upstream.child_spec import DEFAULT_INHERITED_ENV_VARS
 
     return set(DEFAULT_INHERITED_ENV_VARS)
+
+
+@pytest.mark.anyio
+async def test_children_no_connection_adopted_are_gone_once_the_proxy_has_started(children: Prelaunched) -> None:
+    config = make_config({"sleeper": {"command": PYTHON, "args": SLEEPER}}, startup_timeout=2)
+    children.launch_all(config)
+    pid = children._waiting["sleeper"].process.pid  # pyright: ignore[reportPrivateUsage]
+    # In-memory transports never adopt a child, like a server whose settings changed meanwhile.
+    memory = MemoryUpstreams({"sleeper": build_upstream("sleeper")})
+
+    async with running_proxy(config, memory, watch=False, prelaunched=children):
+        assert children.waiting() == []
+        assert not _alive(pid)
