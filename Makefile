@@ -9,8 +9,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 CHAT_PORT ?= 8001
 
-# The example servers in servers.toml are launched as `python -m ...`: the venv's python
-# must come first on PATH so they find the project's dependencies.
+# The venv's programs come first on PATH for every recipe. (servers.toml does not need it: its
+# example servers run with the proxy's own interpreter, `module = "..."`.)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export PYRIGHT_PYTHON_IGNORE_WARNINGS := 1
 

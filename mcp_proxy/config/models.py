@@ -200,7 +200,7 @@ class ServerConfig(ServerPolicy):
         if not _MODULE_NAME.fullmatch(value):
             raise ValueError(
                 f"must be a module name, dotted like 'package.server', got {value!r}; "
-                "its arguments go in args, and a script file needs command = \"${python}\", args = [\"script.py\"]"
+                'its arguments go in args, and a script file needs command = "${python}", args = ["script.py"]'
             )
         return value
 
@@ -233,7 +233,7 @@ class ServerConfig(ServerPolicy):
                     (
                         "command",
                         "is required when transport is 'stdio'; set command = \"program\", "
-                        "or module = \"package.server\" to run a Python module with the proxy's own interpreter",
+                        'or module = "package.server" to run a Python module with the proxy\'s own interpreter',
                     )
                 )
             if self.command and self.module:
@@ -241,7 +241,7 @@ class ServerConfig(ServerPolicy):
                     (
                         "module",
                         "cannot be set together with command (module runs with the proxy's own interpreter); "
-                        "remove one: for another interpreter, set command to it and put \"-m\", \"<module>\" in args",
+                        'remove one: for another interpreter, set command to it and put "-m", "<module>" in args',
                     )
                 )
             problems.extend(

@@ -250,6 +250,58 @@ def test_check_reads_servers_toml_in_the_current_directory(
     assert "here  [enabled]" in capsys.readouterr().out
 
 
+def test_check_fails_for_a_server_whose_command_is_not_on_the_path_its_child_gets(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))  # what a desktop client gives the proxy, at its shortest
+    config = tmp_path / "servers.toml"
+    config.write_text(
+        '[servers.database]\ncommand = "python"\nargs = ["-m", "examples.servers.database"]\n\n'
+        f'[servers.files]\nmodule = "examples.servers.files"\ncwd = "{REPO_ROOT}"\n\n'
+        '[servers.later]\ncommand = "not-installed-yet"\nenabled = false\n'
+    )
+    code = cli.main(["check", "--config", str(config)])
+    captured = capsys.readouterr()
+    assert code == cli.EXIT_CONFIG_ERROR
+    assert captured.out == ""
+    assert "1 configuration problem:" in captured.err
+    assert (
+        f"{config}: server 'database': field 'command': 'python' is not found on the proxy's PATH ({empty}); "
+        "to run it with the proxy's own interpreter"
+    ) in captured.err
+    assert 'write module = "examples.servers.database"' in captured.err
+
+
+def test_check_shows_the_interpreter_a_module_runs_with(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    config = tmp_path / "servers.toml"
+    config.write_text(f'[servers.files]\nmodule = "examples.servers.files"\ncwd = "{REPO_ROOT}"\nargs = ["-v"]\n')
+    assert cli.main(["check", "--config", str(config)]) == cli.EXIT_OK
+    assert f"target:    {sys.executable} -m examples.servers.files -v" in capsys.readouterr().out
+
+
+def test_check_starts_nothing_and_loads_no_sdk(tmp_path: Path) -> None:
+    config = tmp_path / "servers.toml"
+    config.write_text(f'[servers.files]\nmodule = "examples.servers.files"\ncwd = "{REPO_ROOT}"\n')
+    script = (
+        "import sys\n"
+        "from mcp_proxy import cli\n"
+        f"code = cli.main(['check', '--config', {str(config)!r}])\n"
+        "loaded = {name.partition('.')[0] for name in sys.modules}\n"
+        "print('LOADED', code, ' '.join(sorted(loaded)))\n"
+    )
+    finished = run([sys.executable, "-c", script])
+    assert finished.returncode == 0, finished.stderr
+    (line,) = [line for line in finished.stdout.splitlines() if line.startswith("LOADED")]
+    _, code, *modules = line.split()
+    assert code == "0"
+    assert {"mcp", "mcp_types", "examples"}.isdisjoint(modules)
+
+
 # ---- tools -------------------------------------------------------------------------------
 # These run real example servers as stdio children, whose stderr must be a real file: capfd.
 

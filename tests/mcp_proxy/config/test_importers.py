@@ -197,6 +197,20 @@ def test_seed_entries_are_translated() -> None:
     assert filesystem == {"transport": "sse", "url": "http://127.0.0.1:8102/sse", "name": "filesystem"}
 
 
+def test_a_module_is_taken_where_a_command_is_in_every_json_form() -> None:
+    seed = {"servers": [{"name": "db", "config": {"module": "examples.servers.database", "args": ["-v"]}}]}
+    claude = {"mcpServers": {"db": {"module": "examples.servers.database", "args": ["-v"]}}}
+    vscode = {"servers": {"db": {"type": "stdio", "module": "examples.servers.database", "args": ["-v"]}}}
+    for document in (seed, claude, vscode):
+        (server,) = parse_config_data(document, "mcp.json", {}).servers
+        assert (server.transport, server.command, server.module, server.args) == (
+            "stdio",
+            None,
+            "examples.servers.database",
+            ["-v"],
+        )
+
+
 def test_a_seed_authorization_header_wins_over_the_api_key() -> None:
     entry = {"name": "a", "config": {"url": "http://h/mcp", "headers": {"authorization": "Basic x"}, "api_key": "k"}}
     (server,) = import_seed({"servers": [entry]})

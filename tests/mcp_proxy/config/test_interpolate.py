@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from mcp_proxy.config.interpolate import (
+    BUILT_IN_NAMES,
     InterpolationError,
     InterpolationProblem,
     MissingVariables,
+    built_in_values,
     expand,
     expand_tree,
     path_label,
@@ -213,3 +217,31 @@ def test_expand_tree_does_not_modify_its_input() -> None:
 )
 def test_path_label_writes_paths_as_users_do(path: tuple[str | int, ...], label: str) -> None:
     assert path_label(path) == label
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("${python}", sys.executable),
+        ("${env:python}", sys.executable),
+        ("${python:-python3}", sys.executable),
+        ("PYTHON=${python} ${HOST}", f"PYTHON={sys.executable} db.local"),
+        ("$${python}", "${python}"),
+    ],
+)
+def test_python_is_built_in_and_names_the_interpreter_running_the_proxy(text: str, expected: str) -> None:
+    assert expand(text, ENVIRON) == expected
+
+
+def test_an_environment_variable_never_shadows_a_built_in_name() -> None:
+    assert expand("${python}", {"python": "/usr/bin/python2"}) == sys.executable
+    assert "python" in BUILT_IN_NAMES
+
+
+def test_python_is_a_problem_where_the_interpreter_has_no_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "executable", "")
+    assert built_in_values() == {}
+    with pytest.raises(InterpolationError) as caught:
+        expand("${python}", {"python": "/usr/bin/python2"})
+    (problem,) = caught.value.problems
+    assert "${python} is unknown here" in problem.message and "write the path instead" in problem.message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,7 @@ def test_streamable_http_spellings_are_normalised_to_http(spelling: str) -> None
     ("fields", "transport"),
     [
         ({"command": "python"}, "stdio"),
+        ({"module": "pkg.server"}, "stdio"),
         ({"url": "http://h/mcp"}, "http"),
         ({"url": "http://h/sse"}, "sse"),
         ({"url": "http://h/sse/"}, "sse"),
@@ -120,6 +122,12 @@ def test_an_unknown_server_setting_is_an_error_with_a_suggestion(tmp_path: Path,
         (f'{STDIO}args = "--x"\n', "args", "must be a list of strings, got '--x'"),
         (f"{STDIO}cwd = 5\n", "cwd", "must be a directory path, got 5"),
         ('transport = "stdio"\ncommand = 5\n', "command", "input should be a valid string, got 5"),
+        ('transport = "stdio"\n', "command", 'or module = "package.server" to run a Python module'),
+        (f'{STDIO}module = "pkg.server"\n', "module", "cannot be set together with command"),
+        ('transport = "http"\nurl = "http://h"\nmodule = "x"\n', "module", "only applies to 'stdio' servers"),
+        ('module = "pkg/server.py"\n', "module", "must be a module name, dotted like 'package.server'"),
+        ('module = "pkg.server --port 1"\n', "module", "its arguments go in args"),
+        ('module = "pkg..server"\n', "module", "must be a module name"),
     ],
 )
 def test_bad_server_settings_are_reported_with_their_field_and_fix(
@@ -241,3 +249,17 @@ def test_server_configs_are_immutable() -> None:
     server = ServerConfig(name="one", transport="stdio", command="x")
     with pytest.raises(ValidationError):
         server.priority = 3  # type: ignore[misc]
+
+
+def test_a_module_runs_with_the_proxys_own_interpreter_followed_by_its_args(tmp_path: Path) -> None:
+    config = load_toml(
+        tmp_path, '[servers.db]\nmodule = "examples.servers.database"\nargs = ["--log-level", "DEBUG"]\n'
+    )
+    (server,) = config.servers
+    assert (server.transport, server.command, server.module) == ("stdio", None, "examples.servers.database")
+    assert server.command_line == [sys.executable, "-m", "examples.servers.database", "--log-level", "DEBUG"]
+
+
+def test_a_command_line_is_the_command_and_its_args_and_empty_for_remote_servers() -> None:
+    assert ServerConfig(name="a", transport="stdio", command="srv", args=["-v"]).command_line == ["srv", "-v"]
+    assert ServerConfig(name="b", transport="http", url="https://x/mcp").command_line == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import tomllib
 from pathlib import Path
 
@@ -114,3 +115,21 @@ def test_import_file_reports_problems_with_the_file(tmp_path: Path) -> None:
     assert [(problem.server, problem.field) for problem in problems] == [("a.b", "env.K"), ("a.b", "name")]
     (missing,) = problems_of(lambda: import_file("cursor", tmp_path / "absent.json"))
     assert "file not found" in missing.message
+
+
+def test_a_module_renders_back_as_the_module_never_as_this_interpreters_path(tmp_path: Path) -> None:
+    server = ServerConfig(
+        name="db", transport="stdio", module="examples.servers.database", args=["-v"], cwd=Path("/srv")
+    )
+    text = render_toml(ProxyConfig(servers=[server]))
+    assert 'module = "examples.servers.database"' in text
+    assert "command" not in text and sys.executable not in text
+    assert load_config(write(tmp_path / "servers.toml", text), {}).servers == [server]
+
+
+def test_an_imported_python_reference_stays_a_reference_and_loads_as_this_interpreter(tmp_path: Path) -> None:
+    source = write(tmp_path / "mcp.json", '{"mcpServers": {"s": {"command": "${python}", "args": ["server.py"]}}}')
+    text = import_file("cursor", source)
+    assert 'command = "${python}"' in text
+    (server,) = load_config(write(tmp_path / "servers.toml", text), {}).servers
+    assert server.command_line == [sys.executable, "server.py"]
