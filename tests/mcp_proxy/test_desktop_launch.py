@@ -41,6 +41,18 @@ def desktop_command(home: Path, *args: str) -> list[str]:
     return [ENV_PROGRAM, "-i", f"HOME={home}", f"PATH={DESKTOP_PATH}", str(VENV_PROXY), *args]
 
 
+def run_as_a_desktop_client_would(home: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        desktop_command(home, *args),
+        cwd=cwd,
+        env={},
+        capture_output=True,
+        text=True,
+        timeout=SUBPROCESS_DEADLINE,
+        check=False,
+    )
+
+
 @pytest.fixture
 def elsewhere(tmp_path: Path) -> Path:
     """A working directory that is not the repository, and holds nothing the proxy could use."""
@@ -126,15 +138,7 @@ async def test_a_desktop_launch_of_the_bundled_configuration_serves_every_exampl
 def test_check_run_as_a_desktop_client_runs_the_proxy_passes_the_bundled_configuration(
     home: Path, elsewhere: Path
 ) -> None:
-    finished = subprocess.run(
-        desktop_command(home, "check", "--config", str(BUNDLED_CONFIG)),
-        cwd=elsewhere,
-        env={},
-        capture_output=True,
-        text=True,
-        timeout=SUBPROCESS_DEADLINE,
-        check=False,
-    )
+    finished = run_as_a_desktop_client_would(home, elsewhere, "check", "--config", str(BUNDLED_CONFIG))
     assert finished.returncode == 0, finished.stderr
     assert "3 server(s), 3 enabled: configuration OK" in finished.stdout
     assert f"target:    {sys.executable} -m examples.servers.database" in finished.stdout
@@ -148,15 +152,7 @@ def test_check_run_as_a_desktop_client_runs_the_proxy_fails_a_python_it_cannot_f
         '[servers.database]\ncommand = "python"\nargs = ["-m", "examples.servers.database"]\n'
         f'cwd = "{REPO_ROOT}"\nenv = {{ PATH = "{elsewhere}" }}\n'
     )
-    finished = subprocess.run(
-        desktop_command(home, "check", "--config", str(config)),
-        cwd=elsewhere,
-        env={},
-        capture_output=True,
-        text=True,
-        timeout=SUBPROCESS_DEADLINE,
-        check=False,
-    )
+    finished = run_as_a_desktop_client_would(home, elsewhere, "check", "--config", str(config))
     assert finished.returncode == 1
     assert finished.stdout == ""
     assert (
