@@ -46,14 +46,14 @@ _ENV_NAMESPACE = "env:"
 _OPERATORS = (":-", ":?", "-", "?")  # longest first: ":-" must not be read as ":" + "-"
 _SYNTAX_HINT = "write ${NAME}, ${NAME:-default}, ${NAME-default} or ${NAME:?message}, or $$ for a literal '$'"
 
-PYTHON = "python"
-BUILT_IN_NAMES = (PYTHON,)
+_PYTHON = "python"
+BUILT_IN_NAMES = (_PYTHON,)
 """Names the proxy defines itself; they are never read from the environment."""
 
 
 def built_in_values() -> dict[str, str]:
     """The values of the built-in names: `python` is the interpreter running the proxy (when known)."""
-    return {PYTHON: sys.executable} if sys.executable else {}
+    return {_PYTHON: sys.executable} if sys.executable else {}
 
 
 @dataclass(frozen=True)
