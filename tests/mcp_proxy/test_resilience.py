@@ -14,8 +14,8 @@ import os
 import random
 import signal
 import sys
-from collections.abc import AsyncGenerator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from tests.faulty_upstream import FaultyState
 from tests.processes import REPO_ROOT, Spawned, example_ready, pid_alive, proxy_listening, spawn, wait_until_gone
 
 from .faults import list_changed_counter, tool_texts, wait_until
+from .http_support import INITIALIZE, MCP_HEADERS
 from .test_upstream_transports import refused_port
 
 pytestmark = pytest.mark.anyio
@@ -599,6 +600,69 @@ async def test_sigterm_ends_calls_still_running_at_the_drain_deadline(era: str, 
     assert answers[0].startswith("protocol error")
     assert {"shutdown_draining", "shutdown_drain_timeout"} <= set(events)
     assert await wait_until_gone(children) == []
+
+
+IDLE_EXIT_DEADLINE = 8.0
+"""Seconds a proxy with only idle streams open may take to exit: far below the drain timeout set."""
+
+
+async def legacy_get_stream(http: httpx2.AsyncClient, url: str) -> AbstractAsyncContextManager[httpx2.Response]:
+    """A handshake-era session's standalone GET stream on /mcp, opened with raw HTTP."""
+    opened = await http.post(url, json=INITIALIZE, headers=MCP_HEADERS)
+    session = {"Mcp-Session-Id": opened.headers["mcp-session-id"], "Mcp-Protocol-Version": "2025-11-25"}
+    initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+    assert (await http.post(url, json=initialized, headers={**MCP_HEADERS, **session})).status_code == 202
+    return http.stream("GET", url, headers={"Accept": "text/event-stream", **session})
+
+
+async def read_to_the_end(chunks: AsyncIterator[bytes]) -> str:
+    """Everything left on an event stream; raises if the connection is cut instead of the stream ending."""
+    return b"".join([chunk async for chunk in chunks]).decode()
+
+
+@pytest.mark.parametrize("stream", ["listen", "legacy-get", "legacy-sse-transport"])
+async def test_sigterm_with_only_idle_streams_open_exits_at_once_and_ends_each_stream_cleanly(
+    stream: str, tmp_path: Path
+) -> None:
+    # A drain timeout far above the deadline: waiting for a stream instead of ending it would show.
+    state = FaultyState(tmp_path / "worker")
+    config = write_config(tmp_path / "servers.toml", {"worker": faulty("worker", state)})
+    ending = ""
+    async with proxy_process(config, env={"MCP_PROXY_DRAIN_TIMEOUT": "60"}) as proxy:
+        await wait_healthy(proxy, 1)
+        with anyio.fail_after(IDLE_EXIT_DEADLINE):
+            if stream == "listen":
+                async with Client(proxy.ready["url"], mode="auto") as client:
+                    async with client.listen(tools_list_changed=True) as subscription:
+                        proxy.process.send_signal(signal.SIGTERM)
+                        events = [event async for event in subscription]  # SubscriptionLost if cut
+                    ending = f"graceful close after {len(events)} event(s)"
+            else:
+                async with httpx2.AsyncClient(timeout=IDLE_EXIT_DEADLINE) as http:
+                    if stream == "legacy-get":
+                        opening = await legacy_get_stream(http, proxy.ready["url"])
+                    else:
+                        opening = http.stream("GET", f"{base_url(proxy)}/sse", headers={"Accept": "text/event-stream"})
+                    async with opening as response:
+                        assert response.status_code == 200
+                        chunks = response.aiter_bytes()
+                        # The /sse stream opens with its endpoint event: the session is set up.
+                        first = (await anext(chunks)).decode() if stream == "legacy-sse-transport" else ""
+                        proxy.process.send_signal(signal.SIGTERM)
+                        rest = await read_to_the_end(chunks)
+                    ending = "event stream finished" + (
+                        " after its endpoint event" if "endpoint" in first + rest else ""
+                    )
+            await proxy.process.wait()
+    events_logged = [json.loads(line).get("event") for line in proxy.stderr_lines if line.startswith("{")]
+    expected = {
+        "listen": "graceful close after 0 event(s)",
+        "legacy-get": "event stream finished",
+        "legacy-sse-transport": "event stream finished after its endpoint event",
+    }
+    assert ending == expected[stream]
+    assert "shutdown_draining" not in events_logged  # nothing carried work, so nothing was waited for
+    assert not [line for line in proxy.stderr_lines if "Exception in ASGI application" in line]
 
 
 async def sigkill_leaves_no_child(tmp_path: Path, *flags: str) -> list[int]:
