@@ -31,7 +31,16 @@ from mcp_proxy.config.models import ProxyConfig
 from mcp_proxy.reload import reload_now
 from mcp_proxy.upstream.supervisor import Upstream, UpstreamState
 from tests.faulty_upstream import FaultyState
-from tests.processes import REPO_ROOT, Spawned, example_ready, pid_alive, proxy_listening, spawn, wait_until_gone
+from tests.processes import (
+    REPO_ROOT,
+    START_DEADLINE,
+    Spawned,
+    example_ready,
+    pid_alive,
+    proxy_listening,
+    spawn,
+    wait_until_gone,
+)
 
 from .faults import list_changed_counter, tool_texts, wait_until
 from .http_support import INITIALIZE, MCP_HEADERS
@@ -663,6 +672,102 @@ async def test_sigterm_with_only_idle_streams_open_exits_at_once_and_ends_each_s
     assert ending == expected[stream]
     assert "shutdown_draining" not in events_logged  # nothing carried work, so nothing was waited for
     assert not [line for line in proxy.stderr_lines if "Exception in ASGI application" in line]
+
+
+# ---- the stdio front: SIGTERM and the end of stdin, with calls and listen streams open ---------------
+
+
+def stdio_line(message: dict[str, Any]) -> bytes:
+    return json.dumps(message).encode() + b"\n"
+
+
+MODERN_META = {
+    types.PROTOCOL_VERSION_META_KEY: "2026-07-28",
+    types.CLIENT_INFO_META_KEY: {"name": "raw", "version": "0"},
+    types.CLIENT_CAPABILITIES_META_KEY: {},
+}
+
+
+@asynccontextmanager
+async def stdio_proxy(config: Path, env: dict[str, str] | None = None) -> AsyncGenerator[Spawned]:
+    """The proxy serving stdio on pipes (the event-loop transport), as a child process of this test."""
+    args = [sys.executable, "-m", "mcp_proxy", "serve", "--transport", "stdio", "--config", str(config)]
+    async with spawn([*args, "--log-format", "json"], env=env) as proxy:
+        yield proxy
+
+
+async def send_lines(proxy: Spawned, *messages: dict[str, Any]) -> None:
+    assert proxy.process.stdin is not None
+    await proxy.process.stdin.send(b"".join(stdio_line(message) for message in messages))
+
+
+async def stdout_until_the_end(proxy: Spawned) -> list[dict[str, Any]]:
+    """Every message the proxy writes on stdout until it closes it."""
+    assert proxy.process.stdout is not None
+    data = b"".join([chunk async for chunk in proxy.process.stdout])
+    return [json.loads(answer) for answer in data.splitlines()]
+
+
+async def test_sigterm_on_the_stdio_front_answers_the_calls_it_has_read(tmp_path: Path) -> None:
+    state = FaultyState(tmp_path / "worker")
+    config = write_config(tmp_path / "servers.toml", {"worker": faulty("worker", state)})
+    async with stdio_proxy(config) as proxy:
+        with anyio.fail_after(RECOVERY_DEADLINE):
+            initialize = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw"}}
+            await send_lines(
+                proxy,
+                {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": initialize},
+                {"jsonrpc": "2.0", "method": "notifications/initialized"},
+                *(
+                    {
+                        "jsonrpc": "2.0",
+                        "id": n,
+                        "method": "tools/call",
+                        "params": {"name": "worker__sleep", "arguments": {"seconds": 1.0}},
+                    }
+                    for n in (1, 2, 3)
+                ),
+            )
+            await wait_until(lambda: len(state.calls("sleep")) == 3)
+            proxy.process.send_signal(signal.SIGTERM)  # stdin stays open: the client is still there
+            answers = await stdout_until_the_end(proxy)
+            code = await proxy.process.wait()
+    events = [json.loads(line).get("event") for line in proxy.stderr_lines if line.startswith("{")]
+    calls = {answer["id"]: answer["result"]["content"][0]["text"] for answer in answers if answer["id"] != 0}
+    assert calls == {1: "worker:slept 1 s", 2: "worker:slept 1 s", 3: "worker:slept 1 s"}
+    assert code == 0
+    assert "shutdown_draining" in events
+
+
+@pytest.mark.parametrize("ending", ["sigterm", "end of stdin"])
+async def test_a_modern_listen_stream_on_the_stdio_front_ends_with_its_final_result_at_once(
+    ending: str, tmp_path: Path
+) -> None:
+    state = FaultyState(tmp_path / "worker")
+    config = write_config(tmp_path / "servers.toml", {"worker": faulty("worker", state)})
+    # A drain timeout far above the deadline: waiting for the idle stream instead of ending it would show.
+    async with stdio_proxy(config, env={"MCP_PROXY_DRAIN_TIMEOUT": "60"}) as proxy:
+        with anyio.fail_after(IDLE_EXIT_DEADLINE + START_DEADLINE):
+            listen = {"notifications": {"toolsListChanged": True}, "_meta": MODERN_META}
+            await send_lines(proxy, {"jsonrpc": "2.0", "id": 1, "method": "subscriptions/listen", "params": listen})
+            assert proxy.process.stdout is not None
+            first = b""
+            while not first.endswith(b"\n"):
+                first += await proxy.process.stdout.receive(1)
+            acknowledged = json.loads(first)
+            assert acknowledged["method"] == "notifications/subscriptions/acknowledged"
+        with anyio.fail_after(IDLE_EXIT_DEADLINE):
+            if ending == "sigterm":
+                proxy.process.send_signal(signal.SIGTERM)
+            else:
+                assert proxy.process.stdin is not None
+                await proxy.process.stdin.aclose()
+            answers = await stdout_until_the_end(proxy)
+            await proxy.process.wait()
+    events = [json.loads(line).get("event") for line in proxy.stderr_lines if line.startswith("{")]
+    assert [answer.get("id") for answer in answers] == [1]
+    assert "result" in answers[0]  # the graceful close, not an error: the stream ended on purpose
+    assert "shutdown_draining" not in events
 
 
 async def sigkill_leaves_no_child(tmp_path: Path, *flags: str) -> list[int]:
