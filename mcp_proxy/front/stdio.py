@@ -31,9 +31,13 @@ from anyio.streams.memory import MemoryObjectSendStream
 from mcp.shared._context_streams import create_context_streams  # pyright: ignore[reportPrivateUsage]
 from mcp.shared.message import SessionMessage
 
+from manifold_common.logging import get_logger
+
 from ..core.framing import LineFramer, parse_message
 from ..core.pipes import EventedPipes, open_pipes
 from .stdio_drain import OUTPUT_GRACE, InputDrain, ReadStream, WriteStream
+
+log = get_logger(__name__)
 
 STDIN_FD = 0
 STDOUT_FD = 1
@@ -208,6 +212,10 @@ async def _framed(
             async with outbound_receive:
                 async for session_message in outbound_receive:
                     await write(_serialize(session_message))
+        except OSError as exc:
+            # The client closed its end of our stdout: nothing written from now on can be read.
+            # Closing the outbound stream tells the front there is nobody left to answer.
+            log.info("stdio_output_closed", error=str(exc) or type(exc).__name__)
         finally:
             written.set()
 

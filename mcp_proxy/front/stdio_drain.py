@@ -58,6 +58,7 @@ class InputDrain:
         self._changed = anyio.Event()
         self._finish = anyio.Event()
         self._input_ended = False
+        self._output_lost = False  # the client closed its end of the output: no answer can reach it
         self._serving = False
         self._end_streams: Callable[[], None] = lambda: None
 
@@ -118,7 +119,7 @@ class InputDrain:
         self, from_server: _FromServer, raw_write: WriteStream, to_server: _ToServer, done: anyio.Event
     ) -> None:
         try:
-            async with raw_write:
+            async with raw_write, from_server:
                 async for item in from_server:
                     message = item.message
                     if isinstance(message, types.JSONRPCRequest):
@@ -131,7 +132,11 @@ class InputDrain:
                         self._owed.pop(message.id, None)
                         self._note_change()
         except _STREAM_CLOSED:
-            pass
+            # The transport can write no more (the server's later writes are dropped, by it):
+            # waiting for answers nobody can receive would only delay the end.
+            self._output_lost = True
+            self._finish.set()
+            self._note_change()
         finally:
             done.set()
 
@@ -140,13 +145,13 @@ class InputDrain:
         with anyio.move_on_after(self._drain_timeout) as deadline:
             if self.work():
                 log.info("shutdown_draining", requests=self.work(), timeout_s=self._drain_timeout)
-            await self._until(lambda: self.work() == 0)
+            await self._until(lambda: self.work() == 0 or self._output_lost)
         if deadline.cancelled_caught:
             log.warning("shutdown_drain_timeout", requests=self.work())
-        if self._owed:
+        if self._owed and not self._output_lost:
             self._end_streams()
             with anyio.move_on_after(STREAM_END_GRACE):
-                await self._until(lambda: not self._owed)
+                await self._until(lambda: not self._owed or self._output_lost)
         reading.cancel()
         # The server sees the end of its input now; whatever is still running it ends with an error.
         await to_server.aclose()

@@ -35,6 +35,7 @@ from tests.processes import (
     REPO_ROOT,
     START_DEADLINE,
     Spawned,
+    child_env,
     example_ready,
     pid_alive,
     proxy_listening,
@@ -681,6 +682,7 @@ def stdio_line(message: dict[str, Any]) -> bytes:
     return json.dumps(message).encode() + b"\n"
 
 
+HANDSHAKE = ({**INITIALIZE, "id": 0}, {"jsonrpc": "2.0", "method": "notifications/initialized"})
 MODERN_META = {
     types.PROTOCOL_VERSION_META_KEY: "2026-07-28",
     types.CLIENT_INFO_META_KEY: {"name": "raw", "version": "0"},
@@ -713,11 +715,9 @@ async def test_sigterm_on_the_stdio_front_answers_the_calls_it_has_read(tmp_path
     config = write_config(tmp_path / "servers.toml", {"worker": faulty("worker", state)})
     async with stdio_proxy(config) as proxy:
         with anyio.fail_after(RECOVERY_DEADLINE):
-            initialize = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw"}}
             await send_lines(
                 proxy,
-                {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": initialize},
-                {"jsonrpc": "2.0", "method": "notifications/initialized"},
+                *HANDSHAKE,
                 *(
                     {
                         "jsonrpc": "2.0",
@@ -737,6 +737,45 @@ async def test_sigterm_on_the_stdio_front_answers_the_calls_it_has_read(tmp_path
     assert calls == {1: "worker:slept 1 s", 2: "worker:slept 1 s", 3: "worker:slept 1 s"}
     assert code == 0
     assert "shutdown_draining" in events
+
+
+async def test_a_stdio_client_that_closes_both_pipes_mid_call_lets_the_proxy_exit_cleanly(tmp_path: Path) -> None:
+    state = FaultyState(tmp_path / "worker")
+    config = write_config(tmp_path / "servers.toml", {"worker": faulty("worker", state)})
+    args = [sys.executable, "-m", "mcp_proxy", "serve", "--transport", "stdio", "--config", str(config)]
+    # Our own pipe for its stdout, so that closing our end really leaves the proxy without a reader.
+    answers_out, answers_in = os.pipe()
+    stderr = b""
+    try:
+        process = await anyio.open_process(
+            [*args, "--log-format", "json"], stdout=answers_in, env=child_env(), cwd=REPO_ROOT, start_new_session=True
+        )
+    finally:
+        os.close(answers_in)
+    try:
+        assert process.stdin is not None and process.stderr is not None
+        with anyio.fail_after(RECOVERY_DEADLINE):
+            call = {"name": "worker__sleep", "arguments": {"seconds": 0.5}}
+            await process.stdin.send(
+                b"".join(
+                    stdio_line(m)
+                    for m in (*HANDSHAKE, {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": call})
+                )
+            )
+            await wait_until(lambda: len(state.calls("sleep")) == 1)
+            os.close(answers_out)  # the answer will find nobody reading
+            await process.stdin.aclose()
+            stderr = b"".join([chunk async for chunk in process.stderr])
+            code = await process.wait()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    lines = stderr.decode().splitlines()
+    events = [json.loads(line).get("event") for line in lines if line.startswith("{")]
+    assert code == 0
+    assert "stdio_output_closed" in events
+    assert not [line for line in lines if "Traceback" in line]
 
 
 @pytest.mark.parametrize("ending", ["sigterm", "end of stdin"])
