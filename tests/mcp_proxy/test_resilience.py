@@ -739,6 +739,25 @@ async def test_sigterm_on_the_stdio_front_answers_the_calls_it_has_read(tmp_path
     assert "shutdown_draining" in events
 
 
+async def test_the_stdio_front_ends_a_call_still_running_at_the_drain_deadline(tmp_path: Path) -> None:
+    state = FaultyState(tmp_path / "worker")
+    config = write_config(tmp_path / "servers.toml", {"worker": faulty("worker", state)})
+    async with stdio_proxy(config, env={"MCP_PROXY_DRAIN_TIMEOUT": "0.5"}) as proxy:
+        assert proxy.process.stdin is not None
+        with anyio.fail_after(RECOVERY_DEADLINE):  # far below the server's 30 s call timeout
+            hang = {"name": "worker__hang", "arguments": {}}
+            await send_lines(proxy, *HANDSHAKE, {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": hang})
+            await wait_until(lambda: len(state.calls("hang")) == 1)
+            await proxy.process.stdin.aclose()
+            answers = await stdout_until_the_end(proxy)
+            code = await proxy.process.wait()
+    events = [json.loads(line).get("event") for line in proxy.stderr_lines if line.startswith("{")]
+    assert [answer["id"] for answer in answers] == [0, 1]
+    assert answers[1]["error"]["code"] == types.CONNECTION_CLOSED  # ended, never left without an answer
+    assert code == 0
+    assert {"stdio_input_ended", "shutdown_draining", "shutdown_drain_timeout"} <= set(events)
+
+
 async def test_a_stdio_client_that_closes_both_pipes_mid_call_lets_the_proxy_exit_cleanly(tmp_path: Path) -> None:
     state = FaultyState(tmp_path / "worker")
     config = write_config(tmp_path / "servers.toml", {"worker": faulty("worker", state)})
