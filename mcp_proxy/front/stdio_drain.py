@@ -132,8 +132,8 @@ class InputDrain:
                         self._owed.pop(message.id, None)
                         self._note_change()
         except _STREAM_CLOSED:
-            # The transport can write no more (the server's later writes are dropped, by it):
-            # waiting for answers nobody can receive would only delay the end.
+            # The transport can write no more (the server's later writes fail, and it drops
+            # them): waiting for answers nobody can receive would only delay the end.
             self._output_lost = True
             self._finish.set()
             self._note_change()
