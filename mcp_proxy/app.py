@@ -20,6 +20,7 @@ from .front.server import ProxyServer
 from .front.stdio import StdioFront
 from .registry import Registry
 from .reload import watch_config
+from .settings import DEFAULT_DRAIN_TIMEOUT
 from .upstream.prelaunch import Prelaunched
 from .upstream.transports import TransportFactory, open_transport
 
@@ -78,37 +79,46 @@ async def running_proxy(
 
 
 async def serve_stdio(
-    config: ProxyConfig, observer: Observer = NULL_OBSERVER, *, prelaunched: Prelaunched | None = None
+    config: ProxyConfig,
+    observer: Observer = NULL_OBSERVER,
+    *,
+    prelaunched: Prelaunched | None = None,
+    drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
 ) -> None:
     """Serve the proxy over this process's stdin/stdout until the client closes the pipe.
 
-    SIGTERM and SIGINT end it the same way: upstreams are closed and children terminated.
+    The requests read before the end of stdin, or before SIGTERM or SIGINT, are answered first
+    (for at most `drain_timeout` seconds); then upstreams are closed and children terminated.
     """
-    front = StdioFront()
+    front = StdioFront(drain_timeout)
     async with anyio.create_task_group() as tg:
         tg.start_soon(stop_on_signals, tg.cancel_scope, front)
         # Enter the stdio server first: from here on fd 1 is reserved for protocol messages.
-        async with front.serving() as (read, write):
-            try:
-                async with running_proxy(config, observer=observer, prelaunched=prelaunched) as proxy:
-                    server = proxy.server.server
-                    await server.run(read, write, server.create_initialization_options())
-            finally:
-                front.upstreams_closed()
+        async with (
+            front.serving() as (read, write),
+            running_proxy(config, observer=observer, prelaunched=prelaunched) as proxy,
+        ):
+            front.proxy_running(proxy.server.clients.end_listen_streams)
+            server = proxy.server.server
+            await server.run(read, write, server.create_initialization_options())
         tg.cancel_scope.cancel()
 
 
 async def stop_on_signals(scope: anyio.CancelScope, front: StdioFront) -> None:
-    """Cancel `scope` on SIGTERM or SIGINT, so shutdown runs every cleanup instead of dying mid-way.
+    """On SIGTERM or SIGINT, let the stdio `front` finish, so shutdown runs every cleanup.
 
-    The stdio `front` then makes sure the process does end (see `StdioFront.ensure_exit`).
+    The front answers the requests it has read, then ends the server's input. Before the
+    proxy serves, or on a second signal, `scope` is cancelled instead: the process ends at once.
     """
     try:
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            finishing = False
             async for received in signals:
                 log.info("shutdown_requested", signal=signal.Signals(received).name)
+                if not finishing and front.finish():
+                    finishing = True
+                    continue
                 scope.cancel()
-                front.ensure_exit()
                 return
     except (NotImplementedError, ValueError, RuntimeError):
         return  # not the main thread: the host handles signals

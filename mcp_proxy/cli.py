@@ -189,7 +189,7 @@ def _serve_front(
     if transport == "stdio":
         http_port = settings.http_port if args.http_port is None else args.http_port
         if http_port is None:
-            serve = partial(serve_stdio, config, prelaunched=children)
+            serve = partial(serve_stdio, config, prelaunched=children, drain_timeout=settings.drain_timeout)
             anyio.run(serve, backend_options={"use_uvloop": loop == "uvloop"})
         else:
             sock = listening_socket(SIDE_LISTENER_HOST, http_port)
@@ -208,7 +208,15 @@ def _serve_stdio_with_side_listener(
     from .listeners import serve_stdio_with_side_listener
 
     tokens = configured_tokens(config.security, settings.tokens())
-    serve = partial(serve_stdio_with_side_listener, config, sock, tokens, settings.metrics_auth, prelaunched=children)
+    serve = partial(
+        serve_stdio_with_side_listener,
+        config,
+        sock,
+        tokens,
+        settings.metrics_auth,
+        prelaunched=children,
+        drain_timeout=settings.drain_timeout,
+    )
     anyio.run(serve, backend_options={"use_uvloop": loop == "uvloop"})
 
 

@@ -25,9 +25,8 @@ from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Mount, Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from manifold_common.logging import get_logger
 
@@ -128,6 +127,16 @@ def transport_of_request(ctx: ServerRequestContext[Any, Any]) -> str:
     return "sse" if str(request.scope.get("path", "")).startswith(MESSAGES_PATH) else "streamable_http"
 
 
+class _AsgiEndpoint:
+    """Wraps an ASGI callable so that Starlette routes to it as is, not as a request-response function."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
+
+
 class _ProxyHolder:
     """The running proxy and its session manager, set by the lifespan; routes read them per request."""
 
@@ -175,17 +184,17 @@ def build_http_app(
     guards = _mcp_guards(config, policy, tokens, metrics)
     token_guard = [Middleware(BearerGuard, tokens=tokens, on_reject=metrics.rejected)] if tokens else []
 
-    async def handle_sse(request: Request) -> Response:
+    async def handle_sse(scope: Scope, receive: Receive, send: Send) -> None:
         server = holder.require().server.server
         if not sse_sessions.try_enter():
             metrics.rejected("too_many_sessions")
-            return too_many_sessions(sse_sessions.limit)
+            await too_many_sessions(sse_sessions.limit)(scope, receive, send)
+            return
         try:
-            async with sse.connect_sse(request.scope, request.receive, request._send) as (read, write):  # pyright: ignore[reportPrivateUsage]
+            async with sse.connect_sse(scope, receive, send) as (read, write):
                 await server.run(read, write, server.create_initialization_options())
         finally:
             sse_sessions.leave()
-        return Response()
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncGenerator[None]:
@@ -194,6 +203,8 @@ def build_http_app(
             metrics.attach(proxy)
             if activity is not None:
                 activity.count_calls_with(proxy.registry.calls_in_flight)
+                clients = proxy.server.clients
+                activity.count_streams_with(lambda: clients.listen_streams, clients.end_listen_streams)
             manager = _session_manager(proxy.server, transport_security, security.max_body_bytes, security.max_sessions)
             holder.proxy, holder.manager = proxy, manager
             try:
@@ -206,7 +217,8 @@ def build_http_app(
     return Starlette(
         routes=[
             Route(MCP_PATH, holder, methods=["GET", "POST", "DELETE"], middleware=guards),
-            Route(SSE_PATH, handle_sse, methods=["GET"], middleware=guards),
+            # An ASGI endpoint: the event stream is the whole response, and nothing may follow it.
+            Route(SSE_PATH, _AsgiEndpoint(handle_sse), methods=["GET"], middleware=guards),
             Mount(MESSAGES_PATH, app=sse.handle_post_message, middleware=guards),
             *health_routes(
                 lambda: holder.proxy,

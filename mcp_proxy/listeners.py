@@ -24,6 +24,7 @@ from .front.auth import BearerGuard, TokenSet
 from .front.stdio import StdioFront
 from .health import health_routes
 from .metrics import ProxyMetrics
+from .settings import DEFAULT_DRAIN_TIMEOUT
 from .upstream.prelaunch import Prelaunched
 
 log = get_logger(__name__)
@@ -85,13 +86,14 @@ async def serve_stdio_with_side_listener(
     metrics_auth: bool = False,
     *,
     prelaunched: Prelaunched | None = None,
+    drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
 ) -> None:
     """Serve the proxy over stdin/stdout, and health and metrics on `sock`, until the client closes the pipe.
 
-    Like `app.serve_stdio`, SIGTERM and SIGINT end it cleanly.
+    Like `app.serve_stdio`, the requests read are answered first, and SIGTERM and SIGINT end it cleanly.
     """
     metrics = ProxyMetrics(transport_of=lambda _: "stdio")
-    front = StdioFront()
+    front = StdioFront(drain_timeout)
     async with anyio.create_task_group() as signals:
         signals.start_soon(stop_on_signals, signals.cancel_scope, front)
         # Enter the stdio server first: from here on fd 1 is reserved for protocol messages.
@@ -100,6 +102,7 @@ async def serve_stdio_with_side_listener(
             running_proxy(config, observer=metrics, prelaunched=prelaunched) as proxy,
         ):
             metrics.attach(proxy)
+            front.proxy_running(proxy.server.clients.end_listen_streams)
             app = side_app(proxy, metrics, tokens, metrics_auth)
             server = EmbeddedServer(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
             mcp_server = proxy.server.server

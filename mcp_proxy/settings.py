@@ -59,7 +59,8 @@ class RuntimeSettings(BaseSettings):
     metrics_auth: bool = False
     """Require a bearer token on /metrics too (by default Prometheus scrapes it without one)."""
     drain_timeout: float = Field(default=DEFAULT_DRAIN_TIMEOUT, ge=0, allow_inf_nan=False)
-    """Seconds a signalled HTTP front waits for the calls in flight to be answered before it stops."""
+    """Seconds a stopping front waits for the calls in flight to be answered: the HTTP front on a
+    signal, the stdio front on a signal or at the end of its input."""
     event_loop: EventLoop = "auto"
     """`auto` (uvloop when installed, else asyncio), `uvloop`, or `asyncio`."""
 

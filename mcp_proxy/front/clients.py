@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import mcp_types as types
+from mcp import MCPError
 from mcp.server.context import ServerRequestContext
 from mcp.server.session import ServerSession
 from mcp.server.subscriptions import (
@@ -61,11 +62,27 @@ class Clients:
         # exposed resource URI -> subscriber keys (a connection, or one modern listen stream)
         self._subscribers: dict[str, set[object]] = {}
         self._on_subscriptions_changed = on_subscriptions_changed
+        self._listen_streams = 0
+        self._listening_ended = False
 
     @property
     def session_count(self) -> int:
         """How many handshake-era client sessions are connected."""
         return len(self._sessions)
+
+    @property
+    def listen_streams(self) -> int:
+        """How many modern clients' `subscriptions/listen` streams are open: idle until a change, never work."""
+        return self._listen_streams
+
+    def end_listen_streams(self) -> None:
+        """Shutdown: end every listen stream gracefully (its final result frame), and refuse new ones.
+
+        A graceful end tells a client the proxy closed the stream on purpose, where a cut
+        connection would look like a lost subscription.
+        """
+        self._listening_ended = True
+        self._listen.close()
 
     # ---- sessions and levels ---------------------------------------------------------
 
@@ -114,12 +131,16 @@ class Clients:
 
     async def listen(self, ctx: Ctx, params: types.SubscriptionsListenRequestParams) -> types.SubscriptionsListenResult:
         """Serve a modern client's `subscriptions/listen` stream, subscribing upstream for its URIs."""
+        if self._listening_ended:
+            raise MCPError(types.INTERNAL_ERROR, "the proxy is shutting down")
         key = object()
         uris = list(params.notifications.resource_subscriptions or [])
-        await self._add(key, uris)
+        self._listen_streams += 1
         try:
+            await self._add(key, uris)
             return await self._listen(ctx, params)
         finally:
+            self._listen_streams -= 1
             if self._drop_subscriber(key):
                 await self._on_subscriptions_changed()
 

@@ -1,19 +1,24 @@
-"""Graceful shutdown of the HTTP front: answer the calls in flight before the streams end.
+"""Graceful shutdown of the HTTP front: answer the calls in flight, not the idle streams.
 
 uvicorn's own graceful shutdown waits for open connections, but `sse-starlette` (which the MCP
-SDK uses for every server-sent event stream) ends all streams as soon as uvicorn handles
-SIGTERM. A handshake-era client's call whose answer streams as events would then be cut.
+SDK uses for the handshake era's server-sent event streams) ends all streams as soon as uvicorn
+handles SIGTERM. A handshake-era client's call whose answer streams as events would then be cut.
 
 `DrainingServer` turns that automatic ending off and shuts down in this order:
 
 1. stop accepting connections;
-2. wait, at most `drain_timeout` seconds, until the front is idle: no upstream call admitted
-   or queued, and no non-GET request still being answered (a POST's event stream may still be
-   writing its answer after the upstream call finished);
-3. end the remaining event streams (the long-lived GET streams, which never finish by
-   themselves);
+2. wait, at most `drain_timeout` seconds, until the front carries no work: no upstream call
+   admitted or queued, and no non-GET request still being answered (a POST's event stream may
+   still be writing its answer after the upstream call finished) other than the modern era's
+   `subscriptions/listen` streams, which carry nothing but change notices;
+3. end the long-lived streams, each the way its era ends one on purpose: the handshake era's
+   GET streams (on /mcp and /sse) finish their event stream, and every listen stream sends its
+   final result frame;
 4. uvicorn's own shutdown: wait for the connections to close (within what is left of the
    deadline), then the app's lifespan stops the upstreams.
+
+Idle streams are therefore never waited for: with no call in flight, shutdown takes moments
+whatever is connected.
 """
 
 from __future__ import annotations
@@ -47,25 +52,49 @@ class FrontActivity:
     def __init__(self) -> None:
         self.requests = 0
         self._calls: Callable[[], int] = lambda: 0
+        self._streams: Callable[[], int] = lambda: 0
+        self._end_streams: Callable[[], None] = lambda: None
 
     def count_calls_with(self, calls: Callable[[], int]) -> None:
         """Read the number of upstream calls admitted or queued from `calls`."""
         self._calls = calls
 
+    def count_streams_with(self, streams: Callable[[], int], end_streams: Callable[[], None]) -> None:
+        """Read how many counted requests are idle streams (modern listen streams) from `streams`.
+
+        `end_streams` ends them all, gracefully, once the work is done.
+        """
+        self._streams = streams
+        self._end_streams = end_streams
+
     def calls(self) -> int:
         """Upstream calls admitted or queued right now."""
         return self._calls()
 
+    def streams(self) -> int:
+        """Requests being answered that are idle streams: they end only when shutdown ends them."""
+        return self._streams()
+
+    def working_requests(self) -> int:
+        """Requests being answered that carry work: every counted request but the idle streams."""
+        return max(0, self.requests - self.streams())
+
     def idle(self) -> bool:
-        """Nothing to wait for: no request being answered and no upstream call in flight."""
-        return self.requests == 0 and self.calls() == 0
+        """Nothing to wait for: no request carrying work and no upstream call in flight."""
+        return self.working_requests() == 0 and self.calls() == 0
+
+    def end_streams(self) -> None:
+        """End the idle streams (the counted ones; uncounted GET streams end with `AppStatus`)."""
+        self._end_streams()
 
 
 class CountRequests:
     """ASGI middleware: counts the HTTP requests being answered, except GETs.
 
     GET requests open the long-lived event streams that only shutdown ends, so they are never
-    waited for. Every other request is counted until its response has been sent completely.
+    waited for. Every other request is counted until its response has been sent completely; a
+    modern listen stream is a POST too, and `FrontActivity.streams` says how many of those
+    counted are such streams.
     """
 
     def __init__(self, app: ASGIApp, activity: FrontActivity) -> None:
@@ -111,7 +140,7 @@ class DrainingServer(uvicorn.Server):
         if not self.activity.idle():
             log.info(
                 "shutdown_draining",
-                requests=self.activity.requests,
+                requests=self.activity.working_requests(),
                 calls=self.activity.calls(),
                 timeout_s=self.drain_timeout,
             )
@@ -120,7 +149,10 @@ class DrainingServer(uvicorn.Server):
             await anyio.sleep(DRAIN_POLL_INTERVAL)
             quiet = quiet + 1 if self.activity.idle() else 0
         if not self.activity.idle():
-            log.warning("shutdown_drain_timeout", requests=self.activity.requests, calls=self.activity.calls())
+            log.warning(
+                "shutdown_drain_timeout", requests=self.activity.working_requests(), calls=self.activity.calls()
+            )
+        self.activity.end_streams()
         AppStatus.should_exit = True
         # Whatever is left of the deadline bounds uvicorn's wait for the connections to close.
         self.config.timeout_graceful_shutdown = math.ceil(max(FINAL_CLOSE_GRACE, deadline - anyio.current_time()))

@@ -1,52 +1,50 @@
-"""The stdio front's transport: MCP messages over this process's stdin and stdout, on the event loop.
+"""The stdio front's transport: MCP messages over this process's stdin and stdout.
 
-The SDK's `stdio_server` moves every line through a worker thread (anyio's `wrap_file`): two
-thread hand-offs per request, about a quarter of the proxy's CPU per relayed call. When stdin and
-stdout are pipes or sockets — as when a desktop client or an IDE launches the proxy — this
-transport reads and writes them with asyncio's pipe transports instead. Anything else (a
-terminal, a regular file) falls back to the SDK's transport, which handles every kind of file.
+When stdin and stdout are pipes or sockets — as when a desktop client or an IDE launches the
+proxy — they are read and written on the event loop with asyncio's pipe transports: no thread
+hand-off per message. Anything else (a terminal, a regular file) is read by a daemon thread and
+written by worker threads, with the same framing. The reading thread may stay blocked on a
+terminal forever; being a daemon, it never keeps the process from exiting.
 
-Like the SDK's transport, it claims the two descriptors while serving: fd 0 reads from the null
-device and fd 1 writes to stderr, so a stray `print` or a child that inherits them can never
-corrupt the protocol stream. Both are restored on exit.
+While serving, the front claims the two descriptors: fd 0 reads from the null device and fd 1
+writes to stderr, so a stray `print` or a child that inherits them can never corrupt the
+protocol stream. Both are restored on exit.
 
-`StdioFront` is the front of one run: the transport, and the guarantee that a signalled process
-ends even when stdin is read by the SDK's worker thread.
+`StdioFront` is the front of one run: a transport, and the `InputDrain` that answers every
+request read before the server sees the end of its input (see `stdio_drain.py`).
 """
 
 from __future__ import annotations
 
 import os
 import stat
-import sys
 import threading
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import anyio
-from mcp.server.stdio import stdio_server
-from mcp.shared._context_streams import (  # pyright: ignore[reportPrivateUsage]
-    ContextReceiveStream,
-    ContextSendStream,
-    create_context_streams,
-)
+import anyio.from_thread
+import anyio.lowlevel
+import anyio.to_thread
+from anyio.streams.memory import MemoryObjectSendStream
+from mcp.shared._context_streams import create_context_streams  # pyright: ignore[reportPrivateUsage]
 from mcp.shared.message import SessionMessage
+
+from manifold_common.logging import get_logger
 
 from ..core.framing import LineFramer, parse_message
 from ..core.pipes import EventedPipes, open_pipes
+from .stdio_drain import OUTPUT_GRACE, InputDrain, ReadStream, WriteStream
+
+log = get_logger(__name__)
 
 STDIN_FD = 0
 STDOUT_FD = 1
 STDERR_FD = 2
 READ_CHUNK = 256 * 1024
 
-SHUTDOWN_GRACE = 5.0
-"""Seconds a signalled process whose stdin is read by a thread waits for its upstreams to close
-before it exits anyway."""
-
-ReadStream = ContextReceiveStream[SessionMessage | Exception]
-WriteStream = ContextSendStream[SessionMessage]
+ReadChunk = Callable[[], Awaitable[bytes]]
 
 
 def _is_pipe_or_socket(fd: int) -> bool:
@@ -63,54 +61,29 @@ def evented_stdio_possible() -> bool:
 
 
 class StdioFront:
-    """MCP on this process's stdin and stdout for one run, and a sure exit when a signal ends it.
+    """MCP on this process's stdin and stdout for one run, ended only once what was read is answered.
 
-    When stdin is neither a pipe nor a socket (a terminal, say), the SDK's transport reads it in a
-    worker thread that cancellation cannot interrupt: while the client keeps stdin open, a
-    signalled process would never finish exiting. Only then does `ensure_exit` start a watchdog
-    that ends the process once the proxy behind the front has closed its upstreams
-    (`upstreams_closed`), or after `shutdown_grace` seconds. On the event loop the process ends by
-    itself, and a forced exit would race the interpreter's own shutdown.
+    The end of stdin, or `finish` (a signal), lets the requests already read be answered, for
+    at most `drain_timeout` seconds, before the server behind the front sees the end of its input.
     """
 
-    def __init__(self, shutdown_grace: float = SHUTDOWN_GRACE) -> None:
-        self._shutdown_grace = shutdown_grace
-        self._threaded_stdin = False
-        self._upstreams_closed = threading.Event()  # set on the event loop, awaited by the watchdog
-
-    @property
-    def stdin_read_by_a_thread(self) -> bool:
-        """Whether stdin is being read by the SDK's worker thread, which cancellation cannot interrupt."""
-        return self._threaded_stdin
+    def __init__(self, drain_timeout: float) -> None:
+        self._drain = InputDrain(drain_timeout)
 
     @asynccontextmanager
     async def serving(self) -> AsyncGenerator[tuple[Any, Any]]:
         """Serve MCP over stdin/stdout: yields the (read, write) message streams a server runs on."""
-        if not evented_stdio_possible():
-            self._threaded_stdin = True
-            try:
-                async with stdio_server() as streams:
-                    yield streams
-            finally:
-                self._threaded_stdin = False
-            return
-        async with _evented_stdio() as streams:
+        transport = _evented_stdio if evented_stdio_possible() else _threaded_stdio
+        async with transport() as (raw_read, raw_write), self._drain.answering(raw_read, raw_write) as streams:
             yield streams
 
-    def upstreams_closed(self) -> None:
-        """The proxy behind this front has closed its upstreams: nothing is left to wait for."""
-        self._upstreams_closed.set()
+    def proxy_running(self, end_streams: Callable[[], None]) -> None:
+        """The proxy behind the front serves from now on; `end_streams` ends its listen streams at the end."""
+        self._drain.serving(end_streams)
 
-    def ensure_exit(self) -> None:
-        """A signal asked the process to end: make sure it does, even with stdin held by a thread."""
-        if self._threaded_stdin:
-            threading.Thread(target=self._exit_once_clean, name="shutdown-watchdog", daemon=True).start()
-
-    def _exit_once_clean(self) -> None:
-        # Leave without waiting for the thread that reads stdin, once the upstreams are closed.
-        self._upstreams_closed.wait(self._shutdown_grace)
-        sys.stderr.flush()
-        os._exit(0)
+    def finish(self) -> bool:
+        """A signal asked the process to end: answer what was read, then end (False: nothing runs yet)."""
+        return self._drain.finish()
 
 
 class _Claim:
@@ -151,38 +124,111 @@ async def _evented_stdio() -> AsyncGenerator[tuple[ReadStream, WriteStream]]:
             os.fdopen(claim.wire_in, "rb", buffering=0), os.fdopen(claim.wire_out, "wb", buffering=0), READ_CHUNK
         )
         reader, writer = pipes.reader, pipes.writer
-        inbound_send, inbound = create_context_streams[SessionMessage | Exception](0)
-        outbound, outbound_receive = create_context_streams[SessionMessage](0)
 
-        async def read_lines() -> None:
-            async with inbound_send:
-                framer = LineFramer()
-                while chunk := await reader.read(READ_CHUNK):
-                    for line in framer.feed(chunk):
-                        if line.strip():
-                            await inbound_send.send(parse_message(line))
-                last = framer.rest()
-                if last.strip():
-                    await inbound_send.send(parse_message(last))
+        async def write(data: bytes) -> None:
+            writer.write(data)
+            await writer.drain()
 
-        async def write_messages() -> None:
-            async with outbound_receive:
-                async for session_message in outbound_receive:
-                    writer.write(_serialize(session_message))
-                    await writer.drain()
-
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(read_lines)
-            tg.start_soon(write_messages)
-            try:
-                yield inbound, outbound
-            finally:
-                tg.cancel_scope.cancel()
+        async with _framed(lambda: reader.read(READ_CHUNK), write) as streams:
+            yield streams
     finally:
         claim.restore()
         if pipes is not None:
             pipes.close()  # closes the private descriptors; the restored standard ones stay
         claim.unblock()
+
+
+@asynccontextmanager
+async def _threaded_stdio() -> AsyncGenerator[tuple[ReadStream, WriteStream]]:
+    claim = _Claim()
+    chunks_in, chunks = anyio.create_memory_object_stream[bytes](1)
+    reader = threading.Thread(
+        target=_read_in_thread,
+        args=(claim.wire_in, chunks_in, anyio.lowlevel.current_token()),
+        name="stdio-reader",
+        daemon=True,  # blocked on a terminal, it must not keep the process alive
+    )
+
+    async def read_chunk() -> bytes:
+        try:
+            return await chunks.receive()
+        except anyio.EndOfStream:
+            return b""
+
+    async def write(data: bytes) -> None:
+        await anyio.to_thread.run_sync(_write_all, claim.wire_out, data)
+
+    try:
+        reader.start()
+        async with _framed(read_chunk, write) as streams:
+            yield streams
+    finally:
+        chunks.close()
+        claim.restore()
+        os.close(claim.wire_out)
+        if not reader.is_alive():  # else the thread may still read it: never recycle its number
+            os.close(claim.wire_in)
+
+
+def _read_in_thread(fd: int, chunks: MemoryObjectSendStream[bytes], token: anyio.lowlevel.EventLoopToken) -> None:
+    try:
+        while data := os.read(fd, READ_CHUNK):
+            anyio.from_thread.run(chunks.send, data, token=token)
+    except (OSError, RuntimeError, anyio.BrokenResourceError, anyio.ClosedResourceError):
+        pass  # the input failed, or the front stopped reading: either way, nothing more to read
+    finally:
+        with suppress(RuntimeError):
+            anyio.from_thread.run_sync(chunks.close, token=token)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+@asynccontextmanager
+async def _framed(
+    read_chunk: ReadChunk, write: Callable[[bytes], Awaitable[None]]
+) -> AsyncGenerator[tuple[ReadStream, WriteStream]]:
+    """Messages over a byte transport, one per line; the last answers are written before it closes."""
+    inbound_send, inbound = create_context_streams[SessionMessage | Exception](0)
+    outbound, outbound_receive = create_context_streams[SessionMessage](0)
+    written = anyio.Event()
+
+    async def read_lines() -> None:
+        async with inbound_send:
+            framer = LineFramer()
+            while chunk := await read_chunk():
+                for line in framer.feed(chunk):
+                    if line.strip():
+                        await inbound_send.send(parse_message(line))
+            last = framer.rest()
+            if last.strip():
+                await inbound_send.send(parse_message(last))
+
+    async def write_messages() -> None:
+        try:
+            async with outbound_receive:
+                async for session_message in outbound_receive:
+                    await write(_serialize(session_message))
+        except OSError as exc:
+            # The client closed its end of our stdout: nothing written from now on can be read.
+            # Closing the outbound stream tells the front there is nobody left to answer.
+            log.info("stdio_output_closed", error=str(exc) or type(exc).__name__)
+        finally:
+            written.set()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(read_lines)
+        tg.start_soon(write_messages)
+        try:
+            yield inbound, outbound
+        finally:
+            # The write stream is closed once the server is done: let what it wrote reach the wire.
+            with anyio.move_on_after(OUTPUT_GRACE):
+                await written.wait()
+            tg.cancel_scope.cancel()
 
 
 def _serialize(session_message: SessionMessage) -> bytes:

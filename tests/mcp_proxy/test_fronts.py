@@ -7,6 +7,7 @@ import signal
 import sys
 from collections.abc import AsyncGenerator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx2
@@ -192,3 +193,92 @@ async def test_sigterm_stops_the_stdio_front_while_its_client_keeps_stdin_open(c
             code = await proxy.process.wait()
     assert code == 0
     assert await wait_until_gone(children) == []
+
+
+# ---- the stdio front at the end of its input: everything read is answered -----------------------
+
+STDIN_KINDS = ["pipe", "file"]  # a pipe is served on the event loop, a regular file by a thread
+GARBAGE = [
+    b"{not json",
+    b"[1, 2",
+    b"\xff\xfe not even UTF-8",
+    b'"a string"',
+    b"42",
+    b"null",
+    b"[]",
+    b'{"jsonrpc": "2.0"}',
+    b'{"id": 7}',
+    b'{"jsonrpc": "2.0", "method": 3}',
+]
+NOT_JSON = 3  # the first three garbage lines are no JSON at all: parse errors; the rest invalid requests
+
+
+def line(message: dict[str, object]) -> bytes:
+    return json.dumps(message).encode() + b"\n"
+
+
+def opening_lines() -> bytes:
+    """A handshake-era client's opening, as written by hand: initialize, then initialized."""
+    client = {"name": "printf", "version": "0"}
+    initialize = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": client}
+    return line({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": initialize}) + line(
+        {"jsonrpc": "2.0", "method": "notifications/initialized"}
+    )
+
+
+async def answers_until_the_end_of_input(config_path: Path, lines: bytes, stdin: str, tmp_path: Path) -> list[Any]:
+    """Run the stdio front on `lines` (from a pipe or a file) until it exits by itself; every line it wrote."""
+    args = [sys.executable, "-m", "mcp_proxy", "serve", "--transport", "stdio", "--config", str(config_path)]
+    with anyio.fail_after(60):
+        if stdin == "pipe":
+            done = await anyio.run_process(args, input=lines, env=child_env(), cwd=REPO_ROOT)
+        else:
+            requests = tmp_path / "requests.jsonl"
+            requests.write_bytes(lines)
+            with requests.open("rb") as source:
+                done = await anyio.run_process(args, stdin=source, env=child_env(), cwd=REPO_ROOT)
+    return [json.loads(answer) for answer in done.stdout.splitlines()]
+
+
+@pytest.mark.parametrize("stdin", STDIN_KINDS)
+async def test_requests_written_before_stdin_closes_are_all_answered(
+    config_path: Path, stdin: str, tmp_path: Path
+) -> None:
+    # printf '...initialize...\n...ping...\n...tools/list...\n' | mcp-proxy serve --transport stdio
+    lines = opening_lines() + line({"jsonrpc": "2.0", "id": 1, "method": "ping"})
+    lines += line({"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
+
+    answers = await answers_until_the_end_of_input(config_path, lines, stdin, tmp_path)
+
+    assert [answer["id"] for answer in answers] == [0, 1, 2]
+    assert answers[1]["result"] == {}
+    assert "database__execute_query" in {tool["name"] for tool in answers[2]["result"]["tools"]}
+
+
+@pytest.mark.parametrize("stdin", STDIN_KINDS)
+async def test_every_ping_and_every_garbage_line_between_them_get_an_answer(
+    config_path: Path, stdin: str, tmp_path: Path
+) -> None:
+    pings, garbage_per_ping = 100, 5
+    lines = opening_lines()
+    for ping in range(1, pings + 1):
+        for n in range(garbage_per_ping):
+            lines += GARBAGE[(ping * garbage_per_ping + n) % len(GARBAGE)] + b"\n"
+        lines += line({"jsonrpc": "2.0", "id": ping, "method": "ping"})
+
+    answers = await answers_until_the_end_of_input(config_path, lines, stdin, tmp_path)
+
+    pinged = sorted(answer["id"] for answer in answers if answer.get("result") == {})
+    errors = [answer for answer in answers if "error" in answer]
+    assert pinged == list(range(1, pings + 1))
+    assert len(errors) == pings * garbage_per_ping
+    assert all(error["id"] is None for error in errors)
+    codes = [error["error"]["code"] for error in errors]
+    expected_parse_errors = sum(
+        (ping * garbage_per_ping + n) % len(GARBAGE) < NOT_JSON
+        for ping in range(1, pings + 1)
+        for n in range(garbage_per_ping)
+    )
+    assert codes.count(types.PARSE_ERROR) == expected_parse_errors
+    assert codes.count(types.INVALID_REQUEST) == len(errors) - expected_parse_errors
+    assert len(answers) == 1 + pings + len(errors)  # the initialize answer, and nothing else

@@ -14,8 +14,8 @@ import os
 import random
 import signal
 import sys
-from collections.abc import AsyncGenerator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +31,20 @@ from mcp_proxy.config.models import ProxyConfig
 from mcp_proxy.reload import reload_now
 from mcp_proxy.upstream.supervisor import Upstream, UpstreamState
 from tests.faulty_upstream import FaultyState
-from tests.processes import REPO_ROOT, Spawned, example_ready, pid_alive, proxy_listening, spawn, wait_until_gone
+from tests.processes import (
+    REPO_ROOT,
+    START_DEADLINE,
+    Spawned,
+    child_env,
+    example_ready,
+    pid_alive,
+    proxy_listening,
+    spawn,
+    wait_until_gone,
+)
 
 from .faults import list_changed_counter, tool_texts, wait_until
+from .http_support import INITIALIZE, MCP_HEADERS
 from .test_upstream_transports import refused_port
 
 pytestmark = pytest.mark.anyio
@@ -599,6 +610,222 @@ async def test_sigterm_ends_calls_still_running_at_the_drain_deadline(era: str, 
     assert answers[0].startswith("protocol error")
     assert {"shutdown_draining", "shutdown_drain_timeout"} <= set(events)
     assert await wait_until_gone(children) == []
+
+
+IDLE_EXIT_DEADLINE = 8.0
+"""Seconds a proxy with only idle streams open may take to exit: far below the drain timeout set."""
+
+
+async def legacy_get_stream(http: httpx2.AsyncClient, url: str) -> AbstractAsyncContextManager[httpx2.Response]:
+    """A handshake-era session's standalone GET stream on /mcp, opened with raw HTTP."""
+    opened = await http.post(url, json=INITIALIZE, headers=MCP_HEADERS)
+    session = {"Mcp-Session-Id": opened.headers["mcp-session-id"], "Mcp-Protocol-Version": "2025-11-25"}
+    initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+    assert (await http.post(url, json=initialized, headers={**MCP_HEADERS, **session})).status_code == 202
+    return http.stream("GET", url, headers={"Accept": "text/event-stream", **session})
+
+
+async def read_to_the_end(chunks: AsyncIterator[bytes]) -> str:
+    """Everything left on an event stream; raises if the connection is cut instead of the stream ending."""
+    return b"".join([chunk async for chunk in chunks]).decode()
+
+
+@pytest.mark.parametrize("stream", ["listen", "legacy-get", "legacy-sse-transport"])
+async def test_sigterm_with_only_idle_streams_open_exits_at_once_and_ends_each_stream_cleanly(
+    stream: str, tmp_path: Path
+) -> None:
+    # A drain timeout far above the deadline: waiting for a stream instead of ending it would show.
+    state = FaultyState(tmp_path / "worker")
+    config = write_config(tmp_path / "servers.toml", {"worker": faulty("worker", state)})
+    ending = ""
+    async with proxy_process(config, env={"MCP_PROXY_DRAIN_TIMEOUT": "60"}) as proxy:
+        await wait_healthy(proxy, 1)
+        with anyio.fail_after(IDLE_EXIT_DEADLINE):
+            if stream == "listen":
+                async with Client(proxy.ready["url"], mode="auto") as client:
+                    async with client.listen(tools_list_changed=True) as subscription:
+                        proxy.process.send_signal(signal.SIGTERM)
+                        events = [event async for event in subscription]  # SubscriptionLost if cut
+                    ending = f"graceful close after {len(events)} event(s)"
+            else:
+                async with httpx2.AsyncClient(timeout=IDLE_EXIT_DEADLINE) as http:
+                    if stream == "legacy-get":
+                        opening = await legacy_get_stream(http, proxy.ready["url"])
+                    else:
+                        opening = http.stream("GET", f"{base_url(proxy)}/sse", headers={"Accept": "text/event-stream"})
+                    async with opening as response:
+                        assert response.status_code == 200
+                        chunks = response.aiter_bytes()
+                        # The /sse stream opens with its endpoint event: the session is set up.
+                        first = (await anext(chunks)).decode() if stream == "legacy-sse-transport" else ""
+                        proxy.process.send_signal(signal.SIGTERM)
+                        rest = await read_to_the_end(chunks)
+                    ending = "event stream finished" + (
+                        " after its endpoint event" if "endpoint" in first + rest else ""
+                    )
+            await proxy.process.wait()
+    events_logged = [json.loads(line).get("event") for line in proxy.stderr_lines if line.startswith("{")]
+    expected = {
+        "listen": "graceful close after 0 event(s)",
+        "legacy-get": "event stream finished",
+        "legacy-sse-transport": "event stream finished after its endpoint event",
+    }
+    assert ending == expected[stream]
+    assert "shutdown_draining" not in events_logged  # nothing carried work, so nothing was waited for
+    assert not [line for line in proxy.stderr_lines if "Exception in ASGI application" in line]
+
+
+# ---- the stdio front: SIGTERM and the end of stdin, with calls and listen streams open ---------------
+
+
+def stdio_line(message: dict[str, Any]) -> bytes:
+    return json.dumps(message).encode() + b"\n"
+
+
+HANDSHAKE = ({**INITIALIZE, "id": 0}, {"jsonrpc": "2.0", "method": "notifications/initialized"})
+MODERN_META = {
+    types.PROTOCOL_VERSION_META_KEY: "2026-07-28",
+    types.CLIENT_INFO_META_KEY: {"name": "raw", "version": "0"},
+    types.CLIENT_CAPABILITIES_META_KEY: {},
+}
+
+
+@asynccontextmanager
+async def stdio_proxy(config: Path, env: dict[str, str] | None = None) -> AsyncGenerator[Spawned]:
+    """The proxy serving stdio on pipes (the event-loop transport), as a child process of this test."""
+    args = [sys.executable, "-m", "mcp_proxy", "serve", "--transport", "stdio", "--config", str(config)]
+    async with spawn([*args, "--log-format", "json"], env=env) as proxy:
+        yield proxy
+
+
+async def send_lines(proxy: Spawned, *messages: dict[str, Any]) -> None:
+    assert proxy.process.stdin is not None
+    await proxy.process.stdin.send(b"".join(stdio_line(message) for message in messages))
+
+
+async def stdout_until_the_end(proxy: Spawned) -> list[dict[str, Any]]:
+    """Every message the proxy writes on stdout until it closes it."""
+    assert proxy.process.stdout is not None
+    data = b"".join([chunk async for chunk in proxy.process.stdout])
+    return [json.loads(answer) for answer in data.splitlines()]
+
+
+async def test_sigterm_on_the_stdio_front_answers_the_calls_it_has_read(tmp_path: Path) -> None:
+    state = FaultyState(tmp_path / "worker")
+    config = write_config(tmp_path / "servers.toml", {"worker": faulty("worker", state)})
+    async with stdio_proxy(config) as proxy:
+        with anyio.fail_after(RECOVERY_DEADLINE):
+            await send_lines(
+                proxy,
+                *HANDSHAKE,
+                *(
+                    {
+                        "jsonrpc": "2.0",
+                        "id": n,
+                        "method": "tools/call",
+                        "params": {"name": "worker__sleep", "arguments": {"seconds": 1.0}},
+                    }
+                    for n in (1, 2, 3)
+                ),
+            )
+            await wait_until(lambda: len(state.calls("sleep")) == 3)
+            proxy.process.send_signal(signal.SIGTERM)  # stdin stays open: the client is still there
+            answers = await stdout_until_the_end(proxy)
+            code = await proxy.process.wait()
+    events = [json.loads(line).get("event") for line in proxy.stderr_lines if line.startswith("{")]
+    calls = {answer["id"]: answer["result"]["content"][0]["text"] for answer in answers if answer["id"] != 0}
+    assert calls == {1: "worker:slept 1 s", 2: "worker:slept 1 s", 3: "worker:slept 1 s"}
+    assert code == 0
+    assert "shutdown_draining" in events
+
+
+async def test_the_stdio_front_ends_a_call_still_running_at_the_drain_deadline(tmp_path: Path) -> None:
+    state = FaultyState(tmp_path / "worker")
+    config = write_config(tmp_path / "servers.toml", {"worker": faulty("worker", state)})
+    async with stdio_proxy(config, env={"MCP_PROXY_DRAIN_TIMEOUT": "0.5"}) as proxy:
+        assert proxy.process.stdin is not None
+        with anyio.fail_after(RECOVERY_DEADLINE):  # far below the server's 30 s call timeout
+            hang = {"name": "worker__hang", "arguments": {}}
+            await send_lines(proxy, *HANDSHAKE, {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": hang})
+            await wait_until(lambda: len(state.calls("hang")) == 1)
+            await proxy.process.stdin.aclose()
+            answers = await stdout_until_the_end(proxy)
+            code = await proxy.process.wait()
+    events = [json.loads(line).get("event") for line in proxy.stderr_lines if line.startswith("{")]
+    assert [answer["id"] for answer in answers] == [0, 1]
+    assert answers[1]["error"]["code"] == types.CONNECTION_CLOSED  # ended, never left without an answer
+    assert code == 0
+    assert {"stdio_input_ended", "shutdown_draining", "shutdown_drain_timeout"} <= set(events)
+
+
+async def test_a_stdio_client_that_closes_both_pipes_mid_call_lets_the_proxy_exit_cleanly(tmp_path: Path) -> None:
+    state = FaultyState(tmp_path / "worker")
+    config = write_config(tmp_path / "servers.toml", {"worker": faulty("worker", state)})
+    args = [sys.executable, "-m", "mcp_proxy", "serve", "--transport", "stdio", "--config", str(config)]
+    # Our own pipe for its stdout, so that closing our end really leaves the proxy without a reader.
+    answers_out, answers_in = os.pipe()
+    stderr = b""
+    try:
+        process = await anyio.open_process(
+            [*args, "--log-format", "json"], stdout=answers_in, env=child_env(), cwd=REPO_ROOT, start_new_session=True
+        )
+    finally:
+        os.close(answers_in)
+    try:
+        assert process.stdin is not None and process.stderr is not None
+        with anyio.fail_after(RECOVERY_DEADLINE):
+            call = {"name": "worker__sleep", "arguments": {"seconds": 0.5}}
+            await process.stdin.send(
+                b"".join(
+                    stdio_line(m)
+                    for m in (*HANDSHAKE, {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": call})
+                )
+            )
+            await wait_until(lambda: len(state.calls("sleep")) == 1)
+            os.close(answers_out)  # the answer will find nobody reading
+            await process.stdin.aclose()
+            stderr = b"".join([chunk async for chunk in process.stderr])
+            code = await process.wait()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    lines = stderr.decode().splitlines()
+    events = [json.loads(line).get("event") for line in lines if line.startswith("{")]
+    assert code == 0
+    assert "stdio_output_closed" in events
+    assert not [line for line in lines if "Traceback" in line]
+
+
+@pytest.mark.parametrize("ending", ["sigterm", "end of stdin"])
+async def test_a_modern_listen_stream_on_the_stdio_front_ends_with_its_final_result_at_once(
+    ending: str, tmp_path: Path
+) -> None:
+    state = FaultyState(tmp_path / "worker")
+    config = write_config(tmp_path / "servers.toml", {"worker": faulty("worker", state)})
+    # A drain timeout far above the deadline: waiting for the idle stream instead of ending it would show.
+    async with stdio_proxy(config, env={"MCP_PROXY_DRAIN_TIMEOUT": "60"}) as proxy:
+        with anyio.fail_after(IDLE_EXIT_DEADLINE + START_DEADLINE):
+            listen = {"notifications": {"toolsListChanged": True}, "_meta": MODERN_META}
+            await send_lines(proxy, {"jsonrpc": "2.0", "id": 1, "method": "subscriptions/listen", "params": listen})
+            assert proxy.process.stdout is not None
+            first = b""
+            while not first.endswith(b"\n"):
+                first += await proxy.process.stdout.receive(1)
+            acknowledged = json.loads(first)
+            assert acknowledged["method"] == "notifications/subscriptions/acknowledged"
+        with anyio.fail_after(IDLE_EXIT_DEADLINE):
+            if ending == "sigterm":
+                proxy.process.send_signal(signal.SIGTERM)
+            else:
+                assert proxy.process.stdin is not None
+                await proxy.process.stdin.aclose()
+            answers = await stdout_until_the_end(proxy)
+            await proxy.process.wait()
+    events = [json.loads(line).get("event") for line in proxy.stderr_lines if line.startswith("{")]
+    assert [answer.get("id") for answer in answers] == [1]
+    assert "result" in answers[0]  # the graceful close, not an error: the stream ended on purpose
+    assert "shutdown_draining" not in events
 
 
 async def sigkill_leaves_no_child(tmp_path: Path, *flags: str) -> list[int]:

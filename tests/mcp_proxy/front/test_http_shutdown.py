@@ -78,3 +78,16 @@ def test_the_front_is_busy_while_an_upstream_call_is_in_flight() -> None:
     assert not activity.idle() and activity.calls() == 2
     calls[0] = 0
     assert activity.idle()
+
+
+def test_idle_listen_streams_are_not_work_and_shutdown_ends_them() -> None:
+    activity = FrontActivity()
+    open_streams = [1]
+    ended: list[bool] = []
+    activity.count_streams_with(lambda: open_streams[0], lambda: ended.append(True))
+    activity.requests = 2  # one listen stream and one call being answered
+    assert not activity.idle() and activity.working_requests() == 1
+    activity.requests = 1  # only the listen stream is left
+    assert activity.idle() and activity.working_requests() == 0
+    activity.end_streams()
+    assert ended == [True]

@@ -190,35 +190,44 @@ async def test_a_tool_whose_server_went_down_returns_an_error_result_naming_the_
 
 @pytest.mark.parametrize("mode", ERAS)
 async def test_a_late_server_joins_and_clients_are_told_the_tools_changed(mode: str) -> None:
-    gate = anyio.Event()
-    upstreams: dict[str, Any] = {
-        "alpha": build_upstream("alpha"),
-        "late": blocked_transport(gate, build_upstream("late")),
-    }
-    changed = anyio.Event()
+    # Both servers are still connecting when start-up gives up on them, and each joins only
+    # when its gate opens: every notice the client gets belongs to the join the test caused.
+    # (An ungated server that happened to miss the start-up timeout under load would join on
+    # its own, and its notice would be taken for the late server's.)
+    gates = {"first": anyio.Event(), "late": anyio.Event()}
+    upstreams: dict[str, Any] = {name: blocked_transport(gate, build_upstream(name)) for name, gate in gates.items()}
+    notices_in, notices = anyio.create_memory_object_stream[str](10)
 
     async def on_message(message: Any) -> None:
         if isinstance(message, types.ToolListChangedNotification):
-            changed.set()
+            notices_in.send_nowait("tools")
 
     async with (
         proxy_over(upstreams, startup_timeout=0.2) as proxy,
         Client(proxy.server.server, mode=mode, cache=None, message_handler=on_message) as client,
     ):
-        before = [t.name for t in (await client.list_tools()).tools]
-        if mode == "legacy":
-            gate.set()
-            with anyio.fail_after(5):
-                await changed.wait()
-        else:
-            async with client.listen(tools_list_changed=True) as subscription:
-                gate.set()
+
+        async def names_after_join(server: str) -> list[str]:
+            """Let `server` join, wait for the notice, and list again as a client does on it."""
+            if mode == "legacy":
+                gates[server].set()
                 with anyio.fail_after(5):
-                    event = await subscription.__anext__()
-            assert type(event).__name__ == "ToolsListChanged"
-        after = [t.name for t in (await client.list_tools()).tools]
-    assert not any(n.startswith("late__") for n in before)
-    assert "late__echo" in after
+                    assert await notices.receive() == "tools"
+            else:
+                async with client.listen(tools_list_changed=True) as subscription:
+                    gates[server].set()
+                    with anyio.fail_after(5):
+                        event = await subscription.__anext__()
+                assert type(event).__name__ == "ToolsListChanged"
+            return [t.name for t in (await client.list_tools()).tools]
+
+        before = [t.name for t in (await client.list_tools()).tools]  # the empty page is now cached
+        with_first = await names_after_join("first")
+        assert [t.name for t in (await client.list_tools()).tools] == with_first  # cached again
+        after = await names_after_join("late")
+    assert before == []
+    assert "first__echo" in with_first and not any(n.startswith("late__") for n in with_first)
+    assert "late__echo" in after and "first__echo" in after
 
 
 async def test_bare_name_conflicts_are_won_by_the_higher_priority_and_reported() -> None:

@@ -15,11 +15,12 @@ import anyio
 import pytest
 from anyio.abc import Process
 
-from mcp_proxy.front.stdio import READ_CHUNK, SHUTDOWN_GRACE
-from tests.processes import REPO_ROOT, START_DEADLINE, child_env, wait_until_gone
+from mcp_proxy.front.stdio import READ_CHUNK
+from tests.processes import REPO_ROOT, START_DEADLINE, STOP_DEADLINE, child_env, wait_until_gone
 
 # A child that serves a `StdioFront`, answers each request with its own id and params, and
-# reports what it saw on stderr. A stray print() inside must not reach the wire.
+# reports what it saw on stderr. A stray print() inside must not reach the wire; a line that is
+# no message never reaches it (the front answers it).
 ECHO_SCRIPT = textwrap.dedent(
     """
     import sys, anyio, mcp_types as types
@@ -28,11 +29,11 @@ ECHO_SCRIPT = textwrap.dedent(
 
     async def main():
         print("evented" if evented_stdio_possible() else "fallback", file=sys.stderr, flush=True)
-        async with StdioFront().serving() as (read, write):
+        async with StdioFront(drain_timeout=5).serving() as (read, write):
             print("stray output while serving", flush=True)
             async for item in read:
                 if isinstance(item, Exception):
-                    print("parse error:", type(item).__name__, file=sys.stderr, flush=True)
+                    print("the server saw a parse error:", item, file=sys.stderr, flush=True)
                     continue
                 request = item.message
                 answer = types.JSONRPCResponse(jsonrpc="2.0", id=request.id, result={"echo": request.params})
@@ -85,11 +86,22 @@ def test_a_line_longer_than_a_read_chunk_and_a_last_line_without_newline_arrive_
     assert answers[0]["result"] == {"echo": {"name": "echo", "text": long_text}}
 
 
-def test_a_malformed_line_is_reported_to_the_server_and_the_next_one_still_served() -> None:
-    done = _serve(b"{not json\n" + _request(7, "after"))
+@pytest.mark.parametrize("stdin", ["pipe", "file"])
+def test_a_malformed_line_is_answered_with_a_null_id_error_and_the_next_one_still_served(
+    stdin: str, tmp_path: Path
+) -> None:
+    lines = b"{not json\n" + b"   \n" + b'{"id": 3}\n' + _request(7, "after")
+    source = tmp_path / "requests.jsonl"
+    source.write_bytes(lines)
 
-    assert "parse error: ValidationError" in done.stderr.decode()
-    assert [answer["id"] for answer in _answers(done.stdout)] == [7]
+    done = _serve(lines if stdin == "pipe" else source)
+
+    assert "the server saw" not in done.stderr.decode()
+    assert _answers(done.stdout) == [  # the blank line says nothing and gets nothing
+        {"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": "Parse error"}},
+        {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "Invalid Request"}},
+        {"jsonrpc": "2.0", "id": 7, "result": {"echo": {"name": "echo", "text": "after"}}},
+    ]
 
 
 def test_a_regular_file_on_stdin_falls_back_to_the_threaded_transport(tmp_path: Path) -> None:
@@ -129,8 +141,8 @@ def test_pipes_and_sockets_qualify_for_the_evented_transport_and_files_do_not(ki
 
 @pytest.mark.anyio
 async def test_a_signalled_proxy_whose_stdin_is_a_terminal_exits_once_its_upstreams_are_closed(tmp_path: Path) -> None:
-    # A terminal is read by the SDK's worker thread, which nothing interrupts while the terminal
-    # stays open: only the exit watchdog lets this process end.
+    # A terminal is read by a thread that nothing interrupts while the terminal stays open: it is
+    # a daemon thread, so it does not keep the process from exiting.
     config = tmp_path / "servers.toml"
     python = json.dumps(sys.executable)
     config.write_text(
@@ -144,7 +156,7 @@ async def test_a_signalled_proxy_whose_stdin_is_a_terminal_exits_once_its_upstre
             events = await _events_until(proxy, "startup_complete")
             children = _children_of(proxy.pid)
             proxy.send_signal(signal.SIGTERM)
-            with anyio.fail_after(SHUTDOWN_GRACE + 10):
+            with anyio.fail_after(STOP_DEADLINE):
                 code = await proxy.wait()
         finally:
             if proxy.returncode is None:
