@@ -164,7 +164,7 @@ async def test_stdio_front_writes_only_json_rpc_to_stdout(config_path: Path) -> 
     assert all(m.get("jsonrpc") == "2.0" for m in messages)
     answered = {m["id"]: m for m in messages if "id" in m}
     assert "Amara Okafor" in answered[3]["result"]["content"][0]["text"]
-    assert len(children) == 3
+    assert len(children) == 4  # three servers, and the database's session in this client's (handshake) era
     assert await wait_until_gone(children) == []
 
 
