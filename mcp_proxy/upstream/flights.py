@@ -100,9 +100,13 @@ class Flights:
         if roots:
             log.info("upstream_request_outside_call", server=self.server, method=method, answered_by="roots")
             return types.ListRootsResult(roots=[types.Root.model_validate({"uri": uri}) for uri in roots])
-        if len(self.calls) > 1:
-            return no_caller_error(self.server, method, len(self.calls))
-        return unsolicited_error(self.server, method, self._why_nobody(line))
+        error = (
+            no_caller_error(self.server, method, len(self.calls))
+            if len(self.calls) > 1
+            else unsolicited_error(self.server, method, self._why_nobody(line))
+        )
+        log.info("upstream_request_refused", server=self.server, method=method, reason=error.message)
+        return error
 
     def _why_nobody(self, line: ClientLine | None) -> str:
         if line is not None:

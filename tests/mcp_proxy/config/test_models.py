@@ -241,3 +241,23 @@ def test_server_configs_are_immutable() -> None:
     server = ServerConfig(name="one", transport="stdio", command="x")
     with pytest.raises(ValidationError):
         server.priority = 3  # type: ignore[misc]
+
+
+def test_roots_are_file_uris_per_server_and_for_the_proxy_with_references_expanded(tmp_path: Path) -> None:
+    text = (
+        '[proxy]\nroots = ["file:///srv/shared"]\n\n'
+        f'[servers.own]\n{STDIO}roots = ["file://${{HOME}}/project", "file:///tmp"]\n\n'
+        f"[servers.inherits]\n{STDIO}"
+    )
+    config = load_toml(tmp_path, text, {"HOME": "/home/ada"})
+    own, inherits = config.servers
+    assert config.proxy.roots == ["file:///srv/shared"]
+    assert own.roots == ["file:///home/ada/project", "file:///tmp"]
+    assert inherits.roots is None  # answered with the proxy's roots
+
+
+@pytest.mark.parametrize(("section", "field"), [("[servers.a]\n" + STDIO, "roots"), ("[proxy]\n", "proxy.roots")])
+def test_a_root_that_is_not_a_file_uri_is_an_error_with_an_example(tmp_path: Path, section: str, field: str) -> None:
+    (problem,) = toml_problems(tmp_path, f'{section}roots = ["/home/ada"]\n')
+    assert problem.field == field
+    assert problem.message == "must be file:// URIs, got '/home/ada'; for example \"file:///home/me/project\""
