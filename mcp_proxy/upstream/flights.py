@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 import mcp_types as types
 from mcp.client import ClientRequestContext
 from mcp.client.session import ElicitationFnT, ListRootsFnT, LoggingFnT, MessageHandlerFnT, SamplingFnT
@@ -51,6 +52,7 @@ class Flights:
     ) -> None:
         self.server = config.name
         self._own_roots = config.roots
+        self._outside_call_timeout = config.max_timeout
         self._directory = directory or ClientDirectory()
         self._owner = owner
         self.calls: list[Caller] = []
@@ -96,7 +98,13 @@ class Flights:
         line = self._owner if self._owner is not None or self.calls else self._directory.sole_client()
         if line is not None and line.can_answer(method):
             log.info("upstream_request_outside_call", server=self.server, method=method, answered_by="client")
-            return await line.ask(request)
+            # No call bounds this one: a client that never answers must not hold it forever.
+            with anyio.move_on_after(self._outside_call_timeout):
+                return await line.ask(request)
+            return types.ErrorData(
+                code=types.INTERNAL_ERROR,
+                message=f"the client did not answer {method} within {self._outside_call_timeout:g} s",
+            )
         if roots:
             log.info("upstream_request_outside_call", server=self.server, method=method, answered_by="roots")
             return types.ListRootsResult(roots=[types.Root.model_validate({"uri": uri}) for uri in roots])

@@ -193,7 +193,7 @@ class SessionPool:
                 await self._apply_log_level(link)
                 if caller is not None and identity is not None and identity.ends_with_connection:
                     caller.on_connection_closed(link.closed.set)
-                log.info("upstream_session_opened", server=self._config.name, protocol=era, client=repr(client)[:40])
+                log.info("upstream_session_opened", server=self._config.name, protocol=era, client=_kind(client))
                 task_status.started(pooled)
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(_close_on, broken, link)
@@ -240,6 +240,15 @@ class SessionPool:
         for (owner, _), pooled in list(self._sessions.items()):
             if pooled.flights.asked_roots and (owner is SHARED or (client is not None and owner == client)):
                 await notify_roots_changed(self._config.name, pooled.link)
+
+
+def _kind(client: Hashable) -> str:
+    # What kind of client a session is for, for the log (never the key itself).
+    if client is SHARED:
+        return "shared"
+    if isinstance(client, tuple) and client and isinstance(client[0], str):
+        return client[0]
+    return "connection"
 
 
 async def _close_on(event: anyio.Event, link: OpenSession) -> None:

@@ -3,8 +3,9 @@ out of the info-level log without hiding a server that fails at start."""
 
 from __future__ import annotations
 
+import logging
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -21,6 +22,15 @@ from tests.processes import REPO_ROOT
 pytestmark = pytest.mark.anyio
 
 
+@pytest.fixture
+def debug_events() -> Generator[None]:
+    """Let debug events through for the test, whatever level an earlier test configured."""
+    saved = structlog.get_config()
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))
+    yield
+    structlog.configure(**saved)
+
+
 def era_server(kind: str, **fields: Any) -> dict[str, Any]:
     args = ["-m", "tests.mcp_proxy.era_upstreams", kind, "probed"]
     return {"command": sys.executable, "args": args, "cwd": str(REPO_ROOT), **fields}
@@ -34,6 +44,7 @@ def events(logs: Sequence[Mapping[str, Any]], name: str) -> list[Mapping[str, An
     return [e for e in logs if e["event"] == name]
 
 
+@pytest.mark.usefixtures("debug_events")
 async def test_a_handshake_only_server_is_probed_once_and_its_probe_noise_is_logged_at_debug() -> None:
     config = make_config({"old": era_server("handshake-only")}, startup_timeout=30)
     with structlog.testing.capture_logs() as logs:
