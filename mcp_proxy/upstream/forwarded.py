@@ -19,6 +19,8 @@ from .caller import Caller
 from .gate import Deadline
 
 T = TypeVar("T")
+Operation = Callable[[ClientSession, Deadline], Awaitable[T]]
+"""One request on a session, within its deadline."""
 
 
 class ForwardedRequests(ABC):
@@ -27,12 +29,7 @@ class ForwardedRequests(ABC):
     config: ServerConfig
 
     @abstractmethod
-    async def request(
-        self,
-        method: str,
-        operation: Callable[[ClientSession, Deadline], Awaitable[T]],
-        caller: Caller | None = None,
-    ) -> T:
+    async def request(self, method: str, operation: Operation[T], caller: Caller | None = None) -> T:
         """Run one request on the right session, through the gate (see `Upstream.request`)."""
 
     async def call_tool(

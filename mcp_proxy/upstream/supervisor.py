@@ -47,8 +47,8 @@ from .caller import Caller, ClientDirectory
 from .eras import MODERN, EraMemory
 from .feed import UpstreamFeed
 from .flights import Flights
-from .forwarded import ForwardedRequests
-from .gate import CallGate, Deadline
+from .forwarded import ForwardedRequests, Operation
+from .gate import CallGate
 from .link import HANDSHAKE_TIMEOUT, EraRefused, OpenSession, connection_failure, open_session
 from .refresh import ServerLists
 from .sessions import SessionPool, notify_roots_changed
@@ -301,12 +301,7 @@ class Upstream(ForwardedRequests):
         """Whether requests can be sent now (ready, or degraded but connected)."""
         return self._link is not None and self.state in USABLE_STATES
 
-    async def request(
-        self,
-        method: str,
-        operation: Callable[[ClientSession, Deadline], Awaitable[T]],
-        caller: Caller | None = None,
-    ) -> T:
+    async def request(self, method: str, operation: Operation[T], caller: Caller | None = None) -> T:
         """Run one request on the right session, through the gate, mapping failures to our errors.
 
         Raises:

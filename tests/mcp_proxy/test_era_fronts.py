@@ -15,11 +15,11 @@ from typing import Any
 
 import anyio
 import pytest
-from mcp import Client, MCPError, StdioServerParameters
+from mcp import Client, MCPError
 from mcp.client.sse import sse_client
 from mcp.client.stdio import stdio_client
 
-from tests.processes import REPO_ROOT, Spawned, child_env, proxy_listening, spawn
+from tests.processes import REPO_ROOT, Spawned, proxy_listening, spawn, stdio_proxy
 
 from .test_interaction import answer_elicitation, answer_roots, answer_sampling, text_of
 
@@ -85,23 +85,13 @@ async def test_sse_front(http_proxy: Spawned, mode: str) -> None:
 
 @pytest.mark.parametrize("mode", ERAS)
 async def test_stdio_front(config_path: Path, mode: str) -> None:
-    params = StdioServerParameters(
-        command=sys.executable,
-        args=["-m", "mcp_proxy", "serve", "--transport", "stdio", "--config", str(config_path)],
-        env=child_env(),
-        cwd=REPO_ROOT,
-    )
+    params = stdio_proxy(config_path)
     async with answering(stdio_client(params), mode) as client:
         await assert_mirrored(client, mode)
 
 
 async def test_the_stdio_front_gives_its_client_roots_to_a_server_that_asks_at_start(config_path: Path) -> None:
-    params = StdioServerParameters(
-        command=sys.executable,
-        args=["-m", "mcp_proxy", "serve", "--transport", "stdio", "--config", str(config_path)],
-        env=child_env(),
-        cwd=REPO_ROOT,
-    )
+    params = stdio_proxy(config_path)
     async with answering(stdio_client(params), "legacy") as client:
         # The server's handshake-era session is opened by this first call; it asks for roots as it starts.
         answer = ""
