@@ -19,6 +19,7 @@ from manifold_common.logging import get_logger
 from .catalog.merged import Catalog, ChangedList, Conflict, build_catalog, catalog_diff
 from .config.models import ProxyConfig, ServerConfig
 from .core.observe import NULL_OBSERVER, Observer
+from .upstream.caller import ClientDirectory
 from .upstream.supervisor import Upstream, UpstreamState
 from .upstream.transports import TransportFactory, open_transport
 
@@ -40,6 +41,7 @@ class Registry:
         self.config = config
         self.observer = observer
         self._transport_factory = transport_factory
+        self.client_directory = ClientDirectory()  # the front says how to reach its clients
         self.upstreams: dict[str, Upstream] = {server.name: self._make_upstream(server) for server in config.servers}
         self._scopes: dict[str, anyio.CancelScope] = {}
         self._tg: TaskGroup | None = None
@@ -60,6 +62,7 @@ class Registry:
             transport_factory=self._transport_factory,
             on_resource_updated=self._resource_updated,
             observer=self.observer,
+            clients=self.client_directory,
         )
 
     @property

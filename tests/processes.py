@@ -15,6 +15,7 @@ from typing import Any
 
 import anyio
 from anyio.abc import Process
+from mcp import StdioServerParameters
 
 from examples.servers._serve import READY_PREFIX, parse_ready_line
 
@@ -48,6 +49,16 @@ def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.update(extra or {})
     return env
+
+
+def stdio_proxy(config: Path) -> StdioServerParameters:
+    """How a client launches the proxy over stdio with `config`, as desktop clients do."""
+    return StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "mcp_proxy", "serve", "--transport", "stdio", "--config", str(config)],
+        env=child_env(),
+        cwd=REPO_ROOT,
+    )
 
 
 def example_ready(line: str) -> dict[str, Any] | None:

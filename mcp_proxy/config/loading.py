@@ -130,7 +130,9 @@ def parse_config_data(
     else:
         proxy_data, server_data, problems = _native_document(data, source)
     expansion = environ if interpolate else None
-    proxy, found = _expand_and_validate(ProxySection, proxy_data, source, None, "proxy.", expansion, {})
+    proxy, found = _expand_and_validate(
+        ProxySection, proxy_data, source, None, "proxy.", expansion, {"interpolated": interpolate}
+    )
     problems += found
     security_data: object = data.get("security", {}) if syntax == "toml" else {}
     if not isinstance(security_data, Mapping):

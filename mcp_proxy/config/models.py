@@ -48,6 +48,7 @@ DEFAULT_PAGE_SIZE = 100
 DEFAULT_SERVER_TIMEOUT = 30.0
 
 _SEPARATOR_RULE = re.compile(r"[._-]+")
+_ROOT_SCHEME = "file://"
 _TRANSPORT_ALIASES = {"streamable-http": "http", "streamable_http": "http", "streamablehttp": "http"}
 _STDIO_ONLY_FIELDS = ("command", "module", "args", "env", "cwd")
 _MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
@@ -56,6 +57,16 @@ _REMOTE_ONLY_FIELDS = ("url", "headers")
 
 def _context(info: ValidationInfo) -> Mapping[str, Any]:
     return cast(Mapping[str, Any], info.context or {})
+
+
+def _file_uris(roots: list[str] | None, info: ValidationInfo) -> list[str] | None:
+    """Roots are `file://` URIs, as the protocol requires (a `${VAR}` kept unexpanded is checked later)."""
+    for root in roots or []:
+        if not _context(info).get("interpolated", True) and "${" in root:
+            continue
+        if not root.startswith(_ROOT_SCHEME) or len(root) == len(_ROOT_SCHEME):
+            raise ValueError(f'must be file:// URIs, got {root!r}; for example "file:///home/me/project"')
+    return roots
 
 
 class ProxySection(BaseModel):
@@ -77,6 +88,8 @@ class ProxySection(BaseModel):
     """Most resource reads kept at once."""
     resource_cache_max_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
     """Most bytes of resource reads kept at once."""
+    roots: list[str] = Field(default_factory=list[str])
+    """`file://` URIs given to servers that ask for roots when no client can be asked (servers may set their own)."""
 
     @field_validator("separator")
     @classmethod
@@ -84,6 +97,11 @@ class ProxySection(BaseModel):
         if not _SEPARATOR_RULE.fullmatch(value):
             raise ValueError(f"must be made of '_', '-' and '.' only, got {value!r}; for example '__', '_', '-' or '.'")
         return value
+
+    @field_validator("roots")
+    @classmethod
+    def _check_roots(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        return _file_uris(value, info) or []
 
 
 class ServerConfig(ServerPolicy):
@@ -121,6 +139,8 @@ class ServerConfig(ServerPolicy):
     """Protocol era to speak upstream: probe (`auto`), handshake era (`legacy`) or `2026-07-28`."""
     isolation: Isolation = "shared"
     """`shared`: one session for all clients; `per-client`: each client connection gets its own session."""
+    roots: list[str] | None = None
+    """`file://` URIs answering the server's `roots/list` when no client can be asked; None takes `[proxy] roots`."""
     include_tools: list[str] = Field(default_factory=lambda: ["*"])
     """fnmatch globs on upstream tool names; only matching tools are exposed."""
     exclude_tools: list[str] = Field(default_factory=list[str])
@@ -213,6 +233,11 @@ class ServerConfig(ServerPolicy):
             return value
         value = value.expanduser()
         return value if value.is_absolute() or base_dir is None else Path(base_dir) / value
+
+    @field_validator("roots")
+    @classmethod
+    def _check_roots(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        return _file_uris(value, info)
 
     @field_validator("url")
     @classmethod

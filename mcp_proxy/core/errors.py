@@ -8,7 +8,8 @@ Hierarchy::
     ├── InvalidCursorError        a pagination cursor the proxy did not issue (-32602)
     └── UpstreamError             something went wrong talking to one upstream server
         ├── UpstreamUnavailable   the server is not connected (down, connecting, disabled)
-        └── UpstreamTimeout       the server did not answer within its timeout
+        ├── UpstreamTimeout       the server did not answer within its timeout
+        └── UnidentifiedClient    a per-client server, and a client that cannot be told from others
 
 What a client sees of them is decided in one place, the front's boundary
 (`mcp_proxy.front.boundary`); this module only names them, and imports nothing.
@@ -88,3 +89,7 @@ class UpstreamUnavailable(UpstreamError):
 
 class UpstreamTimeout(UpstreamError):
     """The upstream server did not answer in time."""
+
+
+class UnidentifiedClient(UpstreamError):
+    """A server with per-client sessions, and a client the proxy cannot tell apart from other clients."""

@@ -4,16 +4,22 @@ Tokens come from `[security] auth_tokens` (written as `${VAR}` references) and f
 `MCP_PROXY_AUTH_TOKENS` environment variable. A presented token is compared with every
 configured one in constant time: both sides are hashed to equal-length digests first, and the
 loop never stops early, so neither the length nor the position of a match shows in the timing.
+
+A request let through carries its principal in its ASGI scope (`principal_of`): a name for the
+token's holder, stable for the life of the process and revealing nothing of the token. It tells
+modern-era clients apart, which have no connection of their own (see `clients.client_identity`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 from collections.abc import Callable, Iterable
 
 from pydantic import SecretStr
 from starlette.datastructures import Headers
+from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -22,6 +28,10 @@ from ..config.security import SecuritySection
 REALM = "manifold"
 """The realm named in `WWW-Authenticate` challenges."""
 _SCHEME = "bearer"
+PRINCIPAL_SCOPE_KEY = "manifold.principal"
+"""The ASGI scope key of an authenticated request's principal."""
+# Keys the principal names: without it, a name cannot be matched against guessed tokens.
+_PRINCIPAL_KEY = secrets.token_bytes(32)
 
 
 def _digest(token: str) -> bytes:
@@ -62,6 +72,19 @@ def presented_token(headers: Headers) -> str | None:
     return token.strip()
 
 
+def principal_for(token: str) -> str:
+    """The principal name of the holder of `token` (the same for the same token in this process)."""
+    return "token:" + hmac.new(_PRINCIPAL_KEY, token.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def principal_of(request: object) -> str | None:
+    """The principal of an HTTP request the bearer guard let through; None without one (or off HTTP)."""
+    if not isinstance(request, HTTPConnection):
+        return None
+    principal = request.scope.get(PRINCIPAL_SCOPE_KEY)
+    return principal if isinstance(principal, str) else None
+
+
 def challenge(invalid: bool) -> JSONResponse:
     """401 with the `WWW-Authenticate` challenge of RFC 6750."""
     if invalid:
@@ -88,6 +111,7 @@ class BearerGuard:
             return
         token = presented_token(Headers(scope=scope))
         if token is not None and self.tokens.accepts(token):
+            scope[PRINCIPAL_SCOPE_KEY] = principal_for(token)
             await self.app(scope, receive, send)
             return
         if self._on_reject is not None:

@@ -4,6 +4,11 @@ Handshake-era clients receive pushed notifications on their session; modern-era 
 them only on `subscriptions/listen` streams, which the subscription bus feeds. This module keeps
 both kinds in step: list changes go to everyone, a resource update only to the clients that
 subscribed to that resource, whichever era they speak.
+
+It is also how the upstream side reaches the clients outside their requests (`ClientReach`): a
+server's request sent while no call is in flight goes to the one handshake-era client connected,
+if there is exactly one; and `client_identity` says who a request comes from, for per-client
+upstream sessions.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from typing import Any
 
 import mcp_types as types
 from mcp import MCPError
+from mcp.server.connection import NotifyOnlyOutbound
 from mcp.server.context import ServerRequestContext
 from mcp.server.session import ServerSession
 from mcp.server.subscriptions import (
@@ -24,10 +30,14 @@ from mcp.server.subscriptions import (
     ServerEvent,
     ToolsListChanged,
 )
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from manifold_common.logging import get_logger
 
 from ..catalog.merged import ChangedList
+from ..upstream.caller import ClientIdentity, ClientLine
+from .asking import SessionLine
+from .auth import principal_of
 
 log = get_logger(__name__)
 
@@ -51,11 +61,40 @@ def on_connection_closed(ctx: Ctx, callback: Callable[[], object]) -> None:
     ctx.session._connection.exit_stack.callback(callback)  # pyright: ignore[reportPrivateUsage]
 
 
+def client_identity(ctx: Ctx) -> ClientIdentity:
+    """Who a request comes from, for per-client upstream sessions.
+
+    A handshake-era client is its connection. A modern client has none (the SDK makes a new
+    connection object per request), so it is its authenticated principal, else the stream it
+    speaks on (stdio, SSE); a modern client over streamable HTTP without a token is nobody in
+    particular.
+    """
+    connection = ctx.session._connection  # pyright: ignore[reportPrivateUsage]
+    if ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+        return ClientIdentity(id(connection))
+    principal = principal_of(ctx.request)
+    if principal is not None:
+        return ClientIdentity(("principal", principal), ends_with_connection=False)
+    if isinstance(connection.outbound, NotifyOnlyOutbound):  # one per stdio or SSE stream
+        return ClientIdentity(("stream", connection.outbound), ends_with_connection=False)
+    return ClientIdentity(
+        None,
+        unknown_because=(
+            "this client speaks the 2026-07-28 protocol over streamable HTTP, where requests carry no "
+            "connection, and it presented no bearer token (give each client its own token in "
+            "[security] auth_tokens, or connect with a handshake-era client)"
+        ),
+    )
+
+
 class Clients:
     """Every connected client's session, log level and resource subscriptions."""
 
-    def __init__(self, on_subscriptions_changed: SubscriptionsChanged) -> None:
+    def __init__(
+        self, on_subscriptions_changed: SubscriptionsChanged, default_roots: Callable[[], list[str]] = list
+    ) -> None:
         self.bus = InMemorySubscriptionBus()
+        self._default_roots = default_roots
         self._listen = ListenHandler(self.bus)
         self._sessions: dict[int, ServerSession] = {}
         self._log_levels: dict[int, types.LoggingLevel] = {}
@@ -96,6 +135,22 @@ class Clients:
         self._sessions.pop(key, None)
         self._log_levels.pop(key, None)
         self._drop_subscriber(key)
+
+    # ---- reaching clients outside their requests (`ClientReach`) ---------------------------
+
+    def sole_client(self) -> ClientLine | None:
+        """The only handshake-era client connected, or None when there is none or several."""
+        if len(self._sessions) != 1:
+            return None
+        return SessionLine(next(iter(self._sessions.values())))
+
+    def askable_clients(self) -> int:
+        """How many clients could be asked things (handshake-era sessions)."""
+        return len(self._sessions)
+
+    def default_roots(self) -> list[str]:
+        """The `[proxy] roots` of the configuration in force."""
+        return list(self._default_roots())
 
     def set_log_level(self, ctx: Ctx, level: types.LoggingLevel) -> None:
         """Remember the level a handshake-era client asked for with `logging/setLevel`."""

@@ -15,15 +15,14 @@ from typing import Any, TypeVar
 
 import anyio
 import mcp_types as types
-from mcp import MCPError
 from mcp.server.context import ServerRequestContext
-from mcp.shared.exceptions import NoBackChannelError
-from mcp.shared.message import ServerMessageMetadata
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from manifold_common.logging import get_logger
 
-from .clients import connection_key, on_connection_closed
+from ..upstream.caller import ClientIdentity, ClientLine
+from .asking import SessionLine, ask_session, can_answer
+from .clients import client_identity, on_connection_closed
 
 log = get_logger(__name__)
 
@@ -32,12 +31,6 @@ T = TypeVar("T")
 # A relay that cannot be written within this long (a client that stopped reading) must not
 # hold the result back forever.
 RELAY_DRAIN_TIMEOUT = 5.0
-
-_CAPABILITY_FOR: dict[str, tuple[str, types.ClientCapabilities]] = {
-    "sampling/createMessage": ("sampling", types.ClientCapabilities(sampling=types.SamplingCapability())),
-    "elicitation/create": ("elicitation", types.ClientCapabilities(elicitation=types.ElicitationCapability())),
-    "roots/list": ("roots", types.ClientCapabilities(roots=types.RootsCapability())),
-}
 
 
 class DownstreamCall:
@@ -56,13 +49,21 @@ class DownstreamCall:
         return self.ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
 
     @property
-    def connection_key(self) -> int:
-        """Identifies the client connection this request came on."""
-        return connection_key(self.ctx)
+    def identity(self) -> ClientIdentity:
+        """The client this request comes from (see `clients.client_identity`)."""
+        return client_identity(self.ctx)
 
     def on_connection_closed(self, callback: Callable[[], object]) -> None:
         """Run `callback` when the client connection this request came on ends."""
         on_connection_closed(self.ctx, callback)
+
+    def line(self) -> ClientLine | None:
+        """The client's connection, to ask it things outside this request (handshake-era clients only)."""
+        return None if self.is_modern else SessionLine(self.ctx.session, self.server)
+
+    def can_answer(self, method: str) -> bool:
+        """Whether the client can be asked `method` during this request."""
+        return not self.is_modern and can_answer(self.ctx.session, method)
 
     async def _relay(self, send: Callable[[], Awaitable[T]]) -> T:
         # Counted before the first await: the forwarding code checks the count right after the
@@ -109,33 +110,4 @@ class DownstreamCall:
                     "(protocol 2025-11-25) to use this tool"
                 ),
             )
-        feature, capability = _CAPABILITY_FOR[method]
-        if not self.ctx.session.check_client_capability(capability):
-            return types.ErrorData(
-                code=types.INVALID_REQUEST,
-                message=f"server '{self.server}' asked for {feature} ({method}), which this client does not support",
-            )
-        metadata = ServerMessageMetadata(related_request_id=self.ctx.request_id)
-        try:
-            return await _send(self.ctx, request, metadata)
-        except NoBackChannelError as exc:
-            return types.ErrorData(
-                code=types.INVALID_REQUEST,
-                message=f"server '{self.server}' sent {method}, but this client connection cannot receive requests "
-                f"({exc.message})",
-            )
-        except MCPError as exc:
-            return exc.error
-
-
-async def _send(
-    ctx: ServerRequestContext[Any, Any], request: types.InputRequest, metadata: ServerMessageMetadata
-) -> types.InputResponse:
-    session = ctx.session
-    if isinstance(request, types.CreateMessageRequest):
-        wants_tools = request.params.tools is not None or request.params.tool_choice is not None
-        result_type = types.CreateMessageResultWithTools if wants_tools else types.CreateMessageResult
-        return await session.send_request(request, result_type, metadata=metadata)
-    if isinstance(request, types.ElicitRequest):
-        return await session.send_request(request, types.ElicitResult, metadata=metadata)
-    return await session.send_request(request, types.ListRootsResult, metadata=metadata)
+        return await ask_session(self.ctx.session, self.server, request, self.ctx.request_id)

@@ -10,7 +10,7 @@ are ready at that moment.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Hashable, Mapping
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
@@ -18,6 +18,7 @@ import mcp_types as types
 from mcp.client._input_required import run_input_required_driver  # pyright: ignore[reportPrivateUsage]
 from mcp.server._otel import OpenTelemetryMiddleware  # pyright: ignore[reportPrivateUsage]
 from mcp.server.context import ServerRequestContext
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from opentelemetry import trace
 
 from manifold_common.proxy_contract import PROXY_SERVER_NAME
@@ -33,7 +34,7 @@ from ..upstream.supervisor import Upstream
 from .boundary import failed_tool_result, guarded
 from .call_timer import CallTimer, current_tool_call
 from .capabilities import AggregatingServer
-from .clients import Clients, connection_key, on_connection_closed
+from .clients import Clients, client_identity, connection_key, on_connection_closed
 from .downstream import DownstreamCall
 from .list_cache import ListPageCache
 from .output_cap import cap_tool_result
@@ -96,7 +97,8 @@ class ProxyServer:
 
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
-        self.clients = Clients(on_subscriptions_changed=self._sync_subscriptions)
+        self.clients = Clients(self._sync_subscriptions, default_roots=lambda: registry.config.proxy.roots)
+        registry.client_directory.reach = self.clients  # servers' requests outside any call reach clients here
         self.server = AggregatingServer(
             PROXY_SERVER_NAME,
             registry,
@@ -117,6 +119,9 @@ class ProxyServer:
             on_set_logging_level=self._set_logging_level,
         )
         self.server.add_notification_handler("notifications/initialized", types.NotificationParams, self._initialized)
+        self.server.add_notification_handler(
+            "notifications/roots/list_changed", types.NotificationParams, self._roots_changed
+        )
         if not tracing_configured():
             # The SDK wraps every request in an OpenTelemetry span by default; with no tracer
             # provider installed the span goes nowhere and only costs time on each call.
@@ -148,6 +153,16 @@ class ProxyServer:
 
     async def _initialized(self, ctx: Ctx, params: types.NotificationParams) -> None:
         self.clients.register(ctx)
+        if self.clients.sole_client() is not None:
+            # Servers that asked for roots before this client came can now ask it.
+            await self._tell_roots_changed(None)
+
+    async def _roots_changed(self, ctx: Ctx, params: types.NotificationParams) -> None:
+        await self._tell_roots_changed(client_identity(ctx).key)
+
+    async def _tell_roots_changed(self, client: Hashable | None) -> None:
+        for upstream in list(self.registry.upstreams.values()):
+            await upstream.roots_changed(client)
 
     async def _catalog_changed(self, kinds: set[ChangedList]) -> None:
         await self.clients.announce(kinds)
@@ -301,7 +316,8 @@ class ProxyServer:
     def _remember(self, ctx: Ctx, upstream: Upstream, uri: str, result: types.ReadResourceResult) -> None:
         client = connection_key(ctx)
         shared = upstream.config.isolation == "shared"
-        self.cache.put(upstream.name, uri, client, result, modern=upstream.is_modern, shared=shared)
+        modern = upstream.speaks_modern_to(ctx.protocol_version in MODERN_PROTOCOL_VERSIONS)
+        self.cache.put(upstream.name, uri, client, result, modern=modern, shared=shared)
         if client not in self._cache_clients:
             # Private answers must not outlive their client: a new connection may reuse the key.
             self._cache_clients.add(client)

@@ -1,32 +1,75 @@
-"""What an upstream connection needs from the client request it forwards: the way back to that client.
+"""What an upstream connection needs from the clients it serves: the way back to them.
 
 While a request is forwarded, the upstream server may report progress, write log messages and ask
 the client things (sampling, elicitation, roots). The upstream side relays those through a `Caller`
-and never learns what a client or a front transport is: the front implements this protocol
-(`front.downstream.DownstreamCall`) and hands one in with each forwarded request.
+and never learns what a client or a front transport is: the front implements these protocols
+(`front.downstream.DownstreamCall`, `front.clients.Clients`) and hands a caller in with each
+forwarded request.
 
-A server-initiated request that cannot be tied to exactly one caller is refused with
-`no_caller_error`, which tells the server (and, through it, the user) why and what to change.
+A server may also ask while no request of a client is in flight (the filesystem server asks for
+roots right after its handshake). Such a request goes to the one client that can answer
+(`ClientReach.sole_client`); a `roots/list` nobody can answer is answered from the configured
+roots; anything else is refused with an error that says why and which setting changes it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from typing import Protocol
 
 import mcp_types as types
 
 
-class Caller(Protocol):
-    """The client request being forwarded, as far as the upstream side is concerned."""
+@dataclass(frozen=True)
+class ClientIdentity:
+    """Who a request comes from, as far as `isolation = "per-client"` sessions are concerned.
+
+    `key` is None when the client cannot be told apart from other clients, and `unknown_because`
+    then says why. An identity that `ends_with_connection` is a client connection that reports
+    its end (`Caller.on_connection_closed`); the session of any other identity is closed once it
+    has been idle for a while.
+    """
+
+    key: Hashable | None
+    ends_with_connection: bool = True
+    unknown_because: str = ""
+
+
+class ClientLine(Protocol):
+    """A client that can be asked things (sampling, elicitation, roots)."""
+
+    def can_answer(self, method: str) -> bool:
+        """Whether the client can be sent this server-to-client request at all (era and capabilities)."""
+        ...
+
+    async def ask(self, request: types.InputRequest) -> types.InputResponse | types.ErrorData:
+        """Put a server-to-client request to the client; return its answer (or why it could not)."""
+        ...
+
+
+class Caller(ClientLine, Protocol):
+    """The client request being forwarded, as far as the upstream side is concerned.
+
+    Its `ask` rides the request's own stream.
+    """
 
     @property
-    def connection_key(self) -> int:
-        """Identifies the client connection the request came on (one session each under per-client isolation)."""
+    def is_modern(self) -> bool:
+        """Whether the client speaks the modern (2026-07-28) era: the upstream is reached in the same era."""
+        ...
+
+    @property
+    def identity(self) -> ClientIdentity:
+        """The client the request comes from (one session each under per-client isolation)."""
         ...
 
     def on_connection_closed(self, callback: Callable[[], object]) -> None:
-        """Run `callback` when that client connection ends."""
+        """Run `callback` when the client connection the request came on ends."""
+        ...
+
+    def line(self) -> ClientLine | None:
+        """The client's connection, to ask it things outside any of its requests (None if it cannot be)."""
         ...
 
     async def progress(self, progress: float, total: float | None, message: str | None) -> None:
@@ -37,18 +80,61 @@ class Caller(Protocol):
         """Relay a log message the server wrote while the request ran."""
         ...
 
-    async def ask(self, request: types.InputRequest) -> types.InputResponse | types.ErrorData:
-        """Put a server-to-client request (sampling, elicitation, roots) to the client; return its answer."""
+
+class ClientReach(Protocol):
+    """The clients connected to the proxy, for a server's request that came outside any client request."""
+
+    def sole_client(self) -> ClientLine | None:
+        """The only client connection that can be asked anything, or None when there is none or several."""
+        ...
+
+    def askable_clients(self) -> int:
+        """How many client connections could be asked (handshake-era sessions)."""
+        ...
+
+    def default_roots(self) -> list[str]:
+        """The `[proxy] roots`, for a server that sets none of its own."""
         ...
 
 
+class ClientDirectory:
+    """Where an upstream finds the clients: empty until the front that serves them says so."""
+
+    def __init__(self) -> None:
+        self.reach: ClientReach | None = None
+
+    def sole_client(self) -> ClientLine | None:
+        """The only client connection that can be asked, if there is exactly one."""
+        return self.reach.sole_client() if self.reach is not None else None
+
+    def askable_clients(self) -> int:
+        """How many client connections could be asked."""
+        return self.reach.askable_clients() if self.reach is not None else 0
+
+    def default_roots(self) -> list[str]:
+        """The proxy-wide roots."""
+        return self.reach.default_roots() if self.reach is not None else []
+
+
 def no_caller_error(server: str, method: str, in_flight: int) -> types.ErrorData:
-    """The answer to a server-to-client request that cannot be tied to one client request."""
-    if in_flight == 0:
-        reason = "no client request to that server is in flight"
-    else:
-        reason = (
-            f"{in_flight} client requests to that server are in flight, so the proxy cannot tell which client "
-            f"should answer; set isolation = \"per-client\" for server '{server}' to give each client its own session"
-        )
+    """The answer to a server-to-client request sent while several client requests are in flight."""
+    reason = (
+        f"{in_flight} client requests to that server are in flight, so the proxy cannot tell which client "
+        f"should answer; set isolation = \"per-client\" for server '{server}' to give each client its own session"
+    )
     return types.ErrorData(code=types.INVALID_REQUEST, message=f"server '{server}' sent {method}, but {reason}")
+
+
+def unsolicited_error(server: str, method: str, why: str) -> types.ErrorData:
+    """The answer to a server-to-client request sent outside any client request that nobody can answer."""
+    if method == "roots/list":
+        fix = f"set roots = [\"file:///...\"] for server '{server}' (or in [proxy]) to answer it"
+    else:
+        fix = (
+            f"set isolation = \"per-client\" for server '{server}' to give each client its own session, "
+            "whose requests go to that client"
+        )
+    return types.ErrorData(
+        code=types.INVALID_REQUEST,
+        message=f"server '{server}' sent {method} while no client request to it was in flight, and {why}; {fix}",
+    )

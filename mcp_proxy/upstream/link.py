@@ -1,46 +1,37 @@
-"""One client session to an upstream server: opening it (transport, era) and routing what it sends.
+"""One client session to an upstream server: opening it over its transport, in a protocol era.
 
-Both the shared connection of an upstream and the per-client sessions of an upstream with
-`isolation = "per-client"` are opened here, so they negotiate and behave identically.
+Every session of an upstream (its main connection, the one in the other era that handshake-era
+clients are mirrored to, and the per-client sessions of `isolation = "per-client"`) is opened
+here, so they negotiate and behave identically. A session opened in an era the server turns
+down raises `EraRefused`; a probe (`auto`) holds the child's stderr back until its outcome is
+known (see `stderr_relay.py`).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
 
 import anyio
 import mcp_types as types
-from mcp import ClientSession
-from mcp.client import ClientRequestContext
+from mcp import ClientSession, MCPError
 from mcp.client._probe import negotiate_auto  # pyright: ignore[reportPrivateUsage]
-from mcp.client.session import ElicitationFnT, ListRootsFnT, LoggingFnT, MessageHandlerFnT, SamplingFnT
 
 from manifold_common.failures import describe_failure
 from manifold_common.logging import get_logger
 from manifold_common.streams import EofWatch
 
-from ..config.models import ServerConfig
-from .caller import Caller, no_caller_error
+from ..config.models import ProtocolMode, ServerConfig
+from .eras import LEGACY, MODERN, Era, era_of
+from .flights import SessionHandlers
+from .stderr_relay import StderrHold, holding_stderr
 from .transports import TransportFactory
 
 log = get_logger(__name__)
 
 # How long the era negotiation may take on top of the transport connect.
 HANDSHAKE_TIMEOUT = 30.0
-
-
-@dataclass(frozen=True)
-class SessionHandlers:
-    """What the proxy does with everything an upstream sends on its own initiative."""
-
-    on_message: MessageHandlerFnT
-    on_log: LoggingFnT
-    on_sampling: SamplingFnT
-    on_elicitation: ElicitationFnT
-    on_roots: ListRootsFnT
 
 
 class ForwardingSession(ClientSession):
@@ -50,17 +41,33 @@ class ForwardingSession(ClientSession):
         return None
 
 
+class EraRefused(Exception):
+    """The server turned down the handshake of an era it was asked to speak."""
+
+    def __init__(self, era: Era, error: MCPError) -> None:
+        self.era = era
+        self.error = error
+        super().__init__(f"the server does not speak the {era} era: {error.message}")
+
+
 @dataclass
 class OpenSession:
     """A negotiated session and the event that fires when its connection ends."""
 
     session: ForwardingSession
     closed: anyio.Event
+    probed: bool = False
+    """The era was found by a probe (`protocol = "auto"`), not asked for."""
 
     @property
     def is_modern(self) -> bool:
         """Whether the session negotiated the modern (2026-07-28) era."""
         return self.session.discover_result is not None and self.session.initialize_result is None
+
+    @property
+    def era(self) -> Era:
+        """The era the session speaks."""
+        return era_of(self.is_modern)
 
     async def check_alive(self, timeout: float) -> str | None:
         """Ask the server for a sign of life; None when it answered within `timeout`, else why not."""
@@ -75,52 +82,21 @@ class OpenSession:
         return None
 
 
-class Flights:
-    """The client requests in flight on one upstream session, for routing what the server sends back."""
-
-    def __init__(self, server: str) -> None:
-        self.server = server
-        self.calls: list[Caller] = []
-
-    def caller(self) -> Caller | None:
-        """The one call in flight, or None when there are none or several."""
-        return self.calls[0] if len(self.calls) == 1 else None
-
-    def handlers(self, on_message: MessageHandlerFnT) -> SessionHandlers:
-        """Session callbacks that route the server's messages to the caller in flight."""
-
-        async def on_log(params: types.LoggingMessageNotificationParams) -> None:
-            call = self.caller()
-            if call is not None:
-                await call.log(params)
-            else:
-                log.info("upstream_log", server=self.server, level=params.level, logger=params.logger)
-
-        async def ask(method: str, request: types.InputRequest) -> Any:
-            call = self.caller()
-            if call is None:
-                return no_caller_error(self.server, method, len(self.calls))
-            return await call.ask(request)
-
-        async def on_sampling(context: ClientRequestContext, params: types.CreateMessageRequestParams) -> Any:
-            return await ask("sampling/createMessage", types.CreateMessageRequest(params=params))
-
-        async def on_elicitation(context: ClientRequestContext, params: types.ElicitRequestParams) -> Any:
-            return await ask("elicitation/create", types.ElicitRequest(params=params))
-
-        async def on_roots(context: ClientRequestContext) -> Any:
-            return await ask("roots/list", types.ListRootsRequest())
-
-        return SessionHandlers(on_message, on_log, on_sampling, on_elicitation, on_roots)
-
-
 @asynccontextmanager
 async def open_session(
-    config: ServerConfig, transport_factory: TransportFactory, handlers: SessionHandlers
+    config: ServerConfig, transport_factory: TransportFactory, handlers: SessionHandlers, mode: ProtocolMode
 ) -> AsyncGenerator[OpenSession]:
-    """Connect to the server, negotiate its protocol era, and yield the live session."""
+    """Connect to the server, speak `mode` (an era, or `auto` to probe), and yield the live session.
+
+    Raises:
+        EraRefused: the server turned down the handshake of the era `mode` names.
+    """
     closed = anyio.Event()
-    async with transport_factory(config) as (read, write):
+    hold = StderrHold(config.name) if mode == "auto" else None
+    refused: EraRefused | None = None
+    async with AsyncExitStack() as stack:
+        with holding_stderr(hold):  # a child started now holds its stderr back while it is probed
+            read, write = await stack.enter_async_context(transport_factory(config))
         session = ForwardingSession(
             EofWatch(read, closed),
             write,
@@ -131,10 +107,36 @@ async def open_session(
             elicitation_callback=handlers.on_elicitation,
             list_roots_callback=handlers.on_roots,
         )
-        async with session:
+        await stack.enter_async_context(session)
+        try:
             with anyio.fail_after(max(HANDSHAKE_TIMEOUT, config.timeout)):
-                await _handshake(session, config)
-            yield OpenSession(session, closed)
+                await _handshake(session, mode)
+        except EraRefused as exc:
+            refused = exc  # raised once the transport is closed, so it is not wrapped in its task group's errors
+        except BaseException:
+            if hold is not None:
+                hold.release(expected=False)  # a server that fails at start shows why
+            raise
+        if refused is None:
+            link = OpenSession(session, closed, probed=mode == "auto")
+            if hold is not None:
+                _report_probe(config.name, link, hold)
+            yield link
+    if refused is not None:
+        raise refused
+
+
+def _report_probe(server: str, link: OpenSession, hold: StderrHold) -> None:
+    fell_back = link.era == LEGACY
+    held = hold.release(expected=fell_back)
+    if fell_back:
+        log.info(
+            "upstream_probe_fell_back",
+            server=server,
+            protocol=link.session.protocol_version,
+            stderr_lines=held,
+            note=f"the server does not speak {MODERN}; what it wrote on stderr about the probe is logged at debug",
+        )
 
 
 def connection_failure(config: ServerConfig, exc: Exception) -> str:
@@ -145,10 +147,16 @@ def connection_failure(config: ServerConfig, exc: Exception) -> str:
     return reason
 
 
-async def _handshake(session: ClientSession, config: ServerConfig) -> None:
-    if config.protocol == "legacy":
-        await session.initialize()
-    elif config.protocol == "auto":
+async def _handshake(session: ClientSession, mode: ProtocolMode) -> None:
+    if mode == "auto":
         await negotiate_auto(session)
-    else:
-        await session.discover()
+        return
+    try:
+        if mode == LEGACY:
+            await session.initialize()
+        else:
+            await session.discover()
+    except MCPError as exc:
+        if exc.code in (types.CONNECTION_CLOSED, types.REQUEST_TIMEOUT):
+            raise  # the connection died or stalled: no verdict on the era
+        raise EraRefused(mode, exc) from exc

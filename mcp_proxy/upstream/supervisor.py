@@ -7,8 +7,9 @@ here, recorded in the state, and never escapes to the other upstreams.
 
 While a client request is forwarded, whatever the server sends on its own initiative (log
 messages, sampling / elicitation / roots requests) is routed back to the client whose request
-is in flight on that session (`Flights`). With `isolation = "per-client"` every client
-connection gets its own session (`ClientSessions`), so that routing is never ambiguous.
+is in flight on that session (`Flights`). A client reaches the server in its own protocol era
+when the server speaks it (`EraMemory`), and with `isolation = "per-client"` every client gets
+its own session, so that routing is never ambiguous (`SessionPool`).
 
 States::
 
@@ -25,8 +26,8 @@ from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar, cast
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, TypeVar
 
 import anyio
 import mcp_types as types
@@ -42,12 +43,15 @@ from ..catalog.merged import ServerListing
 from ..config.models import ServerConfig
 from ..core.errors import UpstreamTimeout, UpstreamUnavailable
 from ..core.observe import NULL_OBSERVER, Observer, Outcome, outcome_of
-from .caller import Caller
+from .caller import Caller, ClientDirectory
+from .eras import MODERN, EraMemory
 from .feed import UpstreamFeed
-from .gate import CallGate, Deadline
-from .link import HANDSHAKE_TIMEOUT, Flights, OpenSession, connection_failure, open_session
+from .flights import Flights
+from .forwarded import ForwardedRequests, Operation
+from .gate import CallGate
+from .link import HANDSHAKE_TIMEOUT, EraRefused, OpenSession, connection_failure, open_session
 from .refresh import ServerLists
-from .sessions import ClientSessions
+from .sessions import SessionPool, notify_roots_changed
 from .transports import TransportFactory, open_transport
 
 log = get_logger(__name__)
@@ -70,7 +74,7 @@ class UpstreamState(enum.StrEnum):
 USABLE_STATES = frozenset({UpstreamState.READY, UpstreamState.DEGRADED})
 
 
-class Upstream:
+class Upstream(ForwardedRequests):
     """A supervised connection to the server described by `config`."""
 
     def __init__(
@@ -80,6 +84,7 @@ class Upstream:
         transport_factory: TransportFactory = open_transport,
         on_resource_updated: ResourceUpdatedCallback | None = None,
         observer: Observer = NULL_OBSERVER,
+        clients: ClientDirectory | None = None,
     ) -> None:
         self.config = config
         self._observer = observer
@@ -102,8 +107,10 @@ class Upstream:
         self.health_failures = 0  # consecutive failed health checks
         self.restarts = 0  # reconnects after the first successful connection
         self._link: OpenSession | None = None
-        self._flights = Flights(config.name)
-        self._client_sessions = ClientSessions(config, transport_factory, self._on_message)
+        clients = clients or ClientDirectory()
+        self._flights = Flights(config, clients)
+        self._eras = EraMemory(config.name, config.protocol)
+        self._sessions = SessionPool(config, transport_factory, self._on_message, self._eras, clients)
         self._feed = UpstreamFeed(config.name, config.timeout)
         self._link_tg: TaskGroup | None = None  # tasks that live exactly as long as the shared connection
 
@@ -139,7 +146,7 @@ class Upstream:
         if not self.config.enabled:
             self.settled.set()
             return
-        async with self._client_sessions.open():  # per-client sessions live beside the shared connection
+        async with self._sessions.open():  # the other sessions live beside the main connection
             while True:
                 if self.connected_at is not None or self.failed_attempts:
                     self.restarts += 1
@@ -147,6 +154,9 @@ class Upstream:
                 try:
                     await self._connect_and_serve()
                     self.last_error = self.last_error or "connection closed by the server"
+                except EraRefused as exc:  # the server changed: the next attempt probes its era again
+                    self._eras.forget()
+                    self.last_error = connection_failure(self.config, exc)
                 except Exception as exc:  # one upstream's failure must never reach the others
                     self.last_error = connection_failure(self.config, exc)
                 self._link = None
@@ -168,7 +178,9 @@ class Upstream:
                 await anyio.sleep(delay)
 
     async def _connect_and_serve(self) -> None:
-        async with open_session(self.config, self._transport_factory, self._flights.handlers(self._on_message)) as link:
+        handlers = self._flights.handlers(self._on_message)
+        async with open_session(self.config, self._transport_factory, handlers, self._eras.to_open()) as link:
+            self._eras.connected(link.era, link.probed)
             session = link.session
             with anyio.fail_after(max(HANDSHAKE_TIMEOUT, self.config.timeout)):
                 self.capabilities = session.server_capabilities
@@ -289,12 +301,7 @@ class Upstream:
         """Whether requests can be sent now (ready, or degraded but connected)."""
         return self._link is not None and self.state in USABLE_STATES
 
-    async def request(
-        self,
-        method: str,
-        operation: Callable[[ClientSession, Deadline], Awaitable[T]],
-        caller: Caller | None = None,
-    ) -> T:
+    async def request(self, method: str, operation: Operation[T], caller: Caller | None = None) -> T:
         """Run one request on the right session, through the gate, mapping failures to our errors.
 
         Raises:
@@ -311,10 +318,9 @@ class Upstream:
                 raise UpstreamUnavailable(self.name, self._unavailable_reason())
             async with self._gate.admit(extendable=method == "tools/call") as deadline:
                 link, flights = await self._link_for(caller)
-                if caller is not None:
-                    flights.calls.append(caller)
                 try:
-                    result = await operation(link.session, deadline)
+                    with flights.carrying(caller):
+                        result = await operation(link.session, deadline)
                 except MCPError as exc:
                     if exc.code == types.CONNECTION_CLOSED:
                         breaker.record_failure()
@@ -325,9 +331,6 @@ class Upstream:
                         raise UpstreamTimeout(self.name, f"did not answer within {self.config.timeout:g} s") from exc
                     breaker.record_success()  # it answered: the server is alive
                     raise
-                finally:
-                    if caller is not None:
-                        flights.calls.remove(caller)
                 breaker.record_success()
                 return result
         except BaseException as exc:
@@ -338,9 +341,22 @@ class Upstream:
 
     async def _link_for(self, caller: Caller | None) -> tuple[OpenSession, Flights]:
         assert self._link is not None
-        if caller is None or not self._client_sessions.active:
+        if caller is None:
             return self._link, self._flights
-        return await self._client_sessions.link_for(caller)
+        return await self._sessions.link_for(caller, self._link, self._flights)
+
+    def speaks_modern_to(self, client_modern: bool) -> bool:
+        """Whether a client of that era reaches the server over a modern-era session."""
+        if self._link is None:
+            return client_modern
+        return self._eras.for_client(client_modern, self._link.era) == MODERN
+
+    async def roots_changed(self, client: Hashable | None) -> None:
+        """A client's roots changed (or who can be asked did): tell the sessions that asked for roots."""
+        link = self._link
+        if link is not None and self._flights.asked_roots:
+            await notify_roots_changed(self.name, link)
+        await self._sessions.roots_changed(client)
 
     def _unavailable_reason(self) -> str:
         if self.state == UpstreamState.DISABLED:
@@ -353,95 +369,9 @@ class Upstream:
             reason += f"; retry in ~{wait:.0f} s"
         return reason
 
-    async def call_tool(
-        self,
-        name: str,
-        arguments: dict[str, Any] | None,
-        *,
-        caller: Caller | None = None,
-        meta: dict[str, Any] | None = None,
-        input_responses: types.InputResponses | None = None,
-        request_state: str | None = None,
-    ) -> types.CallToolResult | types.InputRequiredResult:
-        """Call one upstream tool by its upstream name (a modern server may ask for input first)."""
-        relay = caller.progress if caller is not None else None
-        return await self.request(
-            "tools/call",
-            lambda s, deadline: s.call_tool(
-                name,
-                arguments,
-                # The gate's deadline is the real limit; this only keeps the SDK from firing first.
-                read_timeout_seconds=self.config.max_timeout + self.config.timeout,
-                progress_callback=deadline.relaying(relay),
-                meta=_typed(meta),
-                input_responses=input_responses,
-                request_state=request_state,
-                allow_input_required=True,
-            ),
-            caller,
-        )
-
-    async def read_resource(
-        self,
-        uri: str,
-        *,
-        caller: Caller | None = None,
-        meta: dict[str, Any] | None = None,
-        input_responses: types.InputResponses | None = None,
-        request_state: str | None = None,
-    ) -> types.ReadResourceResult | types.InputRequiredResult:
-        """Read one upstream resource by its upstream URI."""
-        return await self.request(
-            "resources/read",
-            lambda s, _: s.read_resource(
-                uri,
-                meta=_typed(meta),
-                input_responses=input_responses,
-                request_state=request_state,
-                allow_input_required=True,
-            ),
-            caller,
-        )
-
-    async def get_prompt(
-        self,
-        name: str,
-        arguments: dict[str, str] | None,
-        *,
-        caller: Caller | None = None,
-        meta: dict[str, Any] | None = None,
-        input_responses: types.InputResponses | None = None,
-        request_state: str | None = None,
-    ) -> types.GetPromptResult | types.InputRequiredResult:
-        """Get one upstream prompt by its upstream name."""
-        return await self.request(
-            "prompts/get",
-            lambda s, _: s.get_prompt(
-                name,
-                arguments,
-                meta=_typed(meta),
-                input_responses=input_responses,
-                request_state=request_state,
-                allow_input_required=True,
-            ),
-            caller,
-        )
-
-    async def complete(
-        self,
-        ref: types.PromptReference | types.ResourceTemplateReference,
-        argument: types.CompletionArgument,
-        context: types.CompletionContext | None,
-    ) -> types.CompleteResult:
-        """Ask the server for completions of one argument of a prompt or template."""
-        context_arguments = context.arguments if context is not None else None
-        return await self.request(
-            "completion/complete",
-            lambda s, _: s.complete(ref, argument.model_dump(), context_arguments=context_arguments),
-        )
-
     async def set_logging_level(self, level: types.LoggingLevel) -> None:
         """Forward a client's `logging/setLevel` (handshake-era servers with logging only)."""
+        await self._sessions.set_logging_level(level)
         link = self._link
         caps = self.capabilities
         if link is None or link.is_modern or caps is None or caps.logging is None:
@@ -471,7 +401,9 @@ class Upstream:
             "prefix": self.config.exposed_prefix,
             "priority": self.config.priority,
             "isolation": self.config.isolation,
-            "client_sessions": len(self._client_sessions),
+            "client_sessions": len(self._sessions),
+            "mirrored_eras": self._sessions.mirrored,
+            "refused_eras": sorted(self._eras.refused),
             "counts": self._lists.counts(),
             "last_error": self.last_error,
             "connected_at": self.connected_at,
@@ -483,8 +415,3 @@ class Upstream:
             "listing_problems": list(self._lists.problems),
             **self._gate.status(),
         }
-
-
-def _typed(meta: dict[str, Any] | None) -> types.RequestParamsMeta | None:
-    # `_meta` is an open mapping on the wire; the SDK types it as a TypedDict with extra items.
-    return cast("types.RequestParamsMeta | None", meta)

@@ -9,7 +9,7 @@ from typing import Any
 import anyio
 from mcp.client._memory import InMemoryTransport  # pyright: ignore[reportPrivateUsage]
 from mcp.client._transport import TransportStreams  # pyright: ignore[reportPrivateUsage]
-from mcp.server import MCPServer
+from mcp.server import MCPServer, Server
 
 from mcp_proxy.app import Proxy, running_proxy
 from mcp_proxy.config.loading import parse_config_data
@@ -30,21 +30,21 @@ def make_config(servers: Mapping[str, Mapping[str, Any]], **proxy: Any) -> Proxy
 class MemoryUpstreams:
     """Maps server names to in-memory servers (or custom transports) for the proxy to connect to."""
 
-    def __init__(self, servers: Mapping[str, MCPServer | UpstreamFactory]) -> None:
+    def __init__(self, servers: Mapping[str, MCPServer | Server[Any] | UpstreamFactory]) -> None:
         self.servers = dict(servers)
         self.connects: dict[str, int] = {}
 
     def __call__(self, config: ServerConfig) -> AbstractAsyncContextManager[TransportStreams]:
         self.connects[config.name] = self.connects.get(config.name, 0) + 1
         target = self.servers[config.name]
-        if isinstance(target, MCPServer):
+        if isinstance(target, MCPServer | Server):
             return InMemoryTransport(target)
         return target()
 
 
 @asynccontextmanager
 async def proxy_over(
-    upstreams: Mapping[str, MCPServer | UpstreamFactory],
+    upstreams: Mapping[str, MCPServer | Server[Any] | UpstreamFactory],
     servers: Mapping[str, Mapping[str, Any]] | None = None,
     **proxy: Any,
 ) -> AsyncGenerator[Proxy]:

@@ -13,11 +13,11 @@ import anyio
 import httpx2
 import mcp_types as types
 import pytest
-from mcp import Client, StdioServerParameters
+from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.stdio import stdio_client
 
-from tests.processes import REPO_ROOT, Spawned, child_env, proxy_listening, spawn, wait_until_gone
+from tests.processes import REPO_ROOT, Spawned, proxy_listening, spawn, stdio_proxy, wait_until_gone
 
 pytestmark = pytest.mark.anyio
 
@@ -114,12 +114,7 @@ async def test_mcp_routes_refuse_a_foreign_host_or_origin(http_proxy: Spawned) -
 
 @pytest.mark.parametrize("mode", ERAS)
 async def test_stdio_front_serves_the_example_servers(config_path: Path, mode: str) -> None:
-    params = StdioServerParameters(
-        command=sys.executable,
-        args=["-m", "mcp_proxy", "serve", "--transport", "stdio", "--config", str(config_path)],
-        env=child_env(),
-        cwd=REPO_ROOT,
-    )
+    params = stdio_proxy(config_path)
     async with Client(stdio_client(params), mode=mode, cache=None) as client:
         await assert_database_works(client)
 
@@ -165,7 +160,7 @@ async def test_stdio_front_writes_only_json_rpc_to_stdout(config_path: Path) -> 
     assert all(m.get("jsonrpc") == "2.0" for m in messages)
     answered = {m["id"]: m for m in messages if "id" in m}
     assert "Amara Okafor" in answered[3]["result"]["content"][0]["text"]
-    assert len(children) == 3
+    assert len(children) == 4  # three servers, and the database's session in this client's (handshake) era
     assert await wait_until_gone(children) == []
 
 

@@ -71,7 +71,9 @@ async def test_a_valid_edit_adds_removes_and_restarts_only_what_changed(tmp_path
         status = proxy.registry.status()
     assert proxy.registry.upstreams["alpha"] is not alpha_before  # its settings changed: a new connection
     assert proxy.registry.upstreams["alpha"].config.timeout == 7
-    assert memory.connects == {"alpha": 2, "beta": 1, "gamma": 1}  # gamma was left alone by the second edit
+    # gamma: its main connection and the handshake-era session of the legacy client's call, both
+    # left alone by the second edit.
+    assert memory.connects == {"alpha": 2, "beta": 1, "gamma": 2}
     assert "gamma__echo" in names and not any(name.startswith("beta__") for name in names)
     assert tool_texts(result) == "gamma:new"
     assert status["reload"] == {"reloads": 2, "last_error": None}

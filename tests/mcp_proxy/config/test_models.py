@@ -263,3 +263,23 @@ def test_a_module_runs_with_the_proxys_own_interpreter_followed_by_its_args(tmp_
 def test_a_command_line_is_the_command_and_its_args_and_empty_for_remote_servers() -> None:
     assert ServerConfig(name="a", transport="stdio", command="srv", args=["-v"]).command_line == ["srv", "-v"]
     assert ServerConfig(name="b", transport="http", url="https://x/mcp").command_line == []
+
+
+def test_roots_are_file_uris_per_server_and_for_the_proxy_with_references_expanded(tmp_path: Path) -> None:
+    text = (
+        '[proxy]\nroots = ["file:///srv/shared"]\n\n'
+        f'[servers.own]\n{STDIO}roots = ["file://${{HOME}}/project", "file:///tmp"]\n\n'
+        f"[servers.inherits]\n{STDIO}"
+    )
+    config = load_toml(tmp_path, text, {"HOME": "/home/ada"})
+    own, inherits = config.servers
+    assert config.proxy.roots == ["file:///srv/shared"]
+    assert own.roots == ["file:///home/ada/project", "file:///tmp"]
+    assert inherits.roots is None  # answered with the proxy's roots
+
+
+@pytest.mark.parametrize(("section", "field"), [("[servers.a]\n" + STDIO, "roots"), ("[proxy]\n", "proxy.roots")])
+def test_a_root_that_is_not_a_file_uri_is_an_error_with_an_example(tmp_path: Path, section: str, field: str) -> None:
+    (problem,) = toml_problems(tmp_path, f'{section}roots = ["/home/ada"]\n')
+    assert problem.field == field
+    assert problem.message == "must be file:// URIs, got '/home/ada'; for example \"file:///home/me/project\""

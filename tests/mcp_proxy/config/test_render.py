@@ -17,7 +17,7 @@ from tests.mcp_proxy.config.files import CONFIGS, problems_of, write
 
 def full_config() -> ProxyConfig:
     return ProxyConfig(
-        proxy=ProxySection(separator="-", name_budget=40, startup_timeout=2.5, page_size=10),
+        proxy=ProxySection(separator="-", name_budget=40, startup_timeout=2.5, page_size=10, roots=["file:///srv"]),
         servers=[
             ServerConfig(
                 name="db",
@@ -31,6 +31,7 @@ def full_config() -> ProxyConfig:
                 enabled=False,
                 timeout=0.25,
                 protocol="legacy",
+                roots=["file:///srv/db", "file:///tmp/$$x"],
                 include_tools=["q*", "list_?"],
                 exclude_tools=["drop"],
             ),

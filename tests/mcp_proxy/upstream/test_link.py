@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from manifold_common.failures import describe_failure
-from mcp_proxy.upstream.link import Flights, connection_failure, open_session
+from mcp_proxy.upstream.flights import Flights
+from mcp_proxy.upstream.link import connection_failure, open_session
 from tests.mcp_proxy.faults import FaultySwitch
 from tests.mcp_proxy.harness import MemoryUpstreams, make_config
 from tests.upstreams import build_upstream
@@ -25,7 +26,7 @@ async def test_a_server_that_answers_is_alive_and_one_that_does_not_is_reported_
     switch = FaultySwitch(build_upstream("alpha"))
     config = make_config({"alpha": {"protocol": protocol}}).servers[0]
     async with open_session(
-        config, MemoryUpstreams({"alpha": switch.connect}), Flights("alpha").handlers(ignore)
+        config, MemoryUpstreams({"alpha": switch.connect}), Flights(config).handlers(ignore), config.protocol
     ) as link:
         assert await link.check_alive(5) is None
         switch.unanswered.add(CHECK_METHOD[protocol])

@@ -10,7 +10,8 @@ import anyio
 import mcp_types as types
 import pytest
 
-from mcp_proxy.upstream.link import Flights, open_session
+from mcp_proxy.upstream.flights import Flights
+from mcp_proxy.upstream.link import open_session
 from mcp_proxy.upstream.refresh import ServerLists
 from tests.mcp_proxy.faults import wait_until
 from tests.mcp_proxy.harness import MemoryUpstreams, make_config
@@ -39,7 +40,7 @@ async def test_fetching_all_lists_what_the_server_offers_and_counts_it() -> None
     config = make_config({"alpha": {}}).servers[0]
     lists = ServerLists(config, Changes())
     upstreams = MemoryUpstreams({"alpha": build_upstream("alpha")})
-    async with open_session(config, upstreams, Flights("alpha").handlers(ignore)) as link:
+    async with open_session(config, upstreams, Flights(config).handlers(ignore), "auto") as link:
         await lists.fetch_all(link.session)
     names = {tool.name for tool in lists.listing.tools}
     assert {"echo", "grow"} <= names
@@ -68,7 +69,7 @@ async def test_a_burst_of_changes_is_one_refetch_of_just_the_lists_that_changed(
     for method in ("list_tools", "list_resources", "list_prompts"):
         monkeypatch.setattr(server, method, counted(served, method, getattr(server, method)))
     async with (
-        open_session(config, MemoryUpstreams({"alpha": server}), Flights("alpha").handlers(ignore)) as link,
+        open_session(config, MemoryUpstreams({"alpha": server}), Flights(config).handlers(ignore), "auto") as link,
         anyio.create_task_group() as tg,
     ):
         await lists.fetch_all(link.session)

@@ -1,0 +1,78 @@
+"""Putting a server's request (sampling, elicitation, roots) to a handshake-era client.
+
+A request rides the client request it belongs to when there is one (`related`), else the
+connection's own channel (`SessionLine`: the stdio pipe, the SSE stream, the standalone GET
+stream of streamable HTTP). A client that did not declare the capability, or a connection that
+cannot carry requests, is not asked: the server gets an error saying why.
+"""
+
+from __future__ import annotations
+
+import mcp_types as types
+from mcp import MCPError
+from mcp.server.session import ServerSession
+from mcp.shared.exceptions import NoBackChannelError
+from mcp.shared.message import ServerMessageMetadata
+
+_CAPABILITY_FOR: dict[str, tuple[str, types.ClientCapabilities]] = {
+    "sampling/createMessage": ("sampling", types.ClientCapabilities(sampling=types.SamplingCapability())),
+    "elicitation/create": ("elicitation", types.ClientCapabilities(elicitation=types.ElicitationCapability())),
+    "roots/list": ("roots", types.ClientCapabilities(roots=types.RootsCapability())),
+}
+
+
+class SessionLine:
+    """A handshake-era client connection, asked outside any of its requests (a `ClientLine`)."""
+
+    def __init__(self, session: ServerSession, server: str | None = None) -> None:
+        self.session = session
+        self.server = server
+
+    def can_answer(self, method: str) -> bool:
+        """Whether the client declared the capability `method` needs."""
+        return can_answer(self.session, method)
+
+    async def ask(self, request: types.InputRequest) -> types.InputResponse | types.ErrorData:
+        """Send the request on the connection's own channel and return the client's answer."""
+        return await ask_session(self.session, self.server, request, None)
+
+
+def can_answer(session: ServerSession, method: str) -> bool:
+    """Whether the client of `session` declared the capability `method` needs."""
+    return session.check_client_capability(_CAPABILITY_FOR[method][1])
+
+
+async def ask_session(
+    session: ServerSession, server: str | None, request: types.InputRequest, related: types.RequestId | None
+) -> types.InputResponse | types.ErrorData:
+    """Ask the client of `session` (on the stream of request `related`, if given); its answer or why not."""
+    method = request.method
+    who = f"server '{server}'" if server is not None else "a server"
+    if not can_answer(session, method):
+        feature = _CAPABILITY_FOR[method][0]
+        return types.ErrorData(
+            code=types.INVALID_REQUEST,
+            message=f"{who} asked for {feature} ({method}), which this client does not support",
+        )
+    metadata = ServerMessageMetadata(related_request_id=related) if related is not None else None
+    try:
+        return await _send(session, request, metadata)
+    except NoBackChannelError as exc:
+        return types.ErrorData(
+            code=types.INVALID_REQUEST,
+            message=f"{who} sent {method}, but this client connection cannot receive requests ({exc.message})",
+        )
+    except MCPError as exc:
+        return exc.error
+
+
+async def _send(
+    session: ServerSession, request: types.InputRequest, metadata: ServerMessageMetadata | None
+) -> types.InputResponse:
+    if isinstance(request, types.CreateMessageRequest):
+        wants_tools = request.params.tools is not None or request.params.tool_choice is not None
+        result_type = types.CreateMessageResultWithTools if wants_tools else types.CreateMessageResult
+        return await session.send_request(request, result_type, metadata=metadata)
+    if isinstance(request, types.ElicitRequest):
+        return await session.send_request(request, types.ElicitResult, metadata=metadata)
+    return await session.send_request(request, types.ListRootsResult, metadata=metadata)

@@ -1,0 +1,125 @@
+"""The MCP requests an upstream forwards for clients, each one gated request on the right session.
+
+`ForwardedRequests` is the request half of `Upstream` (`supervisor.py`): it turns a tool call, a
+resource read, a prompt and a completion into one `request`, which picks the session (the
+client's era, its own session under per-client isolation) and passes the server's gate.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, cast
+
+import mcp_types as types
+from mcp import ClientSession
+
+from ..config.models import ServerConfig
+from .caller import Caller
+from .gate import Deadline
+
+T = TypeVar("T")
+Operation = Callable[[ClientSession, Deadline], Awaitable[T]]
+"""One request on a session, within its deadline."""
+
+
+class ForwardedRequests(ABC):
+    """Tool calls, resource reads, prompts and completions, each sent as one `request`."""
+
+    config: ServerConfig
+
+    @abstractmethod
+    async def request(self, method: str, operation: Operation[T], caller: Caller | None = None) -> T:
+        """Run one request on the right session, through the gate (see `Upstream.request`)."""
+
+    async def call_tool(
+        self,
+        name: str,
+        arguments: dict[str, Any] | None,
+        *,
+        caller: Caller | None = None,
+        meta: dict[str, Any] | None = None,
+        input_responses: types.InputResponses | None = None,
+        request_state: str | None = None,
+    ) -> types.CallToolResult | types.InputRequiredResult:
+        """Call one upstream tool by its upstream name (a modern server may ask for input first)."""
+        relay = caller.progress if caller is not None else None
+        return await self.request(
+            "tools/call",
+            lambda s, deadline: s.call_tool(
+                name,
+                arguments,
+                # The gate's deadline is the real limit; this only keeps the SDK from firing first.
+                read_timeout_seconds=self.config.max_timeout + self.config.timeout,
+                progress_callback=deadline.relaying(relay),
+                meta=_typed(meta),
+                input_responses=input_responses,
+                request_state=request_state,
+                allow_input_required=True,
+            ),
+            caller,
+        )
+
+    async def read_resource(
+        self,
+        uri: str,
+        *,
+        caller: Caller | None = None,
+        meta: dict[str, Any] | None = None,
+        input_responses: types.InputResponses | None = None,
+        request_state: str | None = None,
+    ) -> types.ReadResourceResult | types.InputRequiredResult:
+        """Read one upstream resource by its upstream URI."""
+        return await self.request(
+            "resources/read",
+            lambda s, _: s.read_resource(
+                uri,
+                meta=_typed(meta),
+                input_responses=input_responses,
+                request_state=request_state,
+                allow_input_required=True,
+            ),
+            caller,
+        )
+
+    async def get_prompt(
+        self,
+        name: str,
+        arguments: dict[str, str] | None,
+        *,
+        caller: Caller | None = None,
+        meta: dict[str, Any] | None = None,
+        input_responses: types.InputResponses | None = None,
+        request_state: str | None = None,
+    ) -> types.GetPromptResult | types.InputRequiredResult:
+        """Get one upstream prompt by its upstream name."""
+        return await self.request(
+            "prompts/get",
+            lambda s, _: s.get_prompt(
+                name,
+                arguments,
+                meta=_typed(meta),
+                input_responses=input_responses,
+                request_state=request_state,
+                allow_input_required=True,
+            ),
+            caller,
+        )
+
+    async def complete(
+        self,
+        ref: types.PromptReference | types.ResourceTemplateReference,
+        argument: types.CompletionArgument,
+        context: types.CompletionContext | None,
+    ) -> types.CompleteResult:
+        """Ask the server for completions of one argument of a prompt or template."""
+        context_arguments = context.arguments if context is not None else None
+        return await self.request(
+            "completion/complete",
+            lambda s, _: s.complete(ref, argument.model_dump(), context_arguments=context_arguments),
+        )
+
+
+def _typed(meta: dict[str, Any] | None) -> types.RequestParamsMeta | None:
+    # `_meta` is an open mapping on the wire; the SDK types it as a TypedDict with extra items.
+    return cast("types.RequestParamsMeta | None", meta)
