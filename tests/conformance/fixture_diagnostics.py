@@ -9,6 +9,9 @@
   streams of 2026 clients, and pushed on the caller's own session in the handshake era. A real
   change, so that a proxy in front, which re-lists and compares before it tells its clients,
   has something to pass on.
+* `test_header_parameter` has an argument mirrored into a request header (`x-mcp-header`,
+  SEP-2243), which the pending `http-custom-header-server-validation` scenario needs to find:
+  on 2026 the SDK checks the `Mcp-Param-Region` header against the argument.
 """
 
 from __future__ import annotations
@@ -25,16 +28,24 @@ from tests.conformance.fixture_tools import (
     LogGate,
     ToolFunction,
     ToolOutcome,
+    required_text,
     text_result,
 )
 
 DYNAMIC_TOOL = "test_dynamic_tool"
 DYNAMIC_PROMPT = types.Prompt(name="test_dynamic_prompt", description="Comes and goes with test_trigger_prompt_change")
 SAMPLING = types.ClientCapabilities(sampling=types.SamplingCapability())
+HEADER_SCHEMA: dict[str, object] = {
+    "type": "object",
+    "properties": {"region": {"type": "string", "description": "Where to run", "x-mcp-header": "Region"}},
+    "required": ["region"],
+}
 
 
-def _tool(name: str, description: str, run: ToolFunction) -> FixtureTool:
-    return FixtureTool(types.Tool(name=name, description=description, input_schema=EMPTY_OBJECT_SCHEMA), run)
+def _tool(
+    name: str, description: str, run: ToolFunction, schema: dict[str, object] = EMPTY_OBJECT_SCHEMA
+) -> FixtureTool:
+    return FixtureTool(types.Tool(name=name, description=description, input_schema=schema), run)
 
 
 async def missing_capability(ctx: Context, params: types.CallToolRequestParams) -> ToolOutcome:
@@ -46,6 +57,10 @@ async def missing_capability(ctx: Context, params: types.CallToolRequestParams) 
             data.model_dump(by_alias=True, mode="json", exclude_none=True),
         )
     return text_result("Success: the client declared sampling")
+
+
+async def header_parameter(ctx: Context, params: types.CallToolRequestParams) -> ToolOutcome:
+    return text_result(f"Region: {required_text(params.arguments or {}, 'region')}")
 
 
 async def dynamic_tool(ctx: Context, params: types.CallToolRequestParams) -> ToolOutcome:
@@ -92,5 +107,6 @@ def build_diagnostics(logs: LogGate, changes: ListChanges) -> dict[str, FixtureT
         _tool("test_logging_tool", "Logs one message while it runs", logging_tool),
         _tool("test_trigger_tool_change", f"Adds or removes {DYNAMIC_TOOL}", changes.toggle_tool),
         _tool("test_trigger_prompt_change", f"Adds or removes {DYNAMIC_PROMPT.name}", changes.toggle_prompt),
+        _tool("test_header_parameter", "Echoes a region sent as a header too", header_parameter, HEADER_SCHEMA),
     ]
     return {tool.definition.name: tool for tool in tools}

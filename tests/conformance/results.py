@@ -98,17 +98,19 @@ class RunResult:
         return len(self.scenarios) - self.passed - self.known
 
     def summary_lines(self, *, with_reasons: bool = False) -> list[str]:
-        """`conformance <setup> <set>: N passed, M failed[, K known gaps]`, then the scenarios that did not pass.
+        """`conformance <setup> <set>: N passed, M failed[, K known gaps]`, then what did not pass.
 
-        Each failing scenario is indented, and each known gap with its reason. With
-        `with_reasons`, each failing scenario's reasons follow it, except a reason that is one of
-        the setup's notes (a stopped run, a setup that never started): that is said once.
+        Each failing scenario is indented on its own line, then each known gap on one line with
+        its reason and the scenarios it accounts for. With `with_reasons`, each failing
+        scenario's reasons follow it, except a reason that is one of the setup's notes (a
+        stopped run, a setup that never started): that is said once.
         """
         known = f", {self.known} known gaps" if self.known else ""
         lines = [f"conformance {self.label}: {self.passed} passed, {self.failed} failed{known}"]
+        by_gap: dict[str, list[str]] = {}
         for scenario in self.scenarios:
             if (gap := self.gap_of(scenario)) is not None:
-                lines.append(f"  {scenario.name} (known gap: {gap.reason})")
+                by_gap.setdefault(gap.reason, []).append(scenario.name)
                 continue
             stale = self.is_stale_gap(scenario)
             if scenario.passed and not stale:
@@ -117,6 +119,7 @@ class RunResult:
             if with_reasons:
                 reasons = (STALE_GAP,) if stale else scenario.reasons
                 lines.extend(f"      {reason}" for reason in reasons if reason not in self.notes)
+        lines.extend(f"  known gap ({reason}): {', '.join(names)}" for reason, names in by_gap.items())
         return lines
 
 

@@ -97,10 +97,13 @@ fail as in `CALLER_CAPABILITIES` (a handshake session declares the proxy's capab
 THROUGH_PROXY: Gaps = {"2026-07-28": (CALLER_CAPABILITIES,)}
 PINNED_LEGACY: Gaps = {"2026-07-28": (PUSHED_TO_MODERN_CLIENT,)}
 PUSH_UNDER_AUTO = (
-    "issue 15 item 1: with protocol = auto the proxy opens a 2026-07-28 session to the upstream for a "
-    "handshake-era client, so a push-style upstream cannot ask it anything (tools-call-sampling, "
-    "tools-call-elicitation, elicitation-sep1034-defaults and elicitation-sep1330-enums fail)"
+    "waits for issue 15 item 1: under protocol = auto the proxy opens a 2026-07-28 upstream session "
+    "for a handshake-era client, so a push-style upstream cannot ask that client anything"
 )
+"""Why the push-style setups under `auto` are opt-in: tools-call-sampling, tools-call-elicitation,
+elicitation-sep1034-defaults and elicitation-sep1330-enums fail in the 0.1.16 and 2025-11-25
+sets with the SDK's "Cannot send 'sampling/createMessage' (or 'elicitation/create'): this
+transport context has no back-channel for server-initiated requests"."""
 
 
 @dataclass(frozen=True)

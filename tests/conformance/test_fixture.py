@@ -51,6 +51,7 @@ SUITE_TOOLS = {
     "test_logging_tool",
     "test_trigger_tool_change",
     "test_trigger_prompt_change",
+    "test_header_parameter",
 }
 SUITE_PROMPTS = {
     "test_simple_prompt",

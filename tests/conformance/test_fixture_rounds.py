@@ -256,3 +256,11 @@ async def test_an_unknown_resource_on_2026_is_invalid_params_naming_the_uri() ->
             await client.read_resource("test://nowhere")
     assert missing.value.code == types.INVALID_PARAMS
     assert missing.value.data == {"uri": "test://nowhere"}
+
+
+async def test_the_header_parameter_tool_echoes_its_argument_on_either_era() -> None:
+    for mode in ("legacy", "auto"):
+        async with Client(build_server(), mode=mode, cache=None) as client:
+            (tool,) = [tool for tool in (await client.list_tools()).tools if tool.name == "test_header_parameter"]
+            assert tool.input_schema["properties"]["region"]["x-mcp-header"] == "Region"
+            assert text_of(await client.call_tool("test_header_parameter", {"region": "eu"})) == "Region: eu"

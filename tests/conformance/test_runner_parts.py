@@ -136,7 +136,7 @@ def test_a_scenario_failing_only_on_checks_its_gap_lists_is_a_known_gap_not_a_fa
     assert (result.passed, result.failed, result.known) == (1, 0, 1)
     assert result.summary_lines(with_reasons=True) == [
         "conformance proxy-http 2026-07-28: 1 passed, 0 failed, 1 known gaps",
-        "  caching (known gap: the proxy drops it)",
+        "  known gap (the proxy drops it): caching",
     ]
 
 
