@@ -187,13 +187,14 @@ class Suites:
     scenarios: Mapping[str, Sequence[str]]
 
     def toolchain(self, requirements: str) -> Toolchain:
+        """The toolchain of the release that runs requirement set `requirements`."""
         return self.toolchains[REQUIREMENT_SETS[requirements].suite]
 
 
 async def run_set(
-    setup: str, requirements: str, url: str, suites: Suites, workdir: Path, options: Options
+    name: str, setup: Setup, requirements: str, url: str, suites: Suites, workdir: Path, options: Options
 ) -> RunResult:
-    """Run one requirement set against a setup that is up at `url`, and read the verdicts."""
+    """Run one requirement set against setup `name`, up at `url`, and read the verdicts."""
     chosen = REQUIREMENT_SETS[requirements]
     folder = workdir / requirements
     folder.mkdir(parents=True)
@@ -204,13 +205,13 @@ async def run_set(
     scenarios = suites.scenarios[requirements]
     missing = problem or f"no result: the suite wrote no checks for it (see {log_path})"
     return RunResult(
-        setup,
+        name,
         requirements,
         read_results(checks, scenarios, missing_reason=missing),
         time.monotonic() - started,
         [problem] if problem else [],
         read_unscored(checks, scenarios),
-        SETUPS[setup].gaps_in(requirements),
+        setup.gaps_in(requirements),
     )
 
 
@@ -227,17 +228,17 @@ async def run_setup(
         async with setup.start(workdir) as url:
             reporter.progress(f"conformance {name}: up at {url} after {time.monotonic() - started:.1f} s")
             for requirements in sets:
-                result = await run_set(name, requirements, url, suites, workdir, options)
+                result = await run_set(name, setup, requirements, url, suites, workdir, options)
                 results.append(result)
                 reporter.result(result)
     except Exception as exc:  # a report boundary: a setup that cannot start fails, the others still run
         reason = f"could not run: {_describe_error(exc)}"
+        if len(results) == len(sets):  # every set ran: only stopping the processes went wrong
+            reporter.progress(f"conformance {name}: on the way out: {_describe_error(exc)}")
         for requirements in sets[len(results) :]:
             failed = failed_everywhere(suites.scenarios[requirements], reason)
             results.append(RunResult(name, requirements, failed, time.monotonic() - started, [reason]))
             reporter.result(results[-1])
-        if len(results) == len(sets):
-            reporter.progress(f"conformance {name}: {reason}")
     reporter.progress(f"conformance {name}: took {time.monotonic() - started:.1f} s in all (output in {workdir})")
     return results
 
@@ -276,9 +277,9 @@ async def run_all(options: Options, reporter: Reporter) -> tuple[list[RunResult]
     expected = 0
     limiter = anyio.CapacityLimiter(options.jobs)
 
-    async def one(name: str, sets: Sequence[str]) -> None:
+    async def one(name: str) -> None:
         async with limiter:
-            results.extend(await run_setup(name, SETUPS[name], suites, sets, options, reporter))
+            results.extend(await run_setup(name, SETUPS[name], suites, options.sets, options, reporter))
 
     for name in options.left_out:
         reporter.left_out(name, SETUPS[name].opt_in or "")
@@ -287,7 +288,7 @@ async def run_all(options: Options, reporter: Reporter) -> tuple[list[RunResult]
         async with anyio.create_task_group() as runs:
             for name in options.setups:
                 expected += len(options.sets)
-                runs.start_soon(one, name, options.sets)
+                runs.start_soon(one, name)
         group.cancel_scope.cancel()
     return results, expected
 

@@ -22,9 +22,10 @@ proxy, launched over stdio or reached over SSE, with the fixture behind that one
 Every setup runs every requirement set (`requirement_sets`). Where a scenario fails through
 the proxy today for a known reason in the proxy, the setup lists it as a known gap, check by
 check, with that reason (see `results.KnownGap`): it is reported as such instead of failing the
-run, and a gap that starts passing fails the run until it is removed here. A setup that only
-fails for a known reason outside this folder's reach is `opt_in`: left out of the default run,
-run by naming it (``--setup``) or with ``--opt-in``, so it can be switched on when the fix lands.
+run, and a gap that starts passing fails the run until it is removed here. The push-style
+setups under ``auto`` are `opt_in` instead: they wait for a fix being made elsewhere
+(`PUSH_UNDER_AUTO`), so they are left out of the default run and run when named (``--setup``)
+or with ``--opt-in``; once the fix lands, they join the default run.
 """
 
 from __future__ import annotations
