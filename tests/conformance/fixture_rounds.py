@@ -125,10 +125,14 @@ async def in_rounds(
     """Run `round_` for this request in the client's era (see the module docstring)."""
     responses: Mapping[str, types.InputResponse] = params.input_responses or {}
     state = params.request_state
-    if not ctx.session.can_send_request:
-        return await round_(ctx, Answers(responses, seal.open(state) if state is not None else None))
+
+    def received() -> Answers:
+        return Answers(responses, seal.open(state) if state is not None else None)
+
+    if not ctx.session.can_send_request:  # 2026-07-28: the client drives the rounds
+        return await round_(ctx, received())
     for _ in range(MAX_ROUNDS):
-        outcome = await round_(ctx, Answers(responses, seal.open(state) if state is not None else None))
+        outcome = await round_(ctx, received())
         if not isinstance(outcome, types.InputRequiredResult):
             return outcome
         responses = {key: await push(ctx, request) for key, request in (outcome.input_requests or {}).items()}
