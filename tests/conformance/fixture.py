@@ -9,8 +9,10 @@ With ``--port 0`` it announces its URL on stderr in the example servers' readine
 
 It is a low-level `Server` so that every name, schema and content block goes on the wire
 exactly as written here: the suite checks keys (``$schema``, ``enumNames``, ``default``) that a
-higher-level server would generate or rewrite. The tools live in `fixture_tools`; this module
-holds the resources, the prompts, completion and logging, and assembles the server.
+higher-level server would generate or rewrite. The tools live in `fixture_tools` (what every
+era calls), `fixture_rounds` (questions to the client in `InputRequiredResult` rounds) and
+`fixture_diagnostics` (what `server-stateless` probes); this module holds the resources, the
+prompts, completion and logging, and assembles the server.
 """
 
 from __future__ import annotations
@@ -24,7 +26,10 @@ import mcp_types as types
 from mcp import MCPDeprecationWarning, MCPError
 from mcp.server import Server
 from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
+from tests.conformance.fixture_diagnostics import DYNAMIC_PROMPT, ListChanges, build_diagnostics
+from tests.conformance.fixture_rounds import ROUNDS_PROMPT, ROUNDS_PROMPT_DEFINITION, RoundTools
 from tests.conformance.fixture_tools import Context, FixtureTool, LogGate, ToolOutcome, build_tools
 from tests.conformance.media import PNG_BASE64, PNG_MIME_TYPE
 from tests.conformance.serving import serve_main
@@ -32,7 +37,8 @@ from tests.conformance.serving import serve_main
 SERVER_NAME = "conformance-fixture"
 SERVER_VERSION = "1.0.0"
 DESCRIPTION = "MCP server with every tool, resource and prompt the official conformance suite calls."
-# The code the specification gives for an unknown resource URI.
+# The code the handshake-era specification gives for an unknown resource URI; 2026-07-28
+# (SEP-2164) uses invalid params instead, with the URI in the error data.
 RESOURCE_NOT_FOUND = -32002
 
 STATIC_TEXT_URI = "test://static-text"
@@ -83,8 +89,12 @@ PROMPTS = [
 ARG1_SUGGESTIONS = ("paris", "park", "party", "test-value-1", "test-value-2")
 
 
-def read_contents(uri: str) -> list[types.TextResourceContents | types.BlobResourceContents]:
-    """The contents of a resource or template instance; a -32002 error for any other URI."""
+def read_contents(uri: str, *, modern: bool = False) -> list[types.TextResourceContents | types.BlobResourceContents]:
+    """The contents of a resource or template instance; a not-found error for any other URI.
+
+    The error is -32002 in the handshake era and -32602 with `data.uri` for a `modern`
+    (2026-07-28) request, as each era's specification says.
+    """
     if uri == STATIC_TEXT_URI:
         return [types.TextResourceContents(uri=uri, mime_type="text/plain", text=STATIC_TEXT)]
     if uri == STATIC_BINARY_URI:
@@ -95,6 +105,8 @@ def read_contents(uri: str) -> list[types.TextResourceContents | types.BlobResou
         item_id = match["id"]
         text = f'{{"id":"{item_id}","templateTest":true,"data":"Data for ID: {item_id}"}}'
         return [types.TextResourceContents(uri=uri, mime_type="application/json", text=text)]
+    if modern:
+        raise MCPError(types.INVALID_PARAMS, f"Resource not found: {uri}", {"uri": uri})
     raise MCPError(RESOURCE_NOT_FOUND, f"Resource not found: {uri}")
 
 
@@ -134,11 +146,18 @@ class ConformanceFixture:
 
     def __init__(self) -> None:
         self.logs = LogGate()
-        self.tools: dict[str, FixtureTool] = build_tools(self.logs)
         self.subscriptions: set[str] = set()  # handshake-era `resources/subscribe`
         # 2026 clients subscribe with `subscriptions/listen` instead; serving it is also what makes
         # the fixture advertise `resources.subscribe` in that era, as it does in the handshake era.
         self.events = InMemorySubscriptionBus()
+        self.rounds = RoundTools()
+        self.tools: dict[str, FixtureTool] = {**build_tools(self.logs), **self.rounds.tools()}
+        self.changes = ListChanges(self.tools, self.events)
+        self.tools.update(build_diagnostics(self.logs, self.changes))
+
+    def prompts(self) -> list[types.Prompt]:
+        """Every prompt listed now: the suite's, the one asked in rounds, and any dynamic one."""
+        return [*PROMPTS, ROUNDS_PROMPT_DEFINITION, *self.changes.prompts]
 
     async def list_tools(self, ctx: Context, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
         return types.ListToolsResult(tools=[tool.definition for tool in self.tools.values()])
@@ -160,10 +179,11 @@ class ConformanceFixture:
         return types.ListResourceTemplatesResult(resource_templates=TEMPLATES)
 
     async def read_resource(self, ctx: Context, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
-        return types.ReadResourceResult(contents=read_contents(params.uri))
+        modern = ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
+        return types.ReadResourceResult(contents=read_contents(params.uri, modern=modern))
 
     async def subscribe(self, ctx: Context, params: types.SubscribeRequestParams) -> types.EmptyResult:
-        read_contents(params.uri)  # only existing resources can be watched
+        read_contents(params.uri)  # only existing resources can be watched (a handshake-era request)
         self.subscriptions.add(params.uri)
         return types.EmptyResult()
 
@@ -172,9 +192,15 @@ class ConformanceFixture:
         return types.EmptyResult()
 
     async def list_prompts(self, ctx: Context, params: types.PaginatedRequestParams | None) -> types.ListPromptsResult:
-        return types.ListPromptsResult(prompts=PROMPTS)
+        return types.ListPromptsResult(prompts=self.prompts())
 
-    async def get_prompt(self, ctx: Context, params: types.GetPromptRequestParams) -> types.GetPromptResult:
+    async def get_prompt(
+        self, ctx: Context, params: types.GetPromptRequestParams
+    ) -> types.GetPromptResult | types.InputRequiredResult:
+        if params.name == ROUNDS_PROMPT:
+            return await self.rounds.get_prompt(ctx, params)
+        if params.name == DYNAMIC_PROMPT.name and self.changes.prompts:
+            return types.GetPromptResult(description=DYNAMIC_PROMPT.description, messages=[_user_text("I come and go")])
         messages = prompt_messages(params.name, params.arguments or {})
         description = next(prompt.description for prompt in PROMPTS if prompt.name == params.name)
         return types.GetPromptResult(description=description, messages=messages)

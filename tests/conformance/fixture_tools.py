@@ -36,6 +36,32 @@ LOG_LEVELS: tuple[types.LoggingLevel, ...] = get_args(types.LoggingLevel)
 
 EMPTY_OBJECT_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
 JSON_SCHEMA_2020_12 = "https://json-schema.org/draft/2020-12/schema"
+# The suite's own canonical schema for `json_schema_2020_12_tool`: the 2020-12 keywords of
+# SEP-1613 ($schema, $defs, additionalProperties) and the wider vocabulary of SEP-2106
+# ($anchor, allOf/anyOf, if/then/else), all of which must reach the client unchanged.
+JSON_SCHEMA_2020_12_INPUT: dict[str, Any] = {
+    "$schema": JSON_SCHEMA_2020_12,
+    "type": "object",
+    "$defs": {
+        "address": {
+            "$anchor": "addressDef",
+            "type": "object",
+            "properties": {"street": {"type": "string"}, "city": {"type": "string"}},
+        }
+    },
+    "properties": {
+        "name": {"type": "string"},
+        "address": {"$ref": "#/$defs/address"},
+        "contactMethod": {"type": "string", "enum": ["phone", "email"]},
+        "phone": {"type": "string"},
+        "email": {"type": "string"},
+    },
+    "allOf": [{"anyOf": [{"required": ["phone"]}, {"required": ["email"]}]}],
+    "if": {"properties": {"contactMethod": {"const": "phone"}}, "required": ["contactMethod"]},
+    "then": {"required": ["phone"]},
+    "else": {"required": ["email"]},
+    "additionalProperties": False,
+}
 
 
 class LogGate:
@@ -248,7 +274,8 @@ ENUMS_SCHEMA: dict[str, Any] = {
 }
 
 
-def _describe_answer(answer: types.ElicitResult) -> str:
+def describe_answer(answer: types.ElicitResult) -> str:
+    """An elicitation answer as the tools report it: its action and its content as JSON."""
     return f"action={answer.action}, content={json.dumps(answer.content)}"
 
 
@@ -256,21 +283,21 @@ async def elicitation(ctx: Context, params: types.CallToolRequestParams) -> Tool
     answer = await elicit_form(ctx, params, required_text(params.arguments or {}, "message"), USER_SCHEMA)
     if not isinstance(answer, types.ElicitResult):
         return answer
-    return text_result(f"User response: {_describe_answer(answer)}")
+    return text_result(f"User response: {describe_answer(answer)}")
 
 
 async def elicitation_defaults(ctx: Context, params: types.CallToolRequestParams) -> ToolOutcome:
     answer = await elicit_form(ctx, params, "Please review and update the form fields with defaults", DEFAULTS_SCHEMA)
     if not isinstance(answer, types.ElicitResult):
         return answer
-    return text_result(f"Elicitation completed: {_describe_answer(answer)}")
+    return text_result(f"Elicitation completed: {describe_answer(answer)}")
 
 
 async def elicitation_enums(ctx: Context, params: types.CallToolRequestParams) -> ToolOutcome:
     answer = await elicit_form(ctx, params, "Please select options from the enum fields", ENUMS_SCHEMA)
     if not isinstance(answer, types.ElicitResult):
         return answer
-    return text_result(f"Elicitation completed: {_describe_answer(answer)}")
+    return text_result(f"Elicitation completed: {describe_answer(answer)}")
 
 
 async def json_schema_2020_12(ctx: Context, params: types.CallToolRequestParams) -> ToolOutcome:
@@ -310,14 +337,6 @@ def build_tools(logs: LogGate) -> dict[str, FixtureTool]:
             await logs.send(ctx, "info", message)
         return text_result("Logging test completed")
 
-    address_schema = {"type": "object", "properties": {"street": {"type": "string"}, "city": {"type": "string"}}}
-    json_schema = {
-        "$schema": JSON_SCHEMA_2020_12,
-        "type": "object",
-        "$defs": {"address": address_schema},
-        "properties": {"name": {"type": "string"}, "address": {"$ref": "#/$defs/address"}},
-        "additionalProperties": False,
-    }
     tools = [
         _tool("test_simple_text", "Returns a simple text response", simple_text),
         _tool("test_image_content", "Returns a one-pixel PNG image", image_content),
@@ -341,7 +360,12 @@ def build_tools(logs: LogGate) -> dict[str, FixtureTool]:
         ),
         _tool("test_elicitation_sep1034_defaults", "Elicits a form whose fields have defaults", elicitation_defaults),
         _tool("test_elicitation_sep1330_enums", "Elicits a form with every enum variant", elicitation_enums),
-        _tool("json_schema_2020_12_tool", "Tool with JSON Schema 2020-12 features", json_schema_2020_12, json_schema),
+        _tool(
+            "json_schema_2020_12_tool",
+            "Tool with JSON Schema 2020-12 features",
+            json_schema_2020_12,
+            JSON_SCHEMA_2020_12_INPUT,
+        ),
         _tool("test_reconnection", "Closes its SSE stream mid-call, then answers", reconnection),
     ]
     return {tool.definition.name: tool for tool in tools}

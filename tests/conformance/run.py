@@ -1,20 +1,24 @@
-"""Run the official MCP conformance suite against the fixture, directly and through the proxy.
+"""Run the official MCP conformance suite against the fixtures, directly and through the proxy.
 
 From the repository root, with the project's virtual environment::
 
-    .venv/bin/python -m tests.conformance.run [--setup NAME ...] [--quiet] [--timeout SECONDS]
+    .venv/bin/python -m tests.conformance.run [--setup NAME ...] [--requirements SET ...]
+                                              [--opt-in] [--jobs N] [--quiet] [--timeout SECONDS]
 
-Node 22 and the suite are installed into ``.conformance/`` first if they are missing (see
-`tests.conformance.toolchain`). For each setup (see `tests.conformance.setups`) the runner starts
-the processes, runs every scenario of the suite (``--suite all``: active and pending), and prints
-exactly one summary line::
+Node 22 and the suite releases are installed into ``.conformance/`` first if they are missing
+(see `tests.conformance.toolchain`). For each setup (see `tests.conformance.setups`) the runner
+starts the processes once and runs each requirement set against them (see
+`tests.conformance.requirement_sets`), printing exactly one summary line per setup and set::
 
-    conformance proxy-stdio: 28 passed, 4 failed
+    conformance proxy-stdio 2026-07-28: 37 passed, 0 failed
 
 followed by the failing scenarios, indented (and, unless ``--quiet``, the failing checks'
-messages below each). Everything a setup produced (the suite's log and ``checks.json`` files,
-the processes' stderr, the proxy configuration) stays in ``.conformance/results/<setup>/``.
-The exit status is 0 when no scenario failed, 1 when one did, 2 when the suite could not run.
+messages below each). Scenarios a setup lists as known gaps are counted and named apart
+(``35 passed, 0 failed, 2 known gaps``). An opt-in setup is not run unless named or asked for
+with ``--opt-in``; a line says so and why. Everything a setup produced (per set: the suite's
+log and ``checks.json`` files; the processes' stderr and the proxy configurations) stays in
+``.conformance/results/<setup>/``. The exit status is 0 when no scenario failed outside its
+known gap, 1 when one did (or a known gap passed), 2 when the suite could not run.
 """
 
 from __future__ import annotations
@@ -25,14 +29,22 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import anyio
 
-from tests.conformance.results import SetupResult, failed_everywhere, parse_scenario_list, read_results
-from tests.conformance.setups import SETUPS
+from tests.conformance.requirement_sets import ALL_SETS, REQUIREMENT_SETS, RequirementSet
+from tests.conformance.results import (
+    RunResult,
+    failed_everywhere,
+    parse_scenario_list,
+    read_results,
+    read_unscored,
+)
+from tests.conformance.setups import SETUPS, Setup
 from tests.conformance.toolchain import TOOLS_DIR, Toolchain, ToolchainError, ensure_toolchain
 
 # Through a proxy that drops a message, a scenario waits for the suite client's own 60 s request
@@ -51,6 +63,10 @@ class Options:
     quiet: bool
     timeout: float
     results_dir: Path
+    sets: Sequence[str] = ALL_SETS
+    left_out: Sequence[str] = ()
+    """Opt-in setups not run: neither named nor asked for with `--opt-in`."""
+    jobs: int = 1
 
 
 def parse_args(argv: Sequence[str] | None) -> Options:
@@ -62,21 +78,43 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         "--setup",
         action="append",
         choices=list(SETUPS),
-        help="run only this setup (repeatable; default: all of them, in the order listed)",
+        help="run only this setup, opt-in or not (repeatable; default: every setup not opt-in, in the order listed)",
     )
+    parser.add_argument(
+        "--requirements",
+        action="append",
+        choices=list(ALL_SETS),
+        help="run only this requirement set (repeatable; default: all of them)",
+    )
+    parser.add_argument("--opt-in", action="store_true", help="also run the opt-in setups")
+    parser.add_argument("--jobs", type=int, default=1, help="setups brought up at the same time (default: 1)")
     parser.add_argument("--quiet", action="store_true", help="print only the summary lines and failing scenarios")
     parser.add_argument(
         "--timeout",
         type=float,
         default=DEFAULT_SUITE_TIMEOUT_SECONDS,
-        help=f"seconds one setup's suite run may take (default: {DEFAULT_SUITE_TIMEOUT_SECONDS:g})",
+        help=f"seconds one suite run may take (default: {DEFAULT_SUITE_TIMEOUT_SECONDS:g})",
     )
     parser.add_argument("--results", type=Path, default=RESULTS_DIR, help=f"output folder (default: {RESULTS_DIR})")
     args = parser.parse_args(argv)
     if args.timeout <= 0:
         parser.error("--timeout must be positive")
-    chosen = [name for name in SETUPS if name in (args.setup or SETUPS)]
-    return Options(setups=chosen, quiet=args.quiet, timeout=args.timeout, results_dir=args.results)
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1")
+    if args.setup:
+        setups, left_out = [name for name in SETUPS if name in args.setup], []
+    else:
+        setups = [name for name, setup in SETUPS.items() if args.opt_in or setup.opt_in is None]
+        left_out = [name for name in SETUPS if name not in setups]
+    return Options(
+        setups=setups,
+        quiet=args.quiet,
+        timeout=args.timeout,
+        results_dir=args.results,
+        sets=[name for name in ALL_SETS if name in (args.requirements or ALL_SETS)],
+        left_out=left_out,
+        jobs=args.jobs,
+    )
 
 
 class Reporter:
@@ -89,32 +127,38 @@ class Reporter:
         if not self.quiet:
             print(message, file=sys.stderr, flush=True)
 
-    def result(self, result: SetupResult) -> None:
+    def left_out(self, setup: str, reason: str) -> None:
+        print(f"conformance {setup}: not run, opt-in ({reason}); --setup {setup} or --opt-in runs it", flush=True)
+
+    def result(self, result: RunResult) -> None:
         for note in result.notes:
-            self.progress(f"conformance {result.setup}: {note}")
+            self.progress(f"conformance {result.label}: {note}")
         print("\n".join(result.summary_lines(with_reasons=not self.quiet)), flush=True)
         for scenario in result.scenarios:
             for warning in scenario.warnings:
-                self.progress(f"conformance {result.setup}: warning in {scenario.name}: {warning}")
-        self.progress(f"conformance {result.setup}: took {result.seconds:.1f} s")
+                self.progress(f"conformance {result.label}: warning in {scenario.name}: {warning}")
+        if result.unscored:
+            verdicts = ", ".join(f"{s.name} {'passed' if s.passed else 'failed'}" for s in result.unscored)
+            self.progress(f"conformance {result.label}: not scored: {verdicts}")
+        self.progress(f"conformance {result.label}: took {result.seconds:.1f} s")
 
 
-async def list_scenarios(toolchain: Toolchain) -> list[str]:
-    """The suite's server scenarios, as its own `list --server` prints them."""
+async def list_scenarios(toolchain: Toolchain, requirements: RequirementSet) -> list[str]:
+    """A requirement set's scored server scenarios, as the suite's own `list --server` prints them."""
     try:
         with anyio.fail_after(LIST_TIMEOUT_SECONDS):
-            listing = await anyio.run_process(toolchain.suite_command("list", "--server"))
+            listing = await anyio.run_process(toolchain.suite_command(*requirements.list_args()))
     except (TimeoutError, OSError, subprocess.CalledProcessError) as exc:
         raise ToolchainError(f"the suite could not list its scenarios: {_describe_error(exc)}") from exc
     names = parse_scenario_list(listing.stdout.decode())
     if not names:
-        raise ToolchainError("the suite listed no server scenarios")
+        raise ToolchainError(f"the suite listed no server scenarios for {requirements.name}")
     return names
 
 
-async def run_suite(toolchain: Toolchain, url: str, checks_dir: Path, log_path: Path, timeout: float) -> str | None:
-    """Run every scenario against `url`; None when the suite finished, else why it has no results."""
-    command = toolchain.suite_command("server", "--url", url, "--suite", "all", "-o", str(checks_dir))
+async def run_suite(toolchain: Toolchain, command_args: Sequence[str], log_path: Path, timeout: float) -> str | None:
+    """Run the suite with `command_args`; None when it finished, else why it has no results."""
+    command = toolchain.suite_command(*command_args)
     with log_path.open("wb") as log:
         # Its own session: a Ctrl-C in the terminal reaches the runner, which then stops the suite.
         process = await anyio.open_process(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -135,29 +179,68 @@ async def run_suite(toolchain: Toolchain, url: str, checks_dir: Path, log_path: 
     return f"no result: the suite exited with {process.returncode} (see {log_path})"
 
 
+@dataclass(frozen=True)
+class Suites:
+    """The installed suite releases and each requirement set's scored scenarios."""
+
+    toolchains: Mapping[str, Toolchain]
+    scenarios: Mapping[str, Sequence[str]]
+
+    def toolchain(self, requirements: str) -> Toolchain:
+        """The toolchain of the release that runs requirement set `requirements`."""
+        return self.toolchains[REQUIREMENT_SETS[requirements].suite]
+
+
+async def run_set(
+    name: str, setup: Setup, requirements: str, url: str, suites: Suites, workdir: Path, options: Options
+) -> RunResult:
+    """Run one requirement set against setup `name`, up at `url`, and read the verdicts."""
+    chosen = REQUIREMENT_SETS[requirements]
+    folder = workdir / requirements
+    folder.mkdir(parents=True)
+    started = time.monotonic()
+    checks, log_path = folder / "checks", folder / "suite.log"
+    args = chosen.server_args(url, str(checks))
+    problem = await run_suite(suites.toolchain(requirements), args, log_path, options.timeout)
+    scenarios = suites.scenarios[requirements]
+    missing = problem or f"no result: the suite wrote no checks for it (see {log_path})"
+    return RunResult(
+        name,
+        requirements,
+        read_results(checks, scenarios, missing_reason=missing),
+        time.monotonic() - started,
+        [problem] if problem else [],
+        read_unscored(checks, scenarios),
+        setup.gaps_in(requirements),
+    )
+
+
 async def run_setup(
-    name: str, toolchain: Toolchain, scenarios: Sequence[str], options: Options, reporter: Reporter
-) -> SetupResult:
-    """Bring up one setup, run the suite against it, and read the verdicts."""
+    name: str, setup: Setup, suites: Suites, sets: Sequence[str], options: Options, reporter: Reporter
+) -> list[RunResult]:
+    """Bring up one setup, run each requirement set of `sets` against it, and read the verdicts."""
     workdir = options.results_dir / name
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
+    results: list[RunResult] = []
     started = time.monotonic()
-    log_path = workdir / "suite.log"
     try:
-        async with SETUPS[name](workdir) as url:
-            reporter.progress(
-                f"conformance {name}: running {len(scenarios)} scenarios against {url} (output in {workdir})"
-            )
-            suite_started = time.monotonic()
-            problem = await run_suite(toolchain, url, workdir / "checks", log_path, options.timeout)
-            reporter.progress(f"conformance {name}: the suite ran for {time.monotonic() - suite_started:.1f} s")
+        async with setup.start(workdir) as url:
+            reporter.progress(f"conformance {name}: up at {url} after {time.monotonic() - started:.1f} s")
+            for requirements in sets:
+                result = await run_set(name, setup, requirements, url, suites, workdir, options)
+                results.append(result)
+                reporter.result(result)
     except Exception as exc:  # a report boundary: a setup that cannot start fails, the others still run
         reason = f"could not run: {_describe_error(exc)}"
-        return SetupResult(name, failed_everywhere(scenarios, reason), time.monotonic() - started, [reason])
-    missing = problem or f"no result: the suite wrote no checks for it (see {log_path})"
-    scenarios_results = read_results(workdir / "checks", scenarios, missing_reason=missing)
-    return SetupResult(name, scenarios_results, time.monotonic() - started, [problem] if problem else [])
+        if len(results) == len(sets):  # every set ran: only stopping the processes went wrong
+            reporter.progress(f"conformance {name}: on the way out: {_describe_error(exc)}")
+        for requirements in sets[len(results) :]:
+            failed = failed_everywhere(suites.scenarios[requirements], reason)
+            results.append(RunResult(name, requirements, failed, time.monotonic() - started, [reason]))
+            reporter.result(results[-1])
+    reporter.progress(f"conformance {name}: took {time.monotonic() - started:.1f} s in all (output in {workdir})")
+    return results
 
 
 def _describe_error(exc: BaseException) -> str:
@@ -166,18 +249,48 @@ def _describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-async def run_all(options: Options, toolchain: Toolchain, reporter: Reporter) -> list[SetupResult]:
-    """Run the chosen setups one after another; a SIGINT/SIGTERM stops them cleanly."""
-    results: list[SetupResult] = []
-    scenarios = await list_scenarios(toolchain)
+async def prepare(options: Options, reporter: Reporter) -> Suites:
+    """Install the suite releases the chosen sets need, and list each set's scored scenarios."""
+    wanted = list(options.sets)
+    releases = sorted({REQUIREMENT_SETS[requirements].suite for requirements in wanted})
+    toolchains: dict[str, Toolchain] = {}
+
+    def log(message: str) -> None:
+        reporter.progress(f"conformance: {message}")
+
+    for release in releases:
+        toolchains[release] = await anyio.to_thread.run_sync(partial(ensure_toolchain, log=log, suite=release))
+    scenarios: dict[str, Sequence[str]] = {}
+    for requirements in wanted:
+        chosen = REQUIREMENT_SETS[requirements]
+        scenarios[requirements] = await list_scenarios(toolchains[chosen.suite], chosen)
+    return Suites(toolchains, scenarios)
+
+
+async def run_all(options: Options, reporter: Reporter) -> tuple[list[RunResult], int]:
+    """Run the chosen setups (`options.jobs` at a time); a SIGINT/SIGTERM stops them cleanly.
+
+    Returns the results and how many runs were expected.
+    """
+    suites = await prepare(options, reporter)
+    results: list[RunResult] = []
+    expected = 0
+    limiter = anyio.CapacityLimiter(options.jobs)
+
+    async def one(name: str) -> None:
+        async with limiter:
+            results.extend(await run_setup(name, SETUPS[name], suites, options.sets, options, reporter))
+
+    for name in options.left_out:
+        reporter.left_out(name, SETUPS[name].opt_in or "")
     async with anyio.create_task_group() as group:
         group.start_soon(_stop_on_signal, group.cancel_scope, reporter)
-        for name in options.setups:
-            result = await run_setup(name, toolchain, scenarios, options, reporter)
-            results.append(result)
-            reporter.result(result)
+        async with anyio.create_task_group() as runs:
+            for name in options.setups:
+                expected += len(options.sets)
+                runs.start_soon(one, name)
         group.cancel_scope.cancel()
-    return results
+    return results, expected
 
 
 async def _stop_on_signal(scope: anyio.CancelScope, reporter: Reporter) -> None:
@@ -193,13 +306,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Install what is missing, run the setups, print the summary; returns the exit status."""
     options = parse_args(argv)
     reporter = Reporter(options.quiet)
+    started = time.monotonic()
     try:
-        toolchain = ensure_toolchain(log=lambda message: reporter.progress(f"conformance: {message}"))
-        results = anyio.run(run_all, options, toolchain, reporter)
+        results, expected = anyio.run(run_all, options, reporter)
     except ToolchainError as exc:
         print(f"conformance: cannot run the suite: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE
-    if len(results) < len(options.setups):
+    reporter.progress(f"conformance: {len(results)} runs in {time.monotonic() - started:.0f} s")
+    if len(results) < expected:
         return EXIT_UNUSABLE  # interrupted
     return EXIT_FAILED if any(result.failed for result in results) else 0
 

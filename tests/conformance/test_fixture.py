@@ -37,12 +37,28 @@ SUITE_TOOLS = {
     "test_elicitation_sep1330_enums",
     "json_schema_2020_12_tool",
     "test_reconnection",
+    # What the 2026-07-28 scenarios call: questions in rounds (SEP-2322) and server-stateless's probes.
+    "test_input_required_result_elicitation",
+    "test_input_required_result_sampling",
+    "test_input_required_result_list_roots",
+    "test_input_required_result_request_state",
+    "test_input_required_result_multiple_inputs",
+    "test_input_required_result_multi_round",
+    "test_input_required_result_tampered_state",
+    "test_input_required_result_capabilities",
+    "test_streaming_elicitation",
+    "test_missing_capability",
+    "test_logging_tool",
+    "test_trigger_tool_change",
+    "test_trigger_prompt_change",
+    "test_header_parameter",
 }
 SUITE_PROMPTS = {
     "test_simple_prompt",
     "test_prompt_with_arguments",
     "test_prompt_with_embedded_resource",
     "test_prompt_with_image",
+    "test_input_required_result_prompt",
 }
 
 
@@ -77,6 +93,10 @@ async def test_the_json_schema_2020_12_tool_keeps_its_schema_keywords(client: Cl
     assert "address" in schema["$defs"]
     assert schema["additionalProperties"] is False
     assert schema["properties"]["address"] == {"$ref": "#/$defs/address"}
+    # SEP-2106's wider vocabulary, which the 2026-07-28 run of the scenario also looks for.
+    assert schema["$defs"]["address"]["$anchor"] == "addressDef"
+    assert schema["allOf"] == [{"anyOf": [{"required": ["phone"]}, {"required": ["email"]}]}]
+    assert {"if", "then", "else"} <= set(schema)
 
 
 async def test_the_handshake_advertises_logging_completions_and_resource_subscriptions(client: Client) -> None:

@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from tests.conformance.results import (
+    RunResult,
     ScenarioResult,
-    SetupResult,
     failed_everywhere,
     judge,
     parse_scenario_list,
     read_results,
+    read_unscored,
 )
 
 LISTING = """Server scenarios (test against a server):
@@ -75,20 +76,55 @@ def test_the_latest_run_of_a_scenario_wins_and_unreadable_checks_fail(tmp_path: 
 
 
 def test_the_summary_is_one_line_then_the_failing_scenarios_indented() -> None:
-    result = SetupResult(
+    result = RunResult(
         "proxy-stdio",
+        "2025-11-25",
         [ScenarioResult("ping", passed=True), ScenarioResult("tools-call-sampling", passed=False, reasons=("why",))],
     )
-    assert result.summary_lines() == ["conformance proxy-stdio: 1 passed, 1 failed", "  tools-call-sampling"]
+    assert result.summary_lines() == ["conformance proxy-stdio 2025-11-25: 1 passed, 1 failed", "  tools-call-sampling"]
     assert result.summary_lines(with_reasons=True)[-1] == "      why"
 
 
 def test_a_setup_that_never_started_fails_every_scenario() -> None:
-    result = SetupResult("proxy-http", failed_everywhere(["a", "b"], "setup failed"))
+    result = RunResult("proxy-http", "0.1.16", failed_everywhere(["a", "b"], "setup failed"))
     assert (result.passed, result.failed) == (0, 2)
 
 
 def test_a_reason_shared_by_the_whole_setup_is_not_repeated_under_each_scenario() -> None:
     stopped = "no result: the suite was stopped after 1 s"
-    result = SetupResult("proxy-sse", failed_everywhere(["a", "b"], stopped), notes=[stopped])
-    assert result.summary_lines(with_reasons=True) == ["conformance proxy-sse: 0 passed, 2 failed", "  a", "  b"]
+    result = RunResult("proxy-sse", "2026-07-28", failed_everywhere(["a", "b"], stopped), notes=[stopped])
+    assert result.summary_lines(with_reasons=True) == [
+        "conformance proxy-sse 2026-07-28: 0 passed, 2 failed",
+        "  a",
+        "  b",
+    ]
+
+
+REQUIREMENTS_LISTING = """Required for 2026-07-28 (69 scenarios, frozen; run at the 2026-07-28 wire):
+
+Server scenarios (test against a server):
+  - server-stateless
+  - caching
+
+Client scenarios (test against a client):
+  - tools_call
+
+Run and reported, but never scored:
+  extension (2):
+    - auth/dpop [client]
+    - tasks-lifecycle [server]
+  pending (1):
+    - json-schema-2020-12 [server]
+"""
+
+
+def test_a_requirement_sets_listing_yields_only_its_scored_server_scenarios() -> None:
+    assert parse_scenario_list(REQUIREMENTS_LISTING) == ["server-stateless", "caching"]
+
+
+def test_what_the_suite_ran_beyond_the_scored_scenarios_is_judged_apart(tmp_path: Path) -> None:
+    write_checks(tmp_path, "caching", [{"id": "c", "status": "SUCCESS"}])
+    write_checks(tmp_path, "tasks-lifecycle", [{"id": "t", "status": "FAILURE", "errorMessage": "no tasks"}])
+    write_checks(tmp_path, "json-schema-2020-12", [{"id": "j", "status": "SUCCESS"}])
+    unscored = read_unscored(tmp_path, ["server-stateless", "caching"])
+    assert [(r.name, r.passed) for r in unscored] == [("json-schema-2020-12", True), ("tasks-lifecycle", False)]

