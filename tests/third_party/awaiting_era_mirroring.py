@@ -20,17 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from .harness import (
-    SCRIPTED_CLIENTS,
-    ScriptedClients,
-    asked_prompt,
-    http_proxy,
-    outcome,
-    project_module,
-    sampled_text,
-    write_config,
-)
+from .harness import http_proxy, project_module, write_config
 from .install import InstalledTree
+from .peer_clients import SCRIPTED_CLIENTS, ScriptedClients, asked_prompt, outcome, sampled_text
 from .python_envs import InstalledEnv
 
 FRONTS = ["stdio", "http", "sse"]

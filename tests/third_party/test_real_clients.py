@@ -27,20 +27,17 @@ import pytest
 
 from manifold_common.proxy_contract import ORIGIN_META_KEY, PROXY_SERVER_NAME
 
-from .harness import (
+from .harness import RunningProxy, http_proxy, project_module, write_config
+from .install import InstalledTree
+from .peer_clients import (
     SCRIPTED_CLIENTS,
-    RunningProxy,
     ScriptedClients,
     asked_prompt,
-    http_proxy,
     outcome,
-    project_module,
     run_inspector,
     sampled_text,
     target_for,
-    write_config,
 )
-from .install import InstalledTree
 from .python_envs import InstalledEnv
 
 FRONTS = ["stdio", "http", "sse"]

@@ -9,6 +9,7 @@
 // Steps: list the tools; call `<tool_prefix>echo`; call `<tool_prefix>slow` with a progress
 // handler; then, for each prefix of `ask_prefixes`, call `<prefix>ask_llm` (the server asks for
 // sampling) and `<prefix>show_roots` (the server asks for roots/list).
+//
 // It connects once, declares sampling and roots, answers those requests itself, and runs
 // the same steps as clients/python_client.py. Each step's outcome goes into one JSON report
 // on stdout ({"ok": value} or {"error": message}), so one failing step does not hide the others.
@@ -78,7 +79,8 @@ if (!("error" in report.connect)) {
   await step("call", async () => texts(await client.callTool({ name: tool("echo"), arguments: { message: "from ts" } })));
   const progress = [];
   await step("progress", async () => {
-    const result = await client.callTool({ name: tool("slow"), arguments: { steps: 3, pause: spec.progress_pause } }, undefined, {
+    const request = { name: tool("slow"), arguments: { steps: 3, pause: spec.progress_pause } };
+    const result = await client.callTool(request, undefined, {
       onprogress: (p) => progress.push([p.progress, p.total ?? null]),
     });
     return { ...texts(result), updates: progress };
@@ -87,7 +89,9 @@ if (!("error" in report.connect)) {
     await step(`sampling ${prefix}`, async () =>
       texts(await client.callTool({ name: `${prefix}ask_llm`, arguments: { prompt: `ts asks ${prefix}` } })),
     );
-    await step(`roots ${prefix}`, async () => texts(await client.callTool({ name: `${prefix}show_roots`, arguments: {} })));
+    await step(`roots ${prefix}`, async () =>
+      texts(await client.callTool({ name: `${prefix}show_roots`, arguments: {} })),
+    );
   }
   await client.close();
 }
