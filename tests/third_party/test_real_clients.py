@@ -41,7 +41,6 @@ from .peer_clients import (
 from .python_envs import InstalledEnv
 
 FRONTS = ["stdio", "http", "sse"]
-
 ASKING_UPSTREAMS = ["demo", "pinned"]
 ROOTS = ["file:///work/project-a", "file:///work/project-b"]
 EXPECTED_TOOLS = {
@@ -75,6 +74,14 @@ def client_runs(
 ) -> ScriptedClients:
     asking = [f"{name}__" for name in ASKING_UPSTREAMS]
     return ScriptedClients(clients_config, clients_proxy, npm_clients, sdk1_client, ask_prefixes=asking, roots=ROOTS)
+
+
+def test_the_two_asking_upstreams_are_reached_in_different_eras(clients_proxy: RunningProxy) -> None:
+    # So that the sampling and roots tests cover both ways a question reaches the client.
+    eras = {
+        event["server"]: event["protocol"] for event in clients_proxy.events() if event["event"] == "upstream_ready"
+    }
+    assert eras == {"demo": "2026-07-28", "pinned": "2025-11-25"}
 
 
 @pytest.mark.parametrize("front", FRONTS)
