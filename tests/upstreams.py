@@ -60,9 +60,13 @@ def build_upstream(name: str, *, extra_tools: int = 0) -> MCPServer:
         return f"{name}:{message}"
 
     @server.tool(description="Report progress three times, then answer.")
-    async def slow(ctx: Context, steps: int = 3) -> str:
+    async def slow(ctx: Context, steps: int = 3, pause: float = 0.0) -> str:
         for step in range(1, steps + 1):
             await ctx.report_progress(step, steps, f"{name} step {step}")
+            # Some clients (the TypeScript SDK) drop a progress notification that they read in
+            # the same chunk as the result; a pause keeps each update apart from the answer.
+            if pause:
+                await anyio.sleep(pause)
         return f"{name}:slow done"
 
     @server.tool(description="Always fails.")
