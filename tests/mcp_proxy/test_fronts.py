@@ -17,7 +17,7 @@ from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.stdio import stdio_client
 
-from tests.processes import REPO_ROOT, Spawned, proxy_listening, spawn, stdio_proxy, wait_until_gone
+from tests.processes import REPO_ROOT, Spawned, child_env, proxy_listening, spawn, stdio_proxy, wait_until_gone
 
 pytestmark = pytest.mark.anyio
 
