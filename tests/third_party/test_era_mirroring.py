@@ -1,15 +1,10 @@
-"""Awaiting the fix of issue 15 item 1 (era mirroring): not collected by `make test` yet.
-
-The file name does not match `test_*.py`, so the default run leaves it out; run it by naming it:
-`.venv/bin/python -m pytest tests/third_party/awaiting_era_mirroring.py`. Once a handshake-era
-client reaches a dual-era upstream in its own era, rename it to `test_era_mirroring.py`.
+"""A handshake-era client's question through a dual-era upstream that asks in the push style.
 
 The upstream `push` (`tests.third_party.push_upstream`) asks its client in the push style and
-serves both eras; with the default `protocol = "auto"` the proxy talks to it in the 2026 era,
-where a pushed question has no back-channel. The real clients (TypeScript and Python SDK 1.x,
-both handshake era) get the tool's failure instead of the question: "Cannot send
-'sampling/createMessage': this transport context has no back-channel for server-initiated
-requests." (`roots/list` likewise). `test_real_clients.py` covers the same upstream pinned to
+serves both eras. With the default `protocol = "auto"` the proxy mirrors the client's era: a
+handshake-era client (TypeScript and Python SDK 1.x) reaches it over a handshake-era upstream
+session, where the pushed `sampling/createMessage` and `roots/list` have a back-channel, and the
+client answers them. `test_real_clients.py` covers the same upstream pinned to
 `protocol = "legacy"`.
 """
 

@@ -1,12 +1,9 @@
-"""Awaiting the fix of issue 15 item 4 (quiet probing): not collected by `make test` yet.
+"""The start-up logs of Python SDK 1.x servers stay free of their answer to the era probe.
 
-The file name does not match `test_*.py`, so the default run leaves it out; run it by naming it:
-`.venv/bin/python -m pytest tests/third_party/awaiting_quiet_probing.py`. Once the proxy keeps a
-failed era probe's expected stderr out of its info-level log, rename it to `test_quiet_probing.py`.
-
-Today each of these servers (Python SDK 1.x) answers the proxy's `server/discover` probe with
-pydantic's validation dump on stderr, about 95 lines, and the proxy relays every line as an
-`upstream_stderr` event at info level.
+Each of these servers answers the proxy's `server/discover` probe with pydantic's validation
+dump on stderr (about 95 lines). The proxy holds a probed child's stderr until the probe's
+outcome is known: a probe that falls back writes that output at debug level and one
+`upstream_probe_fell_back` line at info, so the info-level log carries at most one line of it.
 """
 
 from __future__ import annotations

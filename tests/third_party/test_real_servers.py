@@ -11,8 +11,8 @@ era before it settles on the handshake era they all speak:
   repository the session makes) and `mcp-server-fetch` (reading a page served on 127.0.0.1).
 
 The filesystem server's calls need the client's roots, which it asks for right after the
-handshake; those tests are in `awaiting_unsolicited_requests.py` until the proxy answers such a
-request. The start-up log checks of the Python servers are in `awaiting_quiet_probing.py`.
+handshake; those tests are in `test_unsolicited_requests.py`. The start-up log checks of the
+Python servers are in `test_quiet_probing.py`.
 """
 
 from __future__ import annotations

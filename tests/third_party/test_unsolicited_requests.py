@@ -1,15 +1,10 @@
-"""Awaiting the fix of issue 15 item 2 (server requests with no call in flight): not collected by `make test` yet.
+"""The official filesystem server learns its directories from the client's roots, through the proxy.
 
-The file name does not match `test_*.py`, so the default run leaves it out; run it by naming it:
-`.venv/bin/python -m pytest tests/third_party/awaiting_unsolicited_requests.py`. Once the proxy
-answers such requests, rename it to `test_unsolicited_requests.py`.
-
-The official filesystem server, started without directories, asks its client for `roots/list`
-right after the handshake and again on `notifications/roots/list_changed`, never during a call:
-its allowed directories are the client's roots. Launched as desktop clients launch the proxy
-(its stdio front, one client), the question has exactly one client to go to. Today the proxy
-answers `-32600 ... no client request to that server is in flight`, so the server lists no
-allowed directory and refuses every path.
+The filesystem server, started without directories, asks its client for `roots/list` right
+after the handshake and again on `notifications/roots/list_changed`, never during a call: its
+allowed directories are the client's roots. Launched as desktop clients launch the proxy (its
+stdio front, one client), the question has exactly one client to go to, and the proxy sends it
+there; a change of the client's roots reaches the server too.
 """
 
 from __future__ import annotations
