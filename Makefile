@@ -84,8 +84,8 @@ screenshots: install system-deps web
 	E2E_UPDATE_DOCS=1 $(BIN)/python -m pytest tests/e2e --output test-results/playwright
 
 # The official MCP conformance suite (0.1.16, and the 2025-11-25 and 2026-07-28 requirement sets),
-# directly against the fixtures and through the proxy on every front; CONFORMANCE_ARGS=--opt-in adds
-# the setups waiting for a fix (tests/conformance/README.md).
+# directly against the fixtures and through the proxy on every front and upstream transport
+# (tests/conformance/README.md); CONFORMANCE_ARGS passes options, e.g. --setup NAME.
 conformance: install
 	$(BIN)/python -m tests.conformance.run $(CONFORMANCE_ARGS)
 

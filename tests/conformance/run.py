@@ -3,7 +3,7 @@
 From the repository root, with the project's virtual environment::
 
     .venv/bin/python -m tests.conformance.run [--setup NAME ...] [--requirements SET ...]
-                                              [--opt-in] [--jobs N] [--quiet] [--timeout SECONDS]
+                                              [--jobs N] [--quiet] [--timeout SECONDS]
 
 Node 22 and the suite releases are installed into ``.conformance/`` first if they are missing
 (see `tests.conformance.toolchain`). For each setup (see `tests.conformance.setups`) the runner
@@ -14,8 +14,7 @@ starts the processes once and runs each requirement set against them (see
 
 followed by the failing scenarios, indented (and, unless ``--quiet``, the failing checks'
 messages below each). Scenarios a setup lists as known gaps are counted and named apart
-(``35 passed, 0 failed, 2 known gaps``). An opt-in setup is not run unless named or asked for
-with ``--opt-in``; a line says so and why. Everything a setup produced (per set: the suite's
+(``35 passed, 0 failed, 2 known gaps``). Everything a setup produced (per set: the suite's
 log and ``checks.json`` files; the processes' stderr and the proxy configurations) stays in
 ``.conformance/results/<setup>/``. The exit status is 0 when no scenario failed outside its
 known gap, 1 when one did (or a known gap passed), 2 when the suite could not run.
@@ -64,8 +63,6 @@ class Options:
     timeout: float
     results_dir: Path
     sets: Sequence[str] = ALL_SETS
-    left_out: Sequence[str] = ()
-    """Opt-in setups not run: neither named nor asked for with `--opt-in`."""
     jobs: int = 1
 
 
@@ -78,7 +75,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         "--setup",
         action="append",
         choices=list(SETUPS),
-        help="run only this setup, opt-in or not (repeatable; default: every setup not opt-in, in the order listed)",
+        help="run only this setup (repeatable; default: every setup, in the order listed)",
     )
     parser.add_argument(
         "--requirements",
@@ -86,7 +83,6 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         choices=list(ALL_SETS),
         help="run only this requirement set (repeatable; default: all of them)",
     )
-    parser.add_argument("--opt-in", action="store_true", help="also run the opt-in setups")
     parser.add_argument("--jobs", type=int, default=1, help="setups brought up at the same time (default: 1)")
     parser.add_argument("--quiet", action="store_true", help="print only the summary lines and failing scenarios")
     parser.add_argument(
@@ -101,18 +97,13 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         parser.error("--timeout must be positive")
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
-    if args.setup:
-        setups, left_out = [name for name in SETUPS if name in args.setup], []
-    else:
-        setups = [name for name, setup in SETUPS.items() if args.opt_in or setup.opt_in is None]
-        left_out = [name for name in SETUPS if name not in setups]
+    setups = [name for name in SETUPS if not args.setup or name in args.setup]
     return Options(
         setups=setups,
         quiet=args.quiet,
         timeout=args.timeout,
         results_dir=args.results,
         sets=[name for name in ALL_SETS if name in (args.requirements or ALL_SETS)],
-        left_out=left_out,
         jobs=args.jobs,
     )
 
@@ -126,9 +117,6 @@ class Reporter:
     def progress(self, message: str) -> None:
         if not self.quiet:
             print(message, file=sys.stderr, flush=True)
-
-    def left_out(self, setup: str, reason: str) -> None:
-        print(f"conformance {setup}: not run, opt-in ({reason}); --setup {setup} or --opt-in runs it", flush=True)
 
     def result(self, result: RunResult) -> None:
         for note in result.notes:
@@ -281,8 +269,6 @@ async def run_all(options: Options, reporter: Reporter) -> tuple[list[RunResult]
         async with limiter:
             results.extend(await run_setup(name, SETUPS[name], suites, options.sets, options, reporter))
 
-    for name in options.left_out:
-        reporter.left_out(name, SETUPS[name].opt_in or "")
     async with anyio.create_task_group() as group:
         group.start_soon(_stop_on_signal, group.cancel_scope, reporter)
         async with anyio.create_task_group() as runs:

@@ -16,16 +16,13 @@ proxy, launched over stdio or reached over SSE, with the fixture behind that one
 * ``stdio-front`` / ``sse-front``: the chains above; the fixture is the inner proxy's stdio
   upstream.
 * ``...-push``: the push-style fixture (`push_fixture`) in place of the fixture: directly,
-  behind the proxy on each upstream transport (``auto``, and pinned to ``legacy``), and
-  through each front.
+  behind the proxy on each upstream transport (``auto``, where a handshake-era client is
+  mirrored to a handshake-era session, and pinned to ``legacy``), and through each front.
 
 Every setup runs every requirement set (`requirement_sets`). Where a scenario fails through
 the proxy today for a known reason in the proxy, the setup lists it as a known gap, check by
 check, with that reason (see `results.KnownGap`): it is reported as such instead of failing the
-run, and a gap that starts passing fails the run until it is removed here. The push-style
-setups under ``auto`` are `opt_in` instead: they wait for a fix being made elsewhere
-(`PUSH_UNDER_AUTO`), so they are left out of the default run and run when named (``--setup``)
-or with ``--opt-in``; once the fix lands, they join the default run.
+run, and a gap that starts passing fails the run until it is removed here.
 """
 
 from __future__ import annotations
@@ -97,24 +94,14 @@ fail as in `CALLER_CAPABILITIES` (a handshake session declares the proxy's capab
 
 THROUGH_PROXY: Gaps = {"2026-07-28": (CALLER_CAPABILITIES,)}
 PINNED_LEGACY: Gaps = {"2026-07-28": (PUSHED_TO_MODERN_CLIENT,)}
-PUSH_UNDER_AUTO = (
-    "waits for issue 15 item 1: under protocol = auto the proxy opens a 2026-07-28 upstream session "
-    "for a handshake-era client, so a push-style upstream cannot ask that client anything"
-)
-"""Why the push-style setups under `auto` are opt-in: tools-call-sampling, tools-call-elicitation,
-elicitation-sep1034-defaults and elicitation-sep1330-enums fail in the 0.1.16 and 2025-11-25
-sets with the SDK's "Cannot send 'sampling/createMessage' (or 'elicitation/create'): this
-transport context has no back-channel for server-initiated requests"."""
 
 
 @dataclass(frozen=True)
 class Setup:
-    """How to bring a setup up, what fails there for a known reason, and whether it is in the default run."""
+    """How to bring a setup up, and what fails there for a known reason."""
 
     start: Start
     gaps: Gaps = field(default_factory=dict[str, Sequence[KnownGap]])
-    opt_in: str | None = None
-    """Why the setup is left out of the default run; None when it is part of it."""
 
     def gaps_in(self, requirements: str) -> Sequence[KnownGap]:
         """The known gaps of one requirement set."""
@@ -186,14 +173,14 @@ def through_front(module: str, front: str) -> Start:
     return start
 
 
-def _setups(module: str, suffix: str, opt_in: str | None = None) -> dict[str, Setup]:
-    """The setups of fixture `module`; those under `auto` through the proxy are `opt_in` when given."""
+def _setups(module: str, suffix: str) -> dict[str, Setup]:
+    """The setups of fixture `module` under `auto`: behind the proxy on each transport, and through each front."""
     return {
-        f"proxy-stdio{suffix}": Setup(behind_proxy(module, "stdio"), THROUGH_PROXY, opt_in),
-        f"proxy-http{suffix}": Setup(behind_proxy(module, "http"), THROUGH_PROXY, opt_in),
-        f"proxy-sse{suffix}": Setup(behind_proxy(module, "sse"), THROUGH_PROXY, opt_in),
-        f"stdio-front{suffix}": Setup(through_front(module, "stdio"), THROUGH_PROXY, opt_in),
-        f"sse-front{suffix}": Setup(through_front(module, "sse"), THROUGH_PROXY, opt_in),
+        f"proxy-stdio{suffix}": Setup(behind_proxy(module, "stdio"), THROUGH_PROXY),
+        f"proxy-http{suffix}": Setup(behind_proxy(module, "http"), THROUGH_PROXY),
+        f"proxy-sse{suffix}": Setup(behind_proxy(module, "sse"), THROUGH_PROXY),
+        f"stdio-front{suffix}": Setup(through_front(module, "stdio"), THROUGH_PROXY),
+        f"sse-front{suffix}": Setup(through_front(module, "sse"), THROUGH_PROXY),
     }
 
 
@@ -206,5 +193,5 @@ SETUPS: dict[str, Setup] = {
     "proxy-stdio-legacy-push": Setup(behind_proxy(PUSH_FIXTURE_MODULE, "stdio", "legacy"), PINNED_LEGACY),
     "proxy-http-legacy-push": Setup(behind_proxy(PUSH_FIXTURE_MODULE, "http", "legacy"), PINNED_LEGACY),
     "proxy-sse-legacy-push": Setup(behind_proxy(PUSH_FIXTURE_MODULE, "sse", "legacy"), PINNED_LEGACY),
-    **_setups(PUSH_FIXTURE_MODULE, "-push", PUSH_UNDER_AUTO),
+    **_setups(PUSH_FIXTURE_MODULE, "-push"),
 }

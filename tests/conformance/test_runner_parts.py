@@ -94,27 +94,26 @@ def test_each_requirement_set_names_its_release_and_how_it_picks_its_scenarios()
     assert modern.server_args("u", "o")[3:5] == ["--requirements", "2026-07-28"]
 
 
-def test_by_default_every_setup_runs_but_the_opt_in_ones_which_are_named_as_left_out() -> None:
+def test_by_default_every_setup_runs_with_every_requirement_set() -> None:
     options = parse_args([])
-    opt_in = [name for name, setup in SETUPS.items() if setup.opt_in]
-    assert opt_in and not set(opt_in) & set(options.setups)
-    assert options.left_out == opt_in
+    assert options.setups == list(SETUPS)
     assert options.sets == list(ALL_SETS)
-    assert set(parse_args(["--opt-in"]).setups) == set(SETUPS)
 
 
-def test_naming_setups_runs_them_in_their_listed_order_opt_in_or_not() -> None:
-    opt_in = next(name for name, setup in SETUPS.items() if setup.opt_in)
-    options = parse_args(["--setup", opt_in, "--setup", "direct-http", "--quiet", "--requirements", "2026-07-28"])
-    assert options.setups == ["direct-http", opt_in] and options.quiet
-    assert options.left_out == [] and options.sets == ["2026-07-28"]
+def test_naming_setups_runs_them_in_their_listed_order() -> None:
+    options = parse_args(
+        ["--setup", "sse-front-push", "--setup", "direct-http", "--quiet", "--requirements", "2026-07-28"]
+    )
+    assert options.setups == ["direct-http", "sse-front-push"] and options.quiet
+    assert options.sets == ["2026-07-28"]
 
 
-def test_every_front_and_upstream_transport_has_a_setup_in_the_default_run() -> None:
-    default = {name for name, setup in SETUPS.items() if setup.opt_in is None}
-    fixture_setups = {"direct-http", "proxy-stdio", "proxy-http", "proxy-sse", "stdio-front", "sse-front"}
-    push_setups = {"direct-http-push", "proxy-stdio-legacy-push", "proxy-http-legacy-push", "proxy-sse-legacy-push"}
-    assert fixture_setups | push_setups <= default
+def test_every_front_and_upstream_transport_has_a_setup_for_each_fixture() -> None:
+    transports = ("proxy-stdio", "proxy-http", "proxy-sse", "stdio-front", "sse-front")
+    fixture_setups = {"direct-http", *transports}
+    push_setups = {"direct-http-push", *(f"{name}-push" for name in transports)}
+    pinned_push = {"proxy-stdio-legacy-push", "proxy-http-legacy-push", "proxy-sse-legacy-push"}
+    assert fixture_setups | push_setups | pinned_push <= set(SETUPS)
 
 
 def test_an_unknown_setup_or_set_is_refused() -> None:
