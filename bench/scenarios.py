@@ -80,6 +80,7 @@ async def throughput(target: Target, concurrency: int, window: float) -> Figures
     cpu_before = procfs.cpu_seconds(target.measured_pid)
     children_before = procfs.total_usage(target.child_pids).cpu_seconds
     began = time.perf_counter()
+    measured = cpu = children_cpu = 0.0
     async with anyio.create_task_group() as tg:
         for _ in range(concurrency):
             tg.start_soon(worker)
