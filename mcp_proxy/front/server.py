@@ -30,6 +30,7 @@ from ..core.errors import UnknownNameError, UpstreamError
 from ..core.observe import outcome_of
 from ..core.sizes import content_size
 from ..registry import Registry
+from ..upstream.client_capabilities import declaring
 from ..upstream.supervisor import Upstream
 from .boundary import failed_tool_result, guarded
 from .call_timer import CallTimer, current_tool_call
@@ -45,7 +46,8 @@ SERVER_TITLE = "Manifold MCP proxy"
 
 # `_meta` keys that belong to the downstream connection and must not be forwarded upstream:
 # the upstream session mints its own protocol stamps and progress token. The per-request log
-# level is the exception: it is the client's wish and is passed on deliberately.
+# level is the exception: it is the client's wish and is passed on deliberately; so is the
+# client's capability declaration, as far as the proxy can relay it (`_upstream_meta`).
 _HOP_META_PREFIX = "io.modelcontextprotocol/"
 _HOP_META_KEYS = frozenset({"progress_token", "progressToken"})
 
@@ -247,7 +249,7 @@ class ProxyServer:
         for a handshake-era client the proxy asks it for each input and retries.
         """
         caller = DownstreamCall(ctx, route.server)
-        meta = forwardable_meta(ctx.meta, self.clients.log_level(ctx))
+        meta = self._upstream_meta(ctx)
 
         def attempt(
             responses: types.InputResponses | None, state: str | None
@@ -261,6 +263,10 @@ class ProxyServer:
         if result.meta:
             result.meta = _without_server_info(result.meta)
         return result
+
+    def _upstream_meta(self, ctx: Ctx) -> dict[str, Any]:
+        """The `_meta` of a request forwarded for this client: its own keys, log level and capabilities."""
+        return declaring(forwardable_meta(ctx.meta, self.clients.log_level(ctx)), ctx.session.client_capabilities)
 
     def _target(self, server: str) -> Upstream:
         return self.registry.upstreams[server]
@@ -357,4 +363,4 @@ class ProxyServer:
         upstream = self._target(route.server)
         if not upstream.supports("completions"):
             return types.CompleteResult(completion=types.Completion(values=[]))
-        return await upstream.complete(upstream_ref, params.argument, params.context)
+        return await upstream.complete(upstream_ref, params.argument, params.context, meta=self._upstream_meta(ctx))

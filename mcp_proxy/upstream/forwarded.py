@@ -111,13 +111,15 @@ class ForwardedRequests(ABC):
         ref: types.PromptReference | types.ResourceTemplateReference,
         argument: types.CompletionArgument,
         context: types.CompletionContext | None,
+        *,
+        meta: dict[str, Any] | None = None,
     ) -> types.CompleteResult:
         """Ask the server for completions of one argument of a prompt or template."""
-        context_arguments = context.arguments if context is not None else None
-        return await self.request(
-            "completion/complete",
-            lambda s, _: s.complete(ref, argument.model_dump(), context_arguments=context_arguments),
+        # Sent as built here: the SDK's `complete` has no way to pass `_meta`.
+        request = types.CompleteRequest(
+            params=types.CompleteRequestParams(ref=ref, argument=argument, context=context, _meta=_typed(meta))
         )
+        return await self.request("completion/complete", lambda s, _: s.send_request(request, types.CompleteResult))
 
 
 def _typed(meta: dict[str, Any] | None) -> types.RequestParamsMeta | None:

@@ -23,6 +23,7 @@ from manifold_common.logging import get_logger
 from manifold_common.streams import EofWatch
 
 from ..config.models import ProtocolMode, ServerConfig
+from .client_capabilities import keeping_declared
 from .eras import LEGACY, MODERN, Era, era_of
 from .flights import SessionHandlers
 from .stderr_relay import StderrHold, holding_stderr
@@ -35,10 +36,22 @@ HANDSHAKE_TIMEOUT = 30.0
 
 
 class ForwardingSession(ClientSession):
-    """A client session that relays results as they are: the end client validates for itself."""
+    """A client session that forwards for other clients.
+
+    It relays results as they are (the end client validates for itself), and a request that
+    declares the capabilities of the client it is forwarded for goes with those, not the
+    session's own (`client_capabilities.py`).
+    """
 
     async def validate_tool_result(self, name: str, result: types.CallToolResult) -> None:
         return None
+
+    def adopt(self, result: types.InitializeResult | types.DiscoverResult) -> None:
+        """Install the negotiated era, keeping each request's own capability declaration."""
+        super().adopt(result)
+        # The SDK writes the session's declaration into every request in its era's stamp;
+        # every negotiation (initialize, discover, the auto probe) ends here.
+        self._stamp = keeping_declared(self._stamp, modern=isinstance(result, types.DiscoverResult))
 
 
 class EraRefused(Exception):

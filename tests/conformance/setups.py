@@ -53,19 +53,6 @@ Start = Callable[[Path], AbstractAsyncContextManager[str]]
 Gaps = Mapping[str, Sequence[KnownGap]]
 """Known gaps by requirement set."""
 
-CALLER_CAPABILITIES = KnownGap(
-    "upstream requests carry the proxy's client capabilities, not the caller's",
-    {
-        "server-stateless": ("sep-2575-server-rejects-undeclared-capability", "sep-2575-missing-capability-http-400"),
-        "input-required-result-capability-check": ("sep-2322-respect-client-capabilities",),
-    },
-)
-"""On 2026-07-28 a request declares the client's capabilities in its `_meta`. The proxy drops the
-caller's (`front/server.py` `forwardable_meta` treats them as hop keys) and the upstream
-session stamps its own in their place (the SDK's `ClientSession` modern stamp, for the session
-`upstream/link.py` opens, which declares sampling, elicitation and roots): the upstream never
-learns what the caller cannot do. Only the upstream session code can carry the caller's."""
-
 PUSHED_TO_MODERN_CLIENT = KnownGap(
     "a handshake-era upstream session pushes its questions, which a 2026-07-28 client cannot receive",
     {
@@ -90,9 +77,9 @@ PUSHED_TO_MODERN_CLIENT = KnownGap(
 refuses to relay them to a 2026-07-28 caller (`front/downstream.py` `DownstreamCall._ask`
 answers -32600 "cannot receive requests mid-call") instead of turning them into an
 `InputRequiredResult` round, so every question of the 2026 set fails; the capability checks
-fail as in `CALLER_CAPABILITIES` (a handshake session declares the proxy's capabilities once)."""
+fail because a handshake-era session declares the proxy's capabilities once, at `initialize`,
+not each caller's."""
 
-THROUGH_PROXY: Gaps = {"2026-07-28": (CALLER_CAPABILITIES,)}
 PINNED_LEGACY: Gaps = {"2026-07-28": (PUSHED_TO_MODERN_CLIENT,)}
 
 
@@ -176,18 +163,18 @@ def through_front(module: str, front: str) -> Start:
 def _setups(module: str, suffix: str) -> dict[str, Setup]:
     """The setups of fixture `module` under `auto`: behind the proxy on each transport, and through each front."""
     return {
-        f"proxy-stdio{suffix}": Setup(behind_proxy(module, "stdio"), THROUGH_PROXY),
-        f"proxy-http{suffix}": Setup(behind_proxy(module, "http"), THROUGH_PROXY),
-        f"proxy-sse{suffix}": Setup(behind_proxy(module, "sse"), THROUGH_PROXY),
-        f"stdio-front{suffix}": Setup(through_front(module, "stdio"), THROUGH_PROXY),
-        f"sse-front{suffix}": Setup(through_front(module, "sse"), THROUGH_PROXY),
+        f"proxy-stdio{suffix}": Setup(behind_proxy(module, "stdio")),
+        f"proxy-http{suffix}": Setup(behind_proxy(module, "http")),
+        f"proxy-sse{suffix}": Setup(behind_proxy(module, "sse")),
+        f"stdio-front{suffix}": Setup(through_front(module, "stdio")),
+        f"sse-front{suffix}": Setup(through_front(module, "sse")),
     }
 
 
 SETUPS: dict[str, Setup] = {
     "direct-http": Setup(direct(FIXTURE_MODULE)),
     **_setups(FIXTURE_MODULE, ""),
-    "proxy-two-upstreams": Setup(beside_database(FIXTURE_MODULE), THROUGH_PROXY),
+    "proxy-two-upstreams": Setup(beside_database(FIXTURE_MODULE)),
     "proxy-stdio-legacy": Setup(behind_proxy(FIXTURE_MODULE, "stdio", "legacy"), PINNED_LEGACY),
     "direct-http-push": Setup(direct(PUSH_FIXTURE_MODULE)),
     "proxy-stdio-legacy-push": Setup(behind_proxy(PUSH_FIXTURE_MODULE, "stdio", "legacy"), PINNED_LEGACY),
