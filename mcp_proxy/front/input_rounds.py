@@ -324,6 +324,8 @@ class InputRounds:
                 await anyio.sleep_forever()
             finally:
                 self._tg = None
+                if self._flights:
+                    log.info("input_rounds_ended", pending=len(self._flights), reason="the proxy is stopping")
 
     def takes(self, call: DownstreamCall, params: types.InputResponseRequestParams, modern_upstream: bool) -> bool:
         """Whether the request is the bridge's: a 2026-07-28 client, over a handshake-era session or with our state."""
