@@ -392,10 +392,9 @@ class InputRounds:
                     flight.finish(Outcome(error=exc))
             if flight.outcome is None:
                 reason = flight.cancel_reason or self._abandoned(flight)
-            elif not flight.collected.is_set():
-                with anyio.move_on_after(flight.abandon_after):  # a result nobody comes back for
+            else:
+                with anyio.move_on_after(flight.abandon_after):  # a result nobody comes back for is dropped
                     await flight.collected.wait()
-                reason = "the result was not collected in time"
         finally:
             flight.close(reason)
             del self._flights[flight.id]
