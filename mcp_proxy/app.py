@@ -64,6 +64,7 @@ async def running_proxy(
     proxy = Proxy(config=config, registry=registry, server=ProxyServer(registry))
     log.info("proxy_starting", servers=[s.name for s in config.servers], source=str(config.source))
     async with anyio.create_task_group() as tg:
+        await tg.start(proxy.server.input_rounds.run)
         await tg.start(registry.run)
         # Every enabled server has made its first connection attempt by now; a child started
         # ahead of time for one that did not adopt it (its settings changed meanwhile) goes.

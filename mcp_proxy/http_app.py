@@ -202,7 +202,9 @@ def build_http_app(
         async with running_proxy(config, transport_factory, observer=metrics, prelaunched=prelaunched) as proxy:
             metrics.attach(proxy)
             if activity is not None:
-                activity.count_calls_with(proxy.registry.calls_in_flight)
+                # A call whose round is out with its client waits for a retry that shutdown refuses.
+                rounds = proxy.server.input_rounds
+                activity.count_calls_with(lambda: proxy.registry.calls_in_flight() - rounds.suspended)
                 clients = proxy.server.clients
                 activity.count_streams_with(lambda: clients.listen_streams, clients.end_listen_streams)
             manager = _session_manager(proxy.server, transport_security, security.max_body_bytes, security.max_sessions)

@@ -37,9 +37,22 @@ class SessionLine:
         return await ask_session(self.session, self.server, request, None)
 
 
+ASKABLE = tuple(_CAPABILITY_FOR)
+"""The methods a server may ask its client: sampling, elicitation, roots."""
+
+
 def can_answer(session: ServerSession, method: str) -> bool:
-    """Whether the client of `session` declared the capability `method` needs."""
+    """Whether the client of `session` declared the capability `method` needs (per request on 2026-07-28)."""
     return session.check_client_capability(_CAPABILITY_FOR[method][1])
+
+
+def undeclared(server: str | None, method: str) -> types.ErrorData:
+    """The answer to a server that asked for a capability its client did not declare."""
+    who = f"server '{server}'" if server is not None else "a server"
+    feature = _CAPABILITY_FOR[method][0]
+    return types.ErrorData(
+        code=types.INVALID_REQUEST, message=f"{who} asked for {feature} ({method}), which this client does not support"
+    )
 
 
 async def ask_session(
@@ -49,11 +62,7 @@ async def ask_session(
     method = request.method
     who = f"server '{server}'" if server is not None else "a server"
     if not can_answer(session, method):
-        feature = _CAPABILITY_FOR[method][0]
-        return types.ErrorData(
-            code=types.INVALID_REQUEST,
-            message=f"{who} asked for {feature} ({method}), which this client does not support",
-        )
+        return undeclared(server, method)
     metadata = ServerMessageMetadata(related_request_id=related) if related is not None else None
     try:
         return await _send(session, request, metadata)

@@ -21,6 +21,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from manifold_common.logging import get_logger
 
 from ..upstream.caller import ClientIdentity, ClientLine
+from ..upstream.gate import Deadline
 from .asking import SessionLine, ask_session, can_answer
 from .clients import client_identity, on_connection_closed
 
@@ -64,6 +65,14 @@ class DownstreamCall:
     def can_answer(self, method: str) -> bool:
         """Whether the client can be asked `method` during this request."""
         return not self.is_modern and can_answer(self.ctx.session, method)
+
+    @property
+    def awaiting_client(self) -> bool:
+        """Never: this request's client answers on the request's own stream (or cannot be asked)."""
+        return False
+
+    def admitted(self, deadline: Deadline) -> None:
+        """Nothing to do: questions asked on the request's own stream count as the server's time."""
 
     async def _relay(self, send: Callable[[], Awaitable[T]]) -> T:
         # Counted before the first await: the forwarding code checks the count right after the

@@ -30,6 +30,7 @@ from ..core.errors import UnknownNameError, UpstreamError
 from ..core.observe import outcome_of
 from ..core.sizes import content_size
 from ..registry import Registry
+from ..upstream.caller import Caller
 from ..upstream.client_capabilities import declaring
 from ..upstream.supervisor import Upstream
 from .boundary import failed_tool_result, guarded
@@ -37,6 +38,7 @@ from .call_timer import CallTimer, current_tool_call
 from .capabilities import AggregatingServer
 from .clients import Clients, client_identity, connection_key, on_connection_closed
 from .downstream import DownstreamCall
+from .input_rounds import InputRounds
 from .list_cache import ListPageCache
 from .output_cap import cap_tool_result
 from .resource_cache import ResourceCache
@@ -62,7 +64,7 @@ class UpstreamSend(Protocol[R_co]):
     def __call__(
         self,
         *,
-        caller: DownstreamCall,
+        caller: Caller,
         meta: dict[str, Any] | None,
         input_responses: types.InputResponses | None,
         request_state: str | None,
@@ -145,6 +147,8 @@ class ProxyServer:
         # Any change of a server (reconnect, new lists) may change what its resources say.
         registry.add_upstream_listener(lambda upstream: self.cache.invalidate(upstream.name))
         registry.add_state_listener(self._status_changed)
+        # Questions a handshake-era session pushes, asked of 2026-07-28 clients in rounds.
+        self.input_rounds = InputRounds()
 
     def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
         # The SDK validates modern-era parameter headers against this; answering from the
@@ -246,19 +250,25 @@ class ProxyServer:
         Everything the upstream says meanwhile (progress, log messages) reaches the caller
         before the result. A modern client drives input rounds itself, so an
         `InputRequiredResult` is returned to it untouched (its `request_state` stays opaque);
-        for a handshake-era client the proxy asks it for each input and retries.
+        for a handshake-era client the proxy asks it for each input and retries. What a
+        handshake-era session pushes is asked of a modern client in rounds (`input_rounds.py`).
         """
         caller = DownstreamCall(ctx, route.server)
         meta = self._upstream_meta(ctx)
+        upstream = self._target(route.server)
 
         def attempt(
-            responses: types.InputResponses | None, state: str | None
+            responses: types.InputResponses | None, state: str | None, on_behalf: Caller = caller
         ) -> Awaitable[R | types.InputRequiredResult]:
-            return send(caller=caller, meta=meta, input_responses=responses, request_state=state)
+            return send(caller=on_behalf, meta=meta, input_responses=responses, request_state=state)
 
-        result = await attempt(params.input_responses, params.request_state)
-        if isinstance(result, types.InputRequiredResult) and not caller.is_modern:
-            result = await run_input_required_driver(result, dispatch=lambda _, req: caller.ask(req), retry=attempt)
+        if self.input_rounds.takes(caller, params, upstream.speaks_modern_to(True)):
+            start = partial(attempt, None, None)
+            result = await self.input_rounds.forward(caller, params, start, abandon_after=upstream.config.timeout)
+        else:
+            result = await attempt(params.input_responses, params.request_state)
+            if isinstance(result, types.InputRequiredResult) and not caller.is_modern:
+                result = await run_input_required_driver(result, dispatch=lambda _, req: caller.ask(req), retry=attempt)
         await caller.drain()
         if result.meta:
             result.meta = _without_server_info(result.meta)
@@ -305,7 +315,9 @@ class ProxyServer:
             return read_status(self.registry, self.cache)
         route = _routed(self.registry.catalog.route_resource(params.uri), "resource", params.uri)
         upstream = self._target(route.server)
-        result = self.cache.get(route.server, route.original, connection_key(ctx))
+        # A retry answering a round continues its request: never answered from the cache.
+        fresh = params.request_state is None and params.input_responses is None
+        result = self.cache.get(route.server, route.original, connection_key(ctx)) if fresh else None
         if result is None:
             result = await self._forward(ctx, route, params, partial(upstream.read_resource, route.original))
             if isinstance(result, types.ReadResourceResult):

@@ -16,9 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import mcp_types as types
+
+if TYPE_CHECKING:
+    from .gate import Deadline
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,20 @@ class Caller(ClientLine, Protocol):
 
     def line(self) -> ClientLine | None:
         """The client's connection, to ask it things outside any of its requests (None if it cannot be)."""
+        ...
+
+    @property
+    def awaiting_client(self) -> bool:
+        """Whether the request is suspended until its client answers the questions it was handed.
+
+        A 2026-07-28 client answers a pushed question in a later request of its own (an input
+        round), so meanwhile the server is blocked on it: what the server sends then most likely
+        belongs to another request in flight on the session.
+        """
+        ...
+
+    def admitted(self, deadline: Deadline) -> None:
+        """The request passed the server's gate and runs within `deadline` (held while awaiting the client)."""
         ...
 
     async def progress(self, progress: float, total: float | None, message: str | None) -> None:

@@ -4,6 +4,7 @@ A server's log messages and its requests (sampling, elicitation, roots) carry no
 client request that caused them. While exactly one client request is in flight on the session,
 they belong to it. Otherwise:
 
+- of several, the one not suspended until its client answers an input round, if there is one;
 - a session opened for one client (`isolation = "per-client"`) has an owner, who is asked;
 - a shared session asks the only client connected, when there is exactly one that can answer;
 - a `roots/list` nobody can answer gets the configured roots (`roots`, else `[proxy] roots`);
@@ -60,8 +61,15 @@ class Flights:
         self.last_active = time.monotonic()
 
     def caller(self) -> Caller | None:
-        """The one call in flight, or None when there are none or several."""
-        return self.calls[0] if len(self.calls) == 1 else None
+        """The call in flight what the server sends belongs to, or None when that cannot be told.
+
+        It is the one call in flight; of several, the only one not suspended until its client
+        answers (a suspended call is blocked on that client, so it is not the one asking).
+        """
+        if len(self.calls) <= 1:
+            return self.calls[0] if self.calls else None
+        running = [call for call in self.calls if not call.awaiting_client]
+        return running[0] if len(running) == 1 else None
 
     @contextmanager
     def carrying(self, caller: Caller | None) -> Generator[None]:

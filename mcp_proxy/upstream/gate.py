@@ -4,7 +4,9 @@ Every forwarded request passes through its server's gate. The gate refuses at on
 breaker is open, queues the request when the server already has `max_concurrency` calls in flight
 (failing it after `queue_timeout`), and bounds it with the server's `timeout` — which progress
 notifications from the server may push back, never past `max_timeout`. A request that runs out of
-time is cancelled, which cancels it upstream too.
+time is cancelled, which cancels it upstream too. While the server waits for a client that
+answers its questions in a later request of its own (input rounds, `front/input_rounds.py`), the
+timeout stands still: that time is the client's, and the client is bounded on its own.
 """
 
 from __future__ import annotations
@@ -29,12 +31,29 @@ class Deadline:
         self.timeout = timeout
         self._hard_deadline = now + max(timeout, hard_limit)
         self._extend = extend_on_progress
+        self._held_left: float | None = None  # the time left when `hold` stopped the clock
         self.scope = anyio.CancelScope(deadline=min(now + timeout, self._hard_deadline))
 
     def touch(self) -> None:
         """The server showed signs of life: restart the timeout (up to the hard limit)."""
-        if self._extend:
+        if not self._extend:
+            return
+        if self._held_left is not None:
+            self._held_left = self.timeout
+        else:
             self.scope.deadline = min(anyio.current_time() + self.timeout, self._hard_deadline)
+
+    def hold(self) -> None:
+        """The server is waiting for the client, not working: stop its timeout (the hard limit runs on)."""
+        if self._held_left is None:
+            self._held_left = max(0.0, self.scope.deadline - anyio.current_time())
+            self.scope.deadline = self._hard_deadline
+
+    def release(self) -> None:
+        """The client answered: the timeout runs on from where `hold` stopped it."""
+        if self._held_left is not None:
+            self.scope.deadline = min(anyio.current_time() + self._held_left, self._hard_deadline)
+            self._held_left = None
 
     def relaying(self, relay: ProgressFnT | None) -> ProgressFnT:
         """A progress callback that extends the deadline, then passes the progress on."""

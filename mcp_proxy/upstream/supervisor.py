@@ -318,6 +318,8 @@ class Upstream(ForwardedRequests):
                 raise UpstreamUnavailable(self.name, self._unavailable_reason())
             async with self._gate.admit(extendable=method == "tools/call") as deadline:
                 link, flights = await self._link_for(caller)
+                if caller is not None:
+                    caller.admitted(deadline)
                 try:
                     with flights.carrying(caller):
                         result = await operation(link.session, deadline)

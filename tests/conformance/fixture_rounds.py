@@ -8,8 +8,8 @@ every question and retries the same request with `inputResponses` and the state 
 Each tool here is written as one such round: a function from the answers received so far (and
 the state, already verified) to either its final result or the next questions. On a 2026
 session the round runs once per request and the client drives the rounds. On a handshake-era
-session `in_rounds` drives them itself: it pushes every question on the call's own stream and
-feeds the answers back in, so the same tools serve a client of either era.
+session `in_rounds` drives them itself: it pushes the questions of a round on the call's own
+stream, all at once, and feeds the answers back in, so the same tools serve a client of either era.
 
 Request states are sealed with HMAC-SHA256 under a key made at start-up, so a state the client
 altered is refused (`input-required-result-tampered-state`), and each names the tool it belongs
@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import anyio
 import mcp_types as types
 from mcp import MCPError
 from mcp.shared.message import ServerMessageMetadata
@@ -135,9 +136,32 @@ async def in_rounds(
         outcome = await round_(ctx, received())
         if not isinstance(outcome, types.InputRequiredResult):
             return outcome
-        responses = {key: await push(ctx, request) for key, request in (outcome.input_requests or {}).items()}
+        responses = await push_all(ctx, outcome.input_requests or {})
         state = outcome.request_state
     raise MCPError(types.INTERNAL_ERROR, f"no result after {MAX_ROUNDS} rounds of questions")
+
+
+async def push_all(ctx: Context, requests: Mapping[str, types.InputRequest]) -> dict[str, types.InputResponse]:
+    """Ask every question of a round at once, as a server asking several things concurrently does.
+
+    Every question gets its answer (or refusal) before the first refusal, if any, is raised: a
+    client that cannot answer one question still sees the others.
+    """
+    answers: dict[str, types.InputResponse] = {}
+    refusals: list[MCPError] = []
+
+    async def ask(key: str, request: types.InputRequest) -> None:
+        try:
+            answers[key] = await push(ctx, request)
+        except MCPError as exc:
+            refusals.append(exc)
+
+    async with anyio.create_task_group() as tg:
+        for key, request in requests.items():
+            tg.start_soon(ask, key, request)
+    if refusals:
+        raise refusals[0]
+    return {key: answers[key] for key in requests}
 
 
 async def push(ctx: Context, request: types.InputRequest) -> types.InputResponse:

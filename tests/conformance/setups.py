@@ -53,34 +53,29 @@ Start = Callable[[Path], AbstractAsyncContextManager[str]]
 Gaps = Mapping[str, Sequence[KnownGap]]
 """Known gaps by requirement set."""
 
-PUSHED_TO_MODERN_CLIENT = KnownGap(
-    "a handshake-era upstream session pushes its questions, which a 2026-07-28 client cannot receive",
-    {
-        "server-stateless": (
-            "sep-2575-server-rejects-undeclared-capability",
-            "sep-2575-missing-capability-http-400",
-            "sep-2575-http-server-no-independent-requests-on-stream",
-        ),
-        "input-required-result-basic-elicitation": ("sep-2322-elicitation-incomplete",),
-        "input-required-result-basic-sampling": ("sep-2322-sampling-incomplete",),
-        "input-required-result-basic-list-roots": ("sep-2322-list-roots-incomplete",),
-        "input-required-result-request-state": ("sep-2322-request-state-incomplete",),
-        "input-required-result-multiple-input-requests": ("sep-2322-multiple-inputs-incomplete",),
-        "input-required-result-multi-round": ("sep-2322-multi-round-r1",),
-        "input-required-result-non-tool-request": ("sep-2322-non-tool-incomplete",),
-        "input-required-result-result-type": ("sep-2322-result-type-included",),
-        "input-required-result-tampered-state": ("sep-2322-reject-tampered-state",),
-        "input-required-result-capability-check": ("sep-2322-respect-client-capabilities",),
-    },
+HANDSHAKE_CAPABILITIES = KnownGap(
+    "a handshake-era upstream session declares the proxy's client capabilities once, at its handshake",
+    {"server-stateless": ("sep-2575-server-rejects-undeclared-capability", "sep-2575-missing-capability-http-400")},
 )
-"""With `protocol = "legacy"` the fixture asks its questions as pushed requests; the proxy
-refuses to relay them to a 2026-07-28 caller (`front/downstream.py` `DownstreamCall._ask`
-answers -32600 "cannot receive requests mid-call") instead of turning them into an
-`InputRequiredResult` round, so every question of the 2026 set fails; the capability checks
-fail because a handshake-era session declares the proxy's capabilities once, at `initialize`,
-not each caller's."""
+"""With `protocol = "legacy"`, `test_missing_capability` reads the capabilities of its session: the
+ones the proxy declared at the handshake (sampling, elicitation and roots), whatever the
+2026-07-28 caller declared, so it runs instead of refusing with -32021. A handshake-era request
+has no place for the caller's capabilities, so carrying them per request (as toward a
+2026-07-28 session, `upstream/client_capabilities.py`) cannot help here. What such a server
+pushes is asked of the caller only as far as it declared (`front/input_rounds.py`),
+which is why `input-required-result-capability-check` passes."""
 
-PINNED_LEGACY: Gaps = {"2026-07-28": (PUSHED_TO_MODERN_CLIENT,)}
+PROXY_NAMED_KEYS = KnownGap(
+    "a question a handshake-era upstream pushes has no key, so the proxy names it (elicitation_1, not user_name)",
+    {"input-required-result-basic-elicitation": ("sep-2322-elicitation-incomplete",)},
+)
+"""The proxy turns what a handshake-era session pushes into input rounds (`front/input_rounds.py`);
+a pushed request carries no key, so the proxy names each question by its kind and order. The
+scenario demands the key the fixture's own 2026 round uses (`user_name`), which nothing on the
+handshake-era wire conveys. The scenarios that read the keys from the result pass, the one that
+calls the same tool (`input-required-result-result-type`) among them."""
+
+PINNED_LEGACY: Gaps = {"2026-07-28": (HANDSHAKE_CAPABILITIES, PROXY_NAMED_KEYS)}
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import anyio
 import mcp_types as types
 import pytest
 from mcp import Client, MCPError
@@ -200,6 +201,34 @@ async def test_on_a_handshake_session_the_fixture_pushes_the_same_questions_itse
     assert text_of(rounds) == "Multi-round complete for Alice who likes blue"
     assert text_of(multiple) == "Name: Alice; Greeting: Paris; Roots: 1"
     assert prompt.messages
+
+
+async def test_on_a_handshake_session_a_rounds_questions_are_pushed_at_once_and_all_answered() -> None:
+    both_asked = anyio.Event()
+    asked: list[str] = []
+
+    async def refuse_form(context: ClientRequestContext, params: types.ElicitRequestParams) -> types.ErrorData:
+        asked.append("elicitation")
+        with anyio.fail_after(5):
+            await both_asked.wait()  # only if both questions are out at the same time
+        return types.ErrorData(code=types.INVALID_REQUEST, message="no forms here")
+
+    async def sample_then_note(context: ClientRequestContext, params: types.CreateMessageRequestParams) -> Any:
+        asked.append("sampling")
+        both_asked.set()
+        return PARIS
+
+    async with Client(
+        build_server(),
+        mode="legacy",
+        cache=None,
+        elicitation_callback=refuse_form,
+        sampling_callback=sample_then_note,
+    ) as client:
+        with pytest.raises(MCPError) as refused:
+            await client.call_tool("test_input_required_result_capabilities", {})
+    assert sorted(asked) == ["elicitation", "sampling"]  # the refusal did not cut the other question short
+    assert refused.value.message == "no forms here"
 
 
 @pytest.mark.parametrize("mode", ["legacy", "auto"])

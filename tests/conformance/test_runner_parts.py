@@ -21,7 +21,7 @@ from tests.conformance.launch import (
 from tests.conformance.requirement_sets import ALL_SETS, REQUIREMENT_SETS
 from tests.conformance.results import KnownGap, RunResult, ScenarioResult
 from tests.conformance.run import Options, Reporter, Suites, parse_args, run_setup
-from tests.conformance.setups import PUSHED_TO_MODERN_CLIENT, SETUPS, Setup
+from tests.conformance.setups import HANDSHAKE_CAPABILITIES, PROXY_NAMED_KEYS, SETUPS, Setup
 from tests.conformance.toolchain import ALPHA_SUITE_VERSION, Toolchain, ToolchainError, expected_paths, node_package
 
 
@@ -154,7 +154,7 @@ def test_a_listed_scenario_that_passes_fails_until_its_gap_is_removed() -> None:
 
 def test_the_only_known_gaps_are_those_of_an_upstream_pinned_to_the_handshake_era_in_the_2026_set() -> None:
     for name, setup in SETUPS.items():
-        expected = [PUSHED_TO_MODERN_CLIENT] if name.endswith(("-legacy", "-legacy-push")) else []
+        expected = [HANDSHAKE_CAPABILITIES, PROXY_NAMED_KEYS] if name.endswith(("-legacy", "-legacy-push")) else []
         assert list(setup.gaps_in("2026-07-28")) == expected, name
         assert not setup.gaps_in("0.1.16") and not setup.gaps_in("2025-11-25"), name
 

@@ -190,3 +190,34 @@ async def test_a_trial_call_the_client_abandons_frees_the_trial_for_the_next_cal
     assert the_gate.breaker.state == BreakerState.HALF_OPEN  # the gate leaves the verdict to its caller
     the_gate.breaker.record_success()
     assert the_gate.breaker.state == BreakerState.CLOSED
+
+
+async def test_a_held_deadline_stands_still_and_runs_on_with_the_time_it_had_left() -> None:
+    deadline = Deadline(timeout=10.0, hard_limit=600.0, extend_on_progress=True)
+    left_before = deadline.scope.deadline - anyio.current_time()
+    deadline.hold()
+    held = deadline.scope.deadline - anyio.current_time()
+    await anyio.sleep(0.05)
+    deadline.release()
+    left_after = deadline.scope.deadline - anyio.current_time()
+    assert held > 500  # only the hard limit runs while the server waits on its client
+    assert left_before - 0.02 <= left_after <= left_before  # the wait did not count
+
+
+async def test_progress_while_held_gives_the_whole_timeout_back_on_release() -> None:
+    deadline = Deadline(timeout=10.0, hard_limit=600.0, extend_on_progress=True)
+    await anyio.sleep(0.05)
+    deadline.hold()
+    deadline.touch()
+    deadline.release()
+    assert deadline.scope.deadline - anyio.current_time() > 9.99
+
+
+async def test_a_call_held_past_its_timeout_is_not_cancelled_nor_counted_by_the_breaker() -> None:
+    the_gate = gate(timeout=0.05, breaker_failures=1)
+    with anyio.fail_after(DEADLINE):
+        async with the_gate.admit() as deadline:
+            deadline.hold()
+            await anyio.sleep(0.2)  # a client answering a round, four timeouts long
+            deadline.release()
+    assert the_gate.breaker.failures == 0

@@ -16,6 +16,7 @@ from mcp_proxy.core.errors import UnidentifiedClient
 from mcp_proxy.upstream.caller import ClientDirectory, ClientIdentity, ClientLine
 from mcp_proxy.upstream.eras import EraMemory
 from mcp_proxy.upstream.flights import Flights
+from mcp_proxy.upstream.gate import Deadline
 from mcp_proxy.upstream.link import OpenSession, open_session
 from mcp_proxy.upstream.sessions import SessionPool
 from tests.mcp_proxy.era_upstreams import modern_only
@@ -50,6 +51,13 @@ class Client:
 
     def can_answer(self, method: str) -> bool:
         return False
+
+    @property
+    def awaiting_client(self) -> bool:
+        return False
+
+    def admitted(self, deadline: Deadline) -> None:
+        return None
 
     async def progress(self, progress: float, total: float | None, message: str | None) -> None:
         return None
