@@ -40,7 +40,7 @@ log = get_logger(__name__)
 T = TypeVar("T")
 
 HTTP_TIMEOUT = 10.0
-JWKS_REFRESH_INTERVAL = 30.0
+JWKS_REFRESH_INTERVAL = 5.0
 """Least seconds between two fetches of the key set caused by tokens naming unknown keys."""
 JWKS_MAX_AGE = 3600.0
 """Seconds after which the key set is fetched again anyway."""
@@ -310,7 +310,12 @@ class JwtVerifier(_VerifierBase):
             stale = time.monotonic() - self._fetched_at > JWKS_MAX_AGE
             unknown = self._find(kid) is None
             if stale or (unknown and time.monotonic() - self._fetched_at >= JWKS_REFRESH_INTERVAL):
-                await self._refresh()
+                try:
+                    await self._refresh()
+                except ProviderUnavailable:
+                    if unknown:
+                        raise
+                    # The keys in hand still verify the tokens they signed while the provider is away.
         key = self._find(kid)
         if key is None:
             raise InvalidToken("the access token is signed with a key the provider does not publish")
@@ -323,11 +328,8 @@ class JwtVerifier(_VerifierBase):
         return self._keys.get(kid)
 
     async def _refresh(self) -> None:
-        async def fetch() -> dict[str, Any]:
-            url = await self.provider.endpoint(self.settings.jwks_uri, "jwks_uri")
-            return await self.provider.get_json(url)
-
-        document = await self.provider.guarded(fetch)
+        url = await self.provider.endpoint(self.settings.jwks_uri, "jwks_uri")
+        document = await self.provider.guarded(lambda: self.provider.get_json(url))
         keys = {key.jwk.key_id: key for key in map(_Key.read, document.get("keys") or []) if key is not None}
         if not keys:
             raise ProviderUnavailable(f"the key set of {self.settings.issuer} has no usable signing key")
