@@ -10,11 +10,11 @@
 import http from 'node:http';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 const [treeDir, settingsText] = process.argv.slice(2);
-const resolveInTree = createRequire(join(treeDir, 'package.json')).resolve;
+const resolveInTree = createRequire(join(resolve(treeDir), 'package.json')).resolve;
 const { default: Provider, errors } = await import(pathToFileURL(resolveInTree('oidc-provider')).href);
 
 const settings = JSON.parse(settingsText ?? '{}');
@@ -22,8 +22,12 @@ const host = settings.host ?? '127.0.0.1';
 
 // Resource servers (RFC 8707): the configured ones, and any other URL under the default policy,
 // so a test can ask for a token for whatever URL its proxy listens on.
+// Run by hand without settings, it offers the test scopes to any resource URL.
+const scopes = settings.scopes ?? ['mcp:read', 'mcp:tools', 'mcp:admin'];
 const resources = new Map(Object.entries(settings.resources ?? {}));
-const defaultResource = settings.default_resource ?? null;
+const defaultResource = settings.default_resource === undefined
+  ? { scopes, ttl: 300, format: 'jwt' }
+  : settings.default_resource;
 
 // Client ID Metadata Documents: the provider fetches only https:// ids and refuses loopback
 // addresses, so a test registers each https id here, with the document itself or with the
@@ -97,7 +101,7 @@ const provider = new Provider(issuer, {
   clients: settings.clients ?? [],
   jwks: signingKeys(),
   cookies: { keys: [randomBytes(32).toString('hex')] },
-  scopes: ['openid', 'offline_access', ...(settings.scopes ?? [])],
+  scopes: ['openid', 'offline_access', ...scopes],
   claims: { openid: ['sub'], email: ['email'] },
   pkce: { required: () => true },
   responseTypes: ['code'],
