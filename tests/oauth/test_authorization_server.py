@@ -86,13 +86,21 @@ async def test_offline_access_gives_a_refresh_token_that_rotates(authorization_s
     assert claims["sub"] == "alice"
 
 
-async def test_a_resource_policy_sets_lifetime_and_opaque_tokens(authorization_server: AuthorizationServer) -> None:
-    opaque_resource = "http://127.0.0.1:9/opaque/mcp"
-    await authorization_server.add_resource(
-        opaque_resource, ResourcePolicy(scopes=("mcp:tools",), ttl=1, format="opaque")
-    )
-    tokens = await authorization_server.sign_in("alice", resource=opaque_resource, scopes=["mcp:tools"])
+async def test_a_resource_policy_sets_the_token_lifetime(authorization_server: AuthorizationServer) -> None:
+    short_lived = "http://127.0.0.1:9/short/mcp"
+    await authorization_server.add_resource(short_lived, ResourcePolicy(ttl=1))
+    tokens = await authorization_server.sign_in("alice", resource=short_lived)
+    claims = jwt.decode(tokens.access_token, options={"verify_signature": False})
     assert tokens.expires_in == 1
+    assert claims["exp"] - claims["iat"] == 1
+
+
+async def test_a_resource_policy_gives_opaque_tokens_for_introspection(
+    authorization_server: AuthorizationServer,
+) -> None:
+    opaque_resource = "http://127.0.0.1:9/opaque/mcp"
+    await authorization_server.add_resource(opaque_resource, ResourcePolicy(scopes=("mcp:tools",), format="opaque"))
+    tokens = await authorization_server.sign_in("alice", resource=opaque_resource, scopes=["mcp:tools"])
     assert tokens.access_token.count(".") == 0
     answer = await authorization_server.introspect(tokens.access_token)
     assert answer["active"] is True
