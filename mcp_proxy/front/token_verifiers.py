@@ -355,7 +355,8 @@ class IntrospectionVerifier(_VerifierBase):
     async def check(self, token: str) -> AccessToken:
         """Ask the provider about `token`; an active answer is checked for issuer, audience and times."""
         url = await self.provider.endpoint(self.settings.introspection_endpoint, "introspection_endpoint")
-        answer = await self.provider.post_form(url, {"token": token, "token_type_hint": "access_token"}, self._auth)
+        form = {"token": token, "token_type_hint": "access_token"}
+        answer = await self.provider.guarded(lambda: self.provider.post_form(url, form, self._auth))
         if answer.get("active") is not True:
             raise InvalidToken("the access token is not active (expired, revoked or unknown)")
         if answer.get("iss", self.settings.issuer) != self.settings.issuer:

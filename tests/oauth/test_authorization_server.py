@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import os
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +12,7 @@ import jwt
 import pytest
 
 from tests.third_party.install import InstalledTree
+from tests.third_party.workspaces import static_files
 
 from .authorization_server import (
     MACHINE_CLIENT,
@@ -139,7 +135,9 @@ async def test_a_client_id_metadata_document_client_can_sign_in(
         "response_types": ["code"],
         "token_endpoint_auth_method": "none",
     }
-    with _static_json(tmp_path, document) as url:
+    (tmp_path / "document.json").write_text(json.dumps(document))
+    with static_files(tmp_path) as base:
+        url = f"{base}/document.json"
         if served == "document":
             await authorization_server.add_client_metadata_document(client_id, document=document)
         else:
@@ -183,26 +181,6 @@ def test_the_synchronous_form_stops_the_process(authorization_server_tree: Insta
         response = httpx2.get(f"{server.issuer}/.well-known/openid-configuration")
         assert response.status_code == 200
     assert not _running(server.pid)
-
-
-@contextmanager
-def _static_json(folder: Path, document: dict[str, Any]) -> Iterator[str]:
-    """Serve `document` on loopback; yields its URL."""
-    (folder / "document.json").write_text(json.dumps(document))
-    handler = functools.partial(_QuietHandler, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/document.json"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
 
 def _running(pid: int) -> bool:

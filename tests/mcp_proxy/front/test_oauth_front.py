@@ -8,7 +8,6 @@ with the SDK client or a raw HTTP client.
 from __future__ import annotations
 
 import secrets
-from typing import Any
 
 import anyio
 import httpx2
@@ -16,14 +15,13 @@ import mcp_types as types
 import pytest
 import structlog
 from mcp import Client
-from mcp.client._memory import InMemoryTransport  # pyright: ignore[reportPrivateUsage]
 from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
 
 from tests.mcp_proxy.front.oauth_support import REQUIRED_SCOPE, bearer_client, challenge_of, initialize, oauth_front
+from tests.mcp_proxy.test_client_sessions import CountedUpstream
 from tests.oauth.authorization_server import MACHINE_CLIENT, AuthorizationServer, ResourcePolicy, headless_login
-from tests.upstreams import build_upstream
 
 pytestmark = pytest.mark.anyio
 
@@ -65,6 +63,18 @@ async def test_no_token_gets_401_pointing_at_the_metadata_without_an_error(
         "scope": REQUIRED_SCOPE,
     }
     assert challenge_of(sse)["resource_metadata"] == f"{base}/.well-known/oauth-protected-resource/sse"
+
+
+async def test_the_detailed_health_takes_the_same_tokens(authorization_server: AuthorizationServer) -> None:
+    async with oauth_front(authorization_server.issuer) as base, httpx2.AsyncClient() as http:
+        tokens = await authorization_server.client_credentials(resource=f"{base}/mcp", scopes=[REQUIRED_SCOPE])
+        refused = await http.get(f"{base}/health/detailed")
+        allowed = await http.get(f"{base}/health/detailed", headers={"Authorization": f"Bearer {tokens.access_token}"})
+        probe = await http.get(f"{base}/healthz")
+    assert refused.status_code == 401
+    assert challenge_of(refused)["resource_metadata"] == f"{base}/.well-known/oauth-protected-resource"
+    assert allowed.status_code == 200
+    assert probe.status_code == 200
 
 
 async def test_a_token_for_another_resource_is_an_invalid_token(authorization_server: AuthorizationServer) -> None:
@@ -263,15 +273,3 @@ class MemoryStorage:
 
     async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
         self.client = client_info
-
-
-class CountedUpstream:
-    """An in-memory upstream that counts the sessions opened to it."""
-
-    def __init__(self) -> None:
-        self.server = build_upstream("alpha")
-        self.sessions = 0
-
-    def __call__(self) -> Any:
-        self.sessions += 1
-        return InMemoryTransport(self.server)

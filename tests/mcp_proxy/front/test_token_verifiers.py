@@ -11,6 +11,7 @@ import structlog
 
 from mcp_proxy.config.front_auth import FrontOAuth
 from mcp_proxy.front.token_verifiers import (
+    IntrospectionVerifier,
     InvalidToken,
     JwtVerifier,
     ProviderUnavailable,
@@ -18,7 +19,7 @@ from mcp_proxy.front.token_verifiers import (
     granted_scopes,
 )
 from tests.mcp_proxy.front.oauth_support import REQUIRED_SCOPE, challenge_of, initialize, oauth_front
-from tests.oauth.authorization_server import AuthorizationServer
+from tests.oauth.authorization_server import MACHINE_CLIENT, AuthorizationServer, ResourcePolicy
 from tests.oauth.authorization_server import authorization_server as started_authorization_server
 from tests.third_party.install import InstalledTree
 
@@ -163,3 +164,26 @@ async def test_an_invalid_token_challenge_names_the_reason(authorization_server:
         response = await initialize(http, f"{base}/mcp", "garbage")
     assert response.status_code == 401
     assert challenge_of(response)["error_description"] == "the access token is not a JWT"
+
+
+async def test_introspection_refused_to_the_proxy_is_a_provider_problem_not_the_clients(
+    authorization_server: AuthorizationServer,
+) -> None:
+    wrong_secret = "not-the-machine-secret"
+    verifier = IntrospectionVerifier(
+        settings(
+            authorization_server.issuer,
+            verify="introspection",
+            client_id=MACHINE_CLIENT.client_id,
+            client_secret=wrong_secret,
+        )
+    )
+    opaque = f"{PUBLIC_URL}/opaque-for-introspection/mcp"
+    await authorization_server.add_resource(opaque, ResourcePolicy(format="opaque"))
+    tokens = await authorization_server.sign_in("alice", resource=opaque)
+    with structlog.testing.capture_logs() as logs, pytest.raises(ProviderUnavailable, match="HTTP 401"):
+        await verifier.check(tokens.access_token)
+    await verifier.aclose()
+    [event] = [event for event in logs if event["event"] == "oauth_provider_unavailable"]
+    assert "HTTP 401" in event["reason"]
+    assert wrong_secret not in repr(logs) and tokens.access_token not in repr(logs)
