@@ -5,8 +5,10 @@ app's lifespan owns the proxy: upstreams start before the first request is accep
 when the server shuts down.
 
 Every MCP route runs the same guards, outermost first: Host/Origin validation (421/403),
-bearer authentication when tokens are configured (401), the per-session rate limit (429) and
-the body size limit (413). Health and metrics routes are described in `health.py`.
+bearer authentication when static tokens or `[proxy.auth]` are configured (401/403, see
+`front/auth.py` and `front/oauth_resource.py`), the per-session rate limit (429) and the body size
+limit (413). With `[proxy.auth]`, the protected-resource metadata documents are served too.
+Health and metrics routes are described in `health.py`.
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ from .front.hosts import ANY, LOOPBACK_NAMES, HostGuard, HostPolicy
 from .front.http_errors import too_many_sessions
 from .front.http_shutdown import CountRequests, FrontActivity
 from .front.limits import BodyLimitGuard, ConnectionCap, RateLimiter, RateLimitGuard
+from .front.oauth_resource import OAuthGuard, ProtectedResource
 from .front.server import ProxyServer
+from .front.token_verifiers import TokenChecker, build_verifier
 from .health import health_routes
 from .metrics import ProxyMetrics
 from .settings import DEFAULT_HOST, RuntimeSettings, split_list
@@ -99,12 +103,12 @@ def host_policy(config: ProxyConfig, options: FrontOptions) -> HostPolicy:
 
 def warn_about_exposure(config: ProxyConfig, options: FrontOptions, tokens: TokenSet, policy: HostPolicy) -> None:
     """Log a warning for every risky exposure choice, once, at start."""
-    if not is_loopback(options.host) and not tokens:
+    if not is_loopback(options.host) and not tokens and config.proxy.auth is None:
         log.warning(
             "insecure_bind",
             host=options.host,
             message="the HTTP front is reachable from other machines and requires no token; "
-            "set [security] auth_tokens or MCP_PROXY_AUTH_TOKENS",
+            "set [security] auth_tokens, MCP_PROXY_AUTH_TOKENS or [proxy.auth]",
         )
     if config.source is not None and (count := config.auth_tokens_in_clear):
         log.warning(
@@ -181,8 +185,11 @@ def build_http_app(
         MESSAGES_PATH, security_settings=transport_security, max_request_body_size=security.max_body_bytes
     )
     sse_sessions = ConnectionCap(security.max_sessions)
-    guards = _mcp_guards(config, policy, tokens, metrics)
-    token_guard = [Middleware(BearerGuard, tokens=tokens, on_reject=metrics.rejected)] if tokens else []
+    oauth = config.proxy.auth
+    resource = ProtectedResource(oauth) if oauth is not None else None
+    verifier = build_verifier(oauth) if oauth is not None else None
+    token_guard = _auth_guard(tokens, resource, verifier, metrics)
+    guards = _mcp_guards(config, policy, token_guard, metrics)
 
     async def handle_sse(scope: Scope, receive: Receive, send: Send) -> None:
         server = holder.require().server.server
@@ -199,6 +206,8 @@ def build_http_app(
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncGenerator[None]:
         warn_about_exposure(config, options, tokens, policy)
+        if oauth is not None:
+            log.info("front_oauth", issuer=oauth.issuer, public_url=oauth.public_url, verify=oauth.verify)
         async with running_proxy(config, transport_factory, observer=metrics, prelaunched=prelaunched) as proxy:
             metrics.attach(proxy)
             if activity is not None:
@@ -215,6 +224,8 @@ def build_http_app(
             finally:
                 holder.proxy, holder.manager = None, None
                 metrics.detach()
+                if verifier is not None:
+                    await verifier.aclose()
 
     return Starlette(
         routes=[
@@ -222,6 +233,7 @@ def build_http_app(
             # An ASGI endpoint: the event stream is the whole response, and nothing may follow it.
             Route(SSE_PATH, _AsgiEndpoint(handle_sse), methods=["GET"], middleware=guards),
             Mount(MESSAGES_PATH, app=sse.handle_post_message, middleware=guards),
+            *(resource.routes() if resource is not None else []),
             *health_routes(
                 lambda: holder.proxy,
                 metrics,
@@ -237,11 +249,20 @@ def build_http_app(
     )
 
 
-def _mcp_guards(config: ProxyConfig, policy: HostPolicy, tokens: TokenSet, metrics: ProxyMetrics) -> list[Middleware]:
+def _auth_guard(
+    tokens: TokenSet, resource: ProtectedResource | None, verifier: TokenChecker | None, metrics: ProxyMetrics
+) -> list[Middleware]:
+    """The authentication guard: OAuth (static tokens accepted beside) or static tokens alone, if any."""
+    if resource is not None and verifier is not None:
+        return [Middleware(OAuthGuard, resource=resource, verifier=verifier, tokens=tokens, on_reject=metrics.rejected)]
+    return [Middleware(BearerGuard, tokens=tokens, on_reject=metrics.rejected)] if tokens else []
+
+
+def _mcp_guards(
+    config: ProxyConfig, policy: HostPolicy, auth_guard: list[Middleware], metrics: ProxyMetrics
+) -> list[Middleware]:
     security = config.security
-    guards: list[Middleware] = [Middleware(HostGuard, policy=policy, on_reject=metrics.rejected)]
-    if tokens:
-        guards.append(Middleware(BearerGuard, tokens=tokens, on_reject=metrics.rejected))
+    guards: list[Middleware] = [Middleware(HostGuard, policy=policy, on_reject=metrics.rejected), *auth_guard]
     if security.rate_limit > 0:
         # One limiter for every MCP route: a session spends the same budget whichever it uses.
         limiter = RateLimiter(security.rate_limit, security.rate_burst)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+# The test authorization server, for any test that asks for it.
+from tests.oauth.fixtures import authorization_server, authorization_server_tree  # noqa: F401
+
 
 @pytest.fixture
 def anyio_backend() -> str:

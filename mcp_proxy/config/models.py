@@ -25,6 +25,7 @@ from mcp_proxy.catalog.naming import (
     name_characters_problem,
     name_separator_problem,
 )
+from mcp_proxy.config.front_auth import FrontOAuth
 from mcp_proxy.config.policy import ServerPolicy
 from mcp_proxy.config.problems import FieldProblems
 from mcp_proxy.config.security import SecuritySection
@@ -90,6 +91,8 @@ class ProxySection(BaseModel):
     """Most bytes of resource reads kept at once."""
     roots: list[str] = Field(default_factory=list[str])
     """`file://` URIs given to servers that ask for roots when no client can be asked (servers may set their own)."""
+    auth: FrontOAuth | None = None
+    """`[proxy.auth]`: the HTTP front as an OAuth-protected resource (see `config/front_auth.py`)."""
 
     @field_validator("separator")
     @classmethod

@@ -89,6 +89,9 @@ class _TomlWriter:
         if isinstance(value, Mapping):
             inner = ", ".join(self.assignment(key, item) for key, item in cast(Mapping[str, Any], value).items())
             return f"{{ {inner} }}" if inner else "{}"
+        if isinstance(value, BaseModel):  # a nested table such as [proxy.auth], written inline
+            inner = ", ".join(self.assignment(key, item) for key, item in _changed(value))
+            return f"{{ {inner} }}" if inner else "{}"
         if isinstance(value, list):
             return "[" + ", ".join(self.value(item) for item in cast(list[Any], value)) + "]"
         return self.text(str(value))

@@ -5,9 +5,12 @@ Tokens come from `[security] auth_tokens` (written as `${VAR}` references) and f
 configured one in constant time: both sides are hashed to equal-length digests first, and the
 loop never stops early, so neither the length nor the position of a match shows in the timing.
 
-A request let through carries its principal in its ASGI scope (`principal_of`): a name for the
-token's holder, stable for the life of the process and revealing nothing of the token. It tells
-modern-era clients apart, which have no connection of their own (see `clients.client_identity`).
+A request let through carries its `Principal` in its ASGI scope (`principal_of`): for a static
+token, a name for the token's holder, stable for the life of the process and revealing nothing of
+the token; for an OAuth access token (`oauth_resource.py`), the issuer and subject. It tells
+modern-era clients apart, which have no connection of their own (see `clients.client_identity`),
+and names the caller in the `tool_call` log line. The scope also gets the SDK's `user` and `auth`
+entries, so the SDK's transports bind each session to the principal that opened it.
 """
 
 from __future__ import annotations
@@ -16,8 +19,12 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import AccessToken
 from pydantic import SecretStr
+from starlette.authentication import AuthCredentials
 from starlette.datastructures import Headers
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
@@ -30,6 +37,8 @@ REALM = "manifold"
 _SCHEME = "bearer"
 PRINCIPAL_SCOPE_KEY = "manifold.principal"
 """The ASGI scope key of an authenticated request's principal."""
+TOKEN_NOT_KEPT = "[not kept]"
+"""What the SDK's `AccessToken.token` holds: the presented token stays in the request that carried it."""
 # Keys the principal names: without it, a name cannot be matched against guessed tokens.
 _PRINCIPAL_KEY = secrets.token_bytes(32)
 
@@ -72,17 +81,43 @@ def presented_token(headers: Headers) -> str | None:
     return token.strip()
 
 
+@dataclass(frozen=True)
+class Principal:
+    """Who an authenticated HTTP request comes from."""
+
+    name: str
+    """Stable and unique: `token:<digest>` for a static token, `<issuer>#<subject>` for an OAuth access token."""
+    issuer: str | None = None
+    subject: str | None = None
+    client_id: str | None = None
+    """The OAuth client the token was issued to, when the token says."""
+
+    @classmethod
+    def of_grant(cls, grant: AccessToken, issuer: str) -> Principal:
+        """The principal of a verified OAuth access token."""
+        subject = grant.subject or grant.client_id
+        return cls(f"{issuer}#{subject}", issuer, subject, grant.client_id or None)
+
+
 def principal_for(token: str) -> str:
     """The principal name of the holder of `token` (the same for the same token in this process)."""
     return "token:" + hmac.new(_PRINCIPAL_KEY, token.encode(), hashlib.sha256).hexdigest()[:16]
 
 
-def principal_of(request: object) -> str | None:
-    """The principal of an HTTP request the bearer guard let through; None without one (or off HTTP)."""
+def principal_of(request: object) -> Principal | None:
+    """The principal of an HTTP request the front's guard let through; None without one (or off HTTP)."""
     if not isinstance(request, HTTPConnection):
         return None
     principal = request.scope.get(PRINCIPAL_SCOPE_KEY)
-    return principal if isinstance(principal, str) else None
+    return principal if isinstance(principal, Principal) else None
+
+
+def admit(scope: Scope, principal: Principal, grant: AccessToken | None = None) -> None:
+    """Mark a request as authenticated: its principal for the proxy, its user and scopes for the SDK."""
+    grant = grant or AccessToken(token=TOKEN_NOT_KEPT, client_id=principal.name, scopes=[])
+    scope[PRINCIPAL_SCOPE_KEY] = principal
+    scope["user"] = AuthenticatedUser(grant)
+    scope["auth"] = AuthCredentials(grant.scopes)
 
 
 def challenge(invalid: bool) -> JSONResponse:
@@ -111,7 +146,7 @@ class BearerGuard:
             return
         token = presented_token(Headers(scope=scope))
         if token is not None and self.tokens.accepts(token):
-            scope[PRINCIPAL_SCOPE_KEY] = principal_for(token)
+            admit(scope, Principal(principal_for(token)))
             await self.app(scope, receive, send)
             return
         if self._on_reject is not None:

@@ -5,7 +5,9 @@ client sends (answers from the list cache and refusals by the SDK included), nam
 with the one `Outcome` vocabulary, and reports it to the `Observer`. A forwarded tool call is
 reported from the same reading: while the request runs, the tool path fills in the `ToolCall`
 the timer set aside for it (which server and tool, how the call ended, the result's size), and
-when the request ends the timer reports the call and writes its summary line.
+when the request ends the timer reports the call and writes its summary line, naming the
+caller's authenticated principal when there is one (never a token; not a metric label, which
+would grow with every user).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from manifold_common.logging import get_logger
 
 from ..core.observe import Observer, Outcome, outcome_of
 from ..core.sizes import payload_size
+from .auth import principal_of
 
 log = get_logger(__name__)
 
@@ -94,15 +97,16 @@ class CallTimer:
                 _current_tool_call.reset(token)
             self._observer.client_request(method, outcome, seconds)
             if tool_call is not None and tool_call.server:
-                self._report_tool_call(tool_call, outcome, seconds)
+                self._report_tool_call(ctx, tool_call, outcome, seconds)
 
-    def _report_tool_call(self, call: ToolCall, outcome: Outcome, seconds: float) -> None:
+    def _report_tool_call(self, ctx: Ctx, call: ToolCall, outcome: Outcome, seconds: float) -> None:
         # A request that failed (an upstream's JSON-RPC error, a cancellation) ended the call too.
         if outcome == "ok" and call.outcome is not None:
             outcome = call.outcome
         request_bytes = payload_size(call.arguments)
         self._observer.tool_call(call.server, call.tool, outcome, seconds, request_bytes, call.response_bytes)
         # One summary event per call; argument values only when debugging.
+        principal = principal_of(ctx.request)
         log.info(
             "tool_call",
             server=call.server,
@@ -111,5 +115,6 @@ class CallTimer:
             duration_ms=round(seconds * 1000, 2),
             request_bytes=request_bytes,
             response_bytes=call.response_bytes,
+            **({"principal": principal.name} if principal is not None else {}),
         )
         log.debug("tool_call_arguments", server=call.server, tool=call.tool, arguments=call.arguments)

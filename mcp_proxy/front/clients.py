@@ -67,14 +67,15 @@ def client_identity(ctx: Ctx) -> ClientIdentity:
     A handshake-era client is its connection. A modern client has none (the SDK makes a new
     connection object per request), so it is its authenticated principal, else the stream it
     speaks on (stdio, SSE); a modern client over streamable HTTP without a token is nobody in
-    particular.
+    particular. Either way the identity names the principal, when the request has one.
     """
     connection = ctx.session._connection  # pyright: ignore[reportPrivateUsage]
-    if ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
-        return ClientIdentity(id(connection))
     principal = principal_of(ctx.request)
-    if principal is not None:
-        return ClientIdentity(("principal", principal), ends_with_connection=False)
+    name = principal.name if principal is not None else None
+    if ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+        return ClientIdentity(id(connection), principal=name)
+    if name is not None:
+        return ClientIdentity(("principal", name), ends_with_connection=False, principal=name)
     if isinstance(connection.outbound, NotifyOnlyOutbound):  # one per stdio or SSE stream
         return ClientIdentity(("stream", connection.outbound), ends_with_connection=False)
     return ClientIdentity(
@@ -82,7 +83,7 @@ def client_identity(ctx: Ctx) -> ClientIdentity:
         unknown_because=(
             "this client speaks the 2026-07-28 protocol over streamable HTTP, where requests carry no "
             "connection, and it presented no bearer token (give each client its own token in "
-            "[security] auth_tokens, or connect with a handshake-era client)"
+            "[security] auth_tokens or sign it in through [proxy.auth], or connect with a handshake-era client)"
         ),
     )
 

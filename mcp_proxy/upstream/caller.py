@@ -31,12 +31,14 @@ class ClientIdentity:
     `key` is None when the client cannot be told apart from other clients, and `unknown_because`
     then says why. An identity that `ends_with_connection` is a client connection that reports
     its end (`Caller.on_connection_closed`); the session of any other identity is closed once it
-    has been idle for a while.
+    has been idle for a while. `principal` names who authenticated the request on the HTTP front
+    (`<issuer>#<subject>` for an OAuth access token), whatever the key.
     """
 
     key: Hashable | None
     ends_with_connection: bool = True
     unknown_because: str = ""
+    principal: str | None = None
 
 
 class ClientLine(Protocol):

@@ -31,18 +31,25 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @contextmanager
-def loopback_page(root: Path) -> Iterator[str]:
-    """Serve `LOOPBACK_PAGE` (and a robots.txt that allows it) on 127.0.0.1; yields the page's URL."""
-    (root / "robots.txt").write_text("User-agent: *\nAllow: /\n")
-    (root / "page.html").write_text(LOOPBACK_PAGE)
+def static_files(root: Path) -> Iterator[str]:
+    """Serve the files under `root` on 127.0.0.1; yields the base URL (no trailing slash)."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(root)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/page.html"
+        yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def loopback_page(root: Path) -> Iterator[str]:
+    """Serve `LOOPBACK_PAGE` (and a robots.txt that allows it) on 127.0.0.1; yields the page's URL."""
+    (root / "robots.txt").write_text("User-agent: *\nAllow: /\n")
+    (root / "page.html").write_text(LOOPBACK_PAGE)
+    with static_files(root) as base:
+        yield f"{base}/page.html"
 
 
 def make_repository(repo: Path) -> Path:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from mcp_proxy.config.front_auth import FrontOAuth
 from mcp_proxy.config.loading import load_config
 from mcp_proxy.config.models import ProxyConfig, ProxySection, ServerConfig
 from mcp_proxy.config.render import SECRET_MASK, import_file, render_toml
@@ -17,7 +18,23 @@ from tests.mcp_proxy.config.files import CONFIGS, problems_of, write
 
 def full_config() -> ProxyConfig:
     return ProxyConfig(
-        proxy=ProxySection(separator="-", name_budget=40, startup_timeout=2.5, page_size=10, roots=["file:///srv"]),
+        proxy=ProxySection(
+            separator="-",
+            name_budget=40,
+            startup_timeout=2.5,
+            page_size=10,
+            roots=["file:///srv"],
+            auth=FrontOAuth(
+                type="oauth",
+                issuer="https://login.example.com/realms/main",
+                public_url="https://mcp.example.com",
+                scopes=["mcp:tools", "mcp:read"],
+                verify="introspection",
+                client_id="manifold",
+                client_secret=SecretStr("idp-secret-value"),
+                leeway=5,
+            ),
+        ),
         servers=[
             ServerConfig(
                 name="db",
@@ -64,6 +81,8 @@ def test_render_toml_masks_secrets_unless_asked() -> None:
     text = render_toml(full_config())
     assert "Bearer t" not in text
     assert tomllib.loads(text)["servers"]["gh"]["headers"]["Authorization"] == SECRET_MASK
+    assert "idp-secret-value" not in text
+    assert tomllib.loads(text)["proxy"]["auth"]["client_secret"] == SECRET_MASK
 
 
 def test_render_toml_leaves_defaults_out() -> None:
