@@ -1,8 +1,10 @@
-"""The loopback redirect target of `mcp-proxy login`: one HTTP listener on 127.0.0.1 for one sign-in.
+"""The loopback redirect target of `mcp-proxy login`: one HTTP listener on 127.0.0.1 for a sign-in.
 
 The authorization server sends the browser back to `http://127.0.0.1:PORT/callback?code=...&state=...&iss=...`
 (RFC 8252, a native app's loopback redirect). The listener answers that request with a short page
-telling the person they can close it, and hands the parameters over; anything else gets 404.
+telling the person they can close it, and hands the parameters over, in order of arrival (a
+sign-in may take two authorizations: a server that moved to another authorization server, or a
+scope step-up); anything else gets 404.
 `state` and `iss` are checked by the SDK's flow, which generated and expects them.
 """
 
@@ -26,6 +28,8 @@ CALLBACK_PATH = "/callback"
 MAX_REQUEST_HEAD = 16 * 1024
 """Bytes of request line and headers read from the browser; a redirect's query fits easily."""
 READ_TIMEOUT = 10.0
+MAX_PENDING = 4
+"""Redirects kept until the sign-in takes them; more are refused."""
 
 
 @dataclass(frozen=True)
@@ -40,12 +44,11 @@ class CallbackParameters:
 
 
 class CallbackListener:
-    """Listens on a loopback port until the one redirect it waits for has arrived."""
+    """Listens on a loopback port for the redirects of one sign-in."""
 
     def __init__(self, server_name: str, port: int) -> None:
         self._server_name = server_name
-        self._arrived = anyio.Event()
-        self._result: CallbackParameters | None = None
+        self._send, self._receive = anyio.create_memory_object_stream[CallbackParameters](MAX_PENDING)
         self.port = port
 
     @property
@@ -62,19 +65,22 @@ class CallbackListener:
             OSError: the port cannot be listened on (most often: it is in use).
         """
         listener = await anyio.create_tcp_listener(local_host=CALLBACK_HOST, local_port=port)
+        failure: Exception | None = None
         async with listener, anyio.create_task_group() as tg:
             callback = cls(server_name, listener.extra(SocketAttribute.local_port))
             tg.start_soon(listener.serve, callback._handle)
             try:
                 yield callback
+            except Exception as exc:  # raised below, outside the task group, which would wrap it in a group
+                failure = exc
             finally:
                 tg.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
 
     async def wait(self) -> CallbackParameters:
-        """The parameters of the redirect, once it has arrived."""
-        await self._arrived.wait()
-        assert self._result is not None
-        return self._result
+        """The parameters of the next redirect, once it has arrived."""
+        return await self._receive.receive()
 
     async def _handle(self, stream: SocketStream) -> None:
         async with stream:
@@ -85,20 +91,24 @@ class CallbackListener:
                 return
             target = _request_target(head)
             parts = urlsplit(target or "")
-            if target is None or parts.path != CALLBACK_PATH or self._arrived.is_set():
-                await _respond(stream, 404, "Not found", "This address only receives one sign-in.")
+            if target is None or parts.path != CALLBACK_PATH:
+                await _respond(stream, 404, "Not found", "This address only receives sign-ins.")
                 return
             query = {name: values[0] for name, values in parse_qs(parts.query).items()}
-            self._result = CallbackParameters(
+            result = CallbackParameters(
                 code=query.get("code"),
                 state=query.get("state"),
                 iss=query.get("iss"),
                 error=query.get("error"),
                 error_description=query.get("error_description"),
             )
-            self._arrived.set()
-            if self._result.error:
-                answer = f"The authorization server answered {self._result.error}."
+            try:
+                self._send.send_nowait(result)
+            except anyio.WouldBlock:
+                await _respond(stream, 404, "Not found", "No sign-in is waiting for this answer.")
+                return
+            if result.error:
+                answer = f"The authorization server answered {result.error}."
                 await _respond(stream, 400, "Sign-in failed", answer)
             else:
                 message = f"Manifold received the sign-in to {self._server_name}. You can close this window."

@@ -215,6 +215,8 @@ class SignInProvider(OAuthClientProvider):
         self._authorizations = 0
         self.failure: Exception | None = None
         """Why the flow failed, when it did: the transport only reports a closed connection."""
+        self.refusal: str | None = None
+        """How the server last refused a request despite the sign-in (status, error, scope asked for)."""
         super().__init__(
             config.url,
             client_metadata_for(config.auth, redirect_uri),
@@ -236,7 +238,10 @@ class SignInProvider(OAuthClientProvider):
         try:
             outgoing = await flow.__anext__()
             while True:
-                outgoing = await flow.asend((yield outgoing))
+                response = yield outgoing
+                if outgoing is request:
+                    self.refusal = _refusal(response)
+                outgoing = await flow.asend(response)
         except StopAsyncIteration:
             return
         except Exception as exc:
@@ -289,6 +294,14 @@ class _Unattended:
             await self._storage.want_scope(wanted)
         reason = "the server asks for more permissions" + (f" (scope {challenged})" if challenged else "")
         self._on_need(SignInNeeded(reason, step_up=True, scope=wanted))
+
+
+def _refusal(response: httpx2.Response) -> str | None:
+    if response.status_code not in (401, 403):
+        return None
+    error = extract_field_from_www_auth(response, "error")
+    scope = extract_field_from_www_auth(response, "scope")
+    return f"HTTP {response.status_code}" + (f" {error}" if error else "") + (f" (scope {scope})" if scope else "")
 
 
 def _is_step_up(response: httpx2.Response) -> bool:

@@ -199,6 +199,8 @@ async def _connect(config: ServerConfig, provider: SignInProvider, timeout: floa
         cause = provider.failure or exc
         if isinstance(cause, SignInFailed):
             raise cause from None
+        if provider.failure is None and provider.refusal is not None:
+            raise SignInFailed(f"the server refused the sign-in's token: {provider.refusal}") from None
         if isinstance(cause, TimeoutError):
             raise SignInFailed("the server did not answer in time") from None
         prefix = "" if isinstance(cause, OAuthFlowError) else "the server refused: "
