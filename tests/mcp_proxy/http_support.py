@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncGenerator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -42,12 +43,14 @@ def front_config(
 
 
 @asynccontextmanager
-async def serving(app: ASGIApp, graceful_shutdown: int | None = None) -> AsyncGenerator[str]:
-    """Run `app` (lifespan included) on a free loopback port; yields its base URL.
+async def serving(
+    app: ASGIApp, graceful_shutdown: int | None = None, *, sock: socket.socket | None = None
+) -> AsyncGenerator[str]:
+    """Run `app` (lifespan included) on a free loopback port (or on `sock`); yields its base URL.
 
     `graceful_shutdown` bounds how long open connections (event streams) may delay the stop.
     """
-    sock = listening_socket("127.0.0.1", 0)
+    sock = sock or listening_socket("127.0.0.1", 0)
     config = uvicorn.Config(
         app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=graceful_shutdown
     )
