@@ -8,6 +8,7 @@ process with the real HTTP transport and a real token store (SQLite in a tempora
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,9 +20,11 @@ import mcp_types as types
 import pytest
 from mcp import Client
 
+from manifold_common.proxy_contract import STATUS_URI
 from mcp_proxy.app import Proxy, running_proxy
 from mcp_proxy.config.loading import parse_config_data
 from mcp_proxy.config.models import ProxyConfig
+from mcp_proxy.health import detailed_status
 from mcp_proxy.upstream.sign_in import SignInFailed, SignInResult, sign_in, sign_out
 from mcp_proxy.upstream.supervisor import UpstreamState
 from mcp_proxy.upstream.token_backends import open_token_store
@@ -129,9 +132,16 @@ async def test_without_a_sign_in_the_server_waits_in_login_required_saying_how_t
 ) -> None:
     async with protected_upstream(authorization_server) as upstream:
         config = config_for(upstream, tmp_path / "tokens.db", {"type": "oauth"})
-        async with running_proxy(config, watch=False) as proxy:
+        async with running_proxy(config, watch=False) as proxy, client_of(proxy) as client:
             await wait_for_state(proxy, UpstreamState.LOGIN_REQUIRED)
             status = proxy.registry.upstreams["remote"].status()
+            detailed = detailed_status(proxy)["servers"][0]
+            resource = await client.read_resource(STATUS_URI)
+    content = resource.contents[0]
+    assert isinstance(content, types.TextResourceContents)
+    (shown,) = json.loads(content.text)["servers"]
+    assert shown["state"] == detailed["state"] == "login_required"
+    assert shown["sign_in"] == "mcp-proxy login remote"
     assert "mcp-proxy login remote" in (status["last_error"] or "")
     assert status["auth"]["signed_in"] is False
     assert status["auth"]["sign_in"] == "mcp-proxy login remote"
