@@ -37,8 +37,9 @@ $(WEB)/dist/index.html: $(WEB)/node_modules/.installed $(WEB_SOURCES)
 
 web: $(WEB)/dist/index.html
 
-# Programs some tests drive for real: a browser for the UI tests, HAProxy for sticky routing.
-SYSTEM_PACKAGES := chromium haproxy
+# Programs some tests drive for real: a browser for the UI tests, HAProxy for sticky routing, Redis
+# for the shared token store.
+SYSTEM_PACKAGES := chromium haproxy redis-server
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -74,6 +75,7 @@ test: install system-deps lint web
 	cd $(WEB) && npm test
 	E2E_REQUIRED=1 $(BIN)/python -m pytest tests/e2e --output test-results/playwright
 	$(BIN)/python -m tests.conformance.run $(CONFORMANCE_ARGS)
+	$(BIN)/python -m tests.conformance.auth_clients --quiet
 
 # The benchmark suite: the proxy against direct connections (writes bench/results/latest.*).
 bench: install
@@ -85,9 +87,11 @@ screenshots: install system-deps web
 
 # The official MCP conformance suite (0.1.16, and the 2025-11-25 and 2026-07-28 requirement sets),
 # directly against the fixtures and through the proxy on every front and upstream transport
-# (tests/conformance/README.md); CONFORMANCE_ARGS passes options, e.g. --setup NAME.
+# (tests/conformance/README.md); CONFORMANCE_ARGS passes options, e.g. --setup NAME. Then the
+# client authorization scenarios with the proxy as the client.
 conformance: install
 	$(BIN)/python -m tests.conformance.run $(CONFORMANCE_ARGS)
+	$(BIN)/python -m tests.conformance.auth_clients --quiet
 
 clean:
 	rm -rf $(VENV) .coverage .coverage.* .pytest_cache .ruff_cache build *.egg-info examples/data/*.db .conformance/results $(WEB)/dist $(WEB)/node_modules test-results

@@ -21,6 +21,7 @@ from .front.stdio import StdioFront
 from .registry import Registry
 from .reload import watch_config
 from .settings import DEFAULT_DRAIN_TIMEOUT
+from .upstream.credentials import UpstreamCredentials
 from .upstream.prelaunch import Prelaunched
 from .upstream.transports import TransportFactory, open_transport
 
@@ -59,8 +60,12 @@ async def running_proxy(
     ahead of time.
     """
     silence_sdk_deprecations()
-    transports = transport_factory or partial(open_transport, prelaunched=prelaunched)
-    registry = Registry(config, transports, observer)
+    token_store = config.proxy.token_store
+    credentials = UpstreamCredentials(token_store.get_secret_value() if token_store is not None else None)
+    if any(server.auth is not None for server in config.servers):
+        _ = credentials.store  # a store that cannot be opened stops the start, saying why
+    transports = transport_factory or partial(open_transport, prelaunched=prelaunched, credentials=credentials)
+    registry = Registry(config, transports, observer, credentials)
     proxy = Proxy(config=config, registry=registry, server=ProxyServer(registry))
     log.info("proxy_starting", servers=[s.name for s in config.servers], source=str(config.source))
     async with anyio.create_task_group() as tg:
@@ -72,11 +77,14 @@ async def running_proxy(
             prelaunched.discard_all()
         if watch and config.source is not None:
             tg.start_soon(watch_config, registry, config.source)
+        tg.start_soon(credentials.watch)
         try:
             yield proxy
         finally:
             log.info("proxy_stopping")
             tg.cancel_scope.cancel()
+    with anyio.CancelScope(shield=True):
+        await credentials.aclose()
 
 
 async def serve_stdio(

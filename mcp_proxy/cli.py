@@ -1,12 +1,13 @@
-"""The `mcp-proxy` command line: serve, check, tools, import."""
+"""The `mcp-proxy` command line: serve, check, tools, login, logout, import."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
@@ -44,6 +45,7 @@ examples:
   mcp-proxy serve --transport http --port 8000      streamable HTTP at /mcp, legacy SSE at /sse
   mcp-proxy check --config servers.toml             validate a config and show the resolved servers
   mcp-proxy tools                                   connect and print the merged tool table
+  mcp-proxy login github                            sign in to a server that uses OAuth (a browser opens)
   mcp-proxy import claude-desktop > servers.toml    convert a Claude Desktop config
 
 The configuration is found in this order: --config, $MCP_CONFIG_PATH, ./servers.toml,
@@ -91,6 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
     tools = with_common(commands.add_parser("tools", help="connect to every server and print the merged tools"))
     tools.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
+    login = with_common(commands.add_parser("login", help="sign the proxy in to a server that uses OAuth"))
+    login.add_argument("server", help="the server's name in the configuration")
+    login.add_argument("--no-browser", action="store_true", help="print the sign-in URL instead of opening it")
+    login.add_argument("--port", type=int, help="loopback port for the browser to come back to (default: a free one)")
+    logout = with_common(commands.add_parser("logout", help="delete the tokens kept for a server"))
+    logout.add_argument("server", help="the server's name in the configuration")
+
     importer = commands.add_parser("import", help="print the servers.toml equivalent of another client's config")
     importer.add_argument("kind", choices=["claude-desktop", "vscode", "cursor"])
     importer.add_argument("path", nargs="?", help="the file to import (default: the client's usual location)")
@@ -110,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG_ERROR
     if args.command == "import":
         return _import(args)
-    quiet_by_default = args.command in ("check", "tools")
+    quiet_by_default = args.command in ("check", "tools", "login", "logout")
     level = args.log_level or ("WARNING" if quiet_by_default and "log_level" not in settings.model_fields_set else None)
     configure_logging(
         level or settings.log_level, args.log_format or settings.log_format, log_file=args.log_file or settings.log_file
@@ -124,17 +133,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mcp-proxy: {no_configuration_message()}", file=sys.stderr)
         return EXIT_CONFIG_ERROR
     # From here on, no configured secret value can reach a log line or a status document.
-    PROCESS_SECRETS.register([*secret_values(config), *(t.get_secret_value() for t in settings.tokens())])
+    PROCESS_SECRETS.register(
+        [*secret_values(config), *(t.get_secret_value() for t in settings.tokens()), *token_store_secrets(config)]
+    )
     if args.command == "check":
         # A server that cannot start fails the check: the file is valid, yet it cannot serve as written.
         if problems := launch_problems(config):
             print(f"mcp-proxy: {ConfigError(problems)}", file=sys.stderr)
             return EXIT_CONFIG_ERROR
-        print(render_check(config))
+        from .sign_in_command import describe_sign_ins
+
+        print(render_check(config, describe_sign_ins(config)))
         return EXIT_OK
     if args.command == "tools":
         return anyio.run(_print_tools, config, args.json)
+    if args.command in ("login", "logout"):
+        from .sign_in_command import run_sign_in_command
+
+        return run_sign_in_command(args, config)
     return _serve(args, settings, config)
+
+
+def token_store_secrets(config: ProxyConfig) -> list[str]:
+    """The token store's own secrets: its sealing key, and a Redis password."""
+    from .upstream.token_store import TOKEN_KEY_ENV
+
+    found = [key] if (key := os.environ.get(TOKEN_KEY_ENV)) else []
+    store = config.proxy.token_store
+    password = urlsplit(store.get_secret_value()).password if store is not None else None
+    return [*found, *([password] if password else [])]
 
 
 def _load(explicit: str | None) -> ProxyConfig:
@@ -249,8 +276,8 @@ def _serve_http(
     server.run(sockets=[sock])
 
 
-def render_check(config: ProxyConfig) -> str:
-    """The `check` report: every resolved server, without secrets."""
+def render_check(config: ProxyConfig, sign_ins: Mapping[str, str] | None = None) -> str:
+    """The `check` report: every resolved server, without secrets; `sign_ins` says what is kept for each."""
     lines = [f"configuration: {config.source}", ""]
     proxy = config.proxy
     lines.append(
@@ -271,6 +298,8 @@ def render_check(config: ProxyConfig) -> str:
             lines.append(f"  env:       {', '.join(sorted(server.env))} (values hidden)")
         if server.headers:
             lines.append(f"  headers:   {', '.join(sorted(server.headers))} (values hidden)")
+        if server.auth is not None:
+            lines.append(f"  auth:      {(sign_ins or {}).get(server.name, server.auth.type)}")
         lines.append(f"  prefix:    {prefix}  priority: {server.priority}")
         if list(server.include_tools) != ["*"] or server.exclude_tools:
             lines.append(f"  tools:     include {list(server.include_tools)} exclude {list(server.exclude_tools)}")

@@ -20,6 +20,7 @@ from .catalog.merged import Catalog, ChangedList, Conflict, build_catalog, catal
 from .config.models import ProxyConfig, ServerConfig
 from .core.observe import NULL_OBSERVER, Observer
 from .upstream.caller import ClientDirectory
+from .upstream.credentials import UpstreamCredentials
 from .upstream.supervisor import Upstream, UpstreamState
 from .upstream.transports import TransportFactory, open_transport
 
@@ -37,9 +38,11 @@ class Registry:
         config: ProxyConfig,
         transport_factory: TransportFactory = open_transport,
         observer: Observer = NULL_OBSERVER,
+        credentials: UpstreamCredentials | None = None,
     ) -> None:
         self.config = config
         self.observer = observer
+        self.credentials = credentials
         self._transport_factory = transport_factory
         self.client_directory = ClientDirectory()  # the front says how to reach its clients
         self.upstreams: dict[str, Upstream] = {server.name: self._make_upstream(server) for server in config.servers}
@@ -63,6 +66,7 @@ class Registry:
             on_resource_updated=self._resource_updated,
             observer=self.observer,
             clients=self.client_directory,
+            credentials=self.credentials.for_server(server) if self.credentials is not None else None,
         )
 
     @property

@@ -30,6 +30,7 @@ COMPOSITION = (
     "mcp_proxy.reload",
     "mcp_proxy.http_app",
     "mcp_proxy.listeners",
+    "mcp_proxy.sign_in_command",
     "mcp_proxy.__main__",
 )
 """The top-level modules of the proxy that put the layers together (the process, its routes, its

@@ -29,6 +29,7 @@ from mcp_proxy.config.front_auth import FrontOAuth
 from mcp_proxy.config.policy import ServerPolicy
 from mcp_proxy.config.problems import FieldProblems
 from mcp_proxy.config.security import SecuritySection
+from mcp_proxy.config.upstream_auth import UpstreamAuth, parse_upstream_auth, token_store_problem
 
 __all__ = [
     "Isolation",
@@ -53,7 +54,7 @@ _ROOT_SCHEME = "file://"
 _TRANSPORT_ALIASES = {"streamable-http": "http", "streamable_http": "http", "streamablehttp": "http"}
 _STDIO_ONLY_FIELDS = ("command", "module", "args", "env", "cwd")
 _MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
-_REMOTE_ONLY_FIELDS = ("url", "headers")
+_REMOTE_ONLY_FIELDS = ("url", "headers", "auth")
 
 
 def _context(info: ValidationInfo) -> Mapping[str, Any]:
@@ -93,6 +94,19 @@ class ProxySection(BaseModel):
     """`file://` URIs given to servers that ask for roots when no client can be asked (servers may set their own)."""
     auth: FrontOAuth | None = None
     """`[proxy.auth]`: the HTTP front as an OAuth-protected resource (see `config/front_auth.py`)."""
+    token_store: SecretStr | None = None
+    """Where sign-in tokens of remote servers are kept: `sqlite:///path` or `redis://host:port/db`.
+    None keeps them in `tokens.db` under the user's state folder (`$XDG_STATE_HOME/manifold`)."""
+
+    @field_validator("token_store")
+    @classmethod
+    def _check_token_store(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        text = value.get_secret_value() if value is not None else ""
+        if value is None or (not _context(info).get("interpolated", True) and "${" in text):
+            return value
+        if problem := token_store_problem(text):
+            raise ValueError(problem)
+        return value
 
     @field_validator("separator")
     @classmethod
@@ -148,6 +162,8 @@ class ServerConfig(ServerPolicy):
     """fnmatch globs on upstream tool names; only matching tools are exposed."""
     exclude_tools: list[str] = Field(default_factory=list[str])
     """fnmatch globs on upstream tool names to hide, applied after `include_tools`."""
+    auth: UpstreamAuth | None = None
+    """How the proxy signs in to the server (sse and http only): `oauth` or `client_credentials`."""
 
     @property
     def exposed_prefix(self) -> str:
@@ -214,6 +230,11 @@ class ServerConfig(ServerPolicy):
                 for key, item in items
             }
         return cast(object, value)
+
+    @field_validator("auth", mode="before")
+    @classmethod
+    def _parse_auth(cls, value: Any) -> Any:
+        return parse_upstream_auth(value)
 
     @field_validator("module")
     @classmethod
@@ -285,6 +306,10 @@ class ServerConfig(ServerPolicy):
                 for field in _STDIO_ONLY_FIELDS
                 if getattr(self, field)
             )
+            if self.auth is not None and any(name.lower() == "authorization" for name in self.headers):
+                problems.append(
+                    ("headers.Authorization", "cannot be set together with auth, which sends its own; remove one")
+                )
         if problems:
             raise FieldProblems(problems)
         return self

@@ -82,6 +82,9 @@ class _TomlWriter:
     def value(self, value: Any) -> str:
         if isinstance(value, SecretStr):
             return self.text(value.get_secret_value()) if self.reveal_secrets else _toml_string(SECRET_MASK)
+        if isinstance(value, BaseModel):  # an inline table such as `auth`: its kind first, then what differs
+            kind = getattr(value, "type", None)
+            value = {**({"type": kind} if isinstance(kind, str) else {}), **dict(_changed(value))}
         if isinstance(value, bool):
             return "true" if value else "false"
         if isinstance(value, int | float):

@@ -31,6 +31,7 @@ def status_document(registry: Registry, cache: ResourceCache | None = None) -> d
         if not upstream.config.enabled:
             continue
         info = upstream.status()
+        sign_in = info.get("auth", {}).get("sign_in")
         servers.append(
             {
                 "name": info["name"],
@@ -42,6 +43,7 @@ def status_document(registry: Registry, cache: ResourceCache | None = None) -> d
                 "prompts": info["counts"]["prompts"],
                 "last_error": info["last_error"],
                 "retry_in_s": info["retry_in_s"],
+                **({"sign_in": sign_in} if sign_in else {}),
             }
         )
     document: dict[str, Any] = {"servers": servers}

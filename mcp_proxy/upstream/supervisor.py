@@ -18,6 +18,9 @@ States::
          ^          \\        /
          |           v      v         (connection lost, or `health_failures` checks failed)
          +-------- down <--+          (retried after an exponential, jittered backoff)
+         |
+         +--- login_required          (the server refused what the token store holds: waits for
+                                       `mcp-proxy login NAME`, then connects again)
 
 Every request passes the server's `CallGate` (circuit breaker, concurrency limit, timeouts).
 """
@@ -44,6 +47,7 @@ from ..config.models import ServerConfig
 from ..core.errors import UpstreamTimeout, UpstreamUnavailable
 from ..core.observe import NULL_OBSERVER, Observer, Outcome, outcome_of
 from .caller import Caller, ClientDirectory
+from .credentials import ServerCredentials
 from .eras import MODERN, EraMemory
 from .feed import UpstreamFeed
 from .flights import Flights
@@ -68,6 +72,7 @@ class UpstreamState(enum.StrEnum):
     READY = "ready"
     DEGRADED = "degraded"
     DOWN = "down"
+    LOGIN_REQUIRED = "login_required"
     DISABLED = "disabled"
 
 
@@ -85,8 +90,10 @@ class Upstream(ForwardedRequests):
         on_resource_updated: ResourceUpdatedCallback | None = None,
         observer: Observer = NULL_OBSERVER,
         clients: ClientDirectory | None = None,
+        credentials: ServerCredentials | None = None,
     ) -> None:
         self.config = config
+        self._credentials = credentials
         self._observer = observer
         self.state = UpstreamState.CONNECTING if config.enabled else UpstreamState.DISABLED
         self.last_error: str | None = None
@@ -151,6 +158,7 @@ class Upstream(ForwardedRequests):
                 if self.connected_at is not None or self.failed_attempts:
                     self.restarts += 1
                 self._set_state(UpstreamState.CONNECTING)
+                noted = self._credentials.needs_noted if self._credentials is not None else 0
                 try:
                     await self._connect_and_serve()
                     self.last_error = self.last_error or "connection closed by the server"
@@ -161,6 +169,8 @@ class Upstream(ForwardedRequests):
                     self.last_error = connection_failure(self.config, exc)
                 self._link = None
                 self.connected_at = None
+                if await self._waited_for_sign_in(noted):
+                    continue
                 self.failed_attempts += 1
                 limit = self.config.reconnect_attempts
                 if limit and self.failed_attempts >= limit:
@@ -194,6 +204,8 @@ class Upstream(ForwardedRequests):
             self.last_error = None
             self.health_failures = 0
             self._gate.breaker.reset()
+            if self._credentials is not None and self._credentials.needed and not self._credentials.needed.step_up:
+                self._credentials.needed = None  # the server accepts what the proxy holds now
             self._set_state(UpstreamState.READY)
             log.info(
                 "upstream_ready",
@@ -214,6 +226,28 @@ class Upstream(ForwardedRequests):
                     tg.cancel_scope.cancel()
             finally:
                 self._link_tg = None
+
+    async def _waited_for_sign_in(self, noted: int) -> bool:
+        """If the attempt failed for want of a sign-in, wait in `login_required` until one is made."""
+        credentials = self._credentials
+        if credentials is None or credentials.needed is None or credentials.needs_noted == noted:
+            return False
+        self.last_error = credentials.instruction()
+        self.next_retry_at = None
+        self._set_state(UpstreamState.LOGIN_REQUIRED)
+        log.warning("upstream_login_required", server=self.name, error=self.last_error)
+        self.settled.set()
+        await credentials.wait_for_change()
+        return True
+
+    def _sign_in_error(self, noted: int, link: OpenSession) -> UpstreamUnavailable | None:
+        """The error for a request the server refused for want of a sign-in (or of more scopes)."""
+        credentials = self._credentials
+        if credentials is None or credentials.needed is None or credentials.needs_noted == noted:
+            return None
+        if not credentials.needed.step_up:
+            link.closed.set()  # reconnect: the attempt finds the server in `login_required`
+        return UpstreamUnavailable(self.name, credentials.instruction())
 
     async def _note_stability(self) -> None:
         # Only a connection that stays up resets the backoff: a server that dies right after
@@ -320,10 +354,13 @@ class Upstream(ForwardedRequests):
                 link, flights = await self._link_for(caller)
                 if caller is not None:
                     caller.admitted(deadline)
+                noted = self._credentials.needs_noted if self._credentials is not None else 0
                 try:
                     with flights.carrying(caller):
                         result = await operation(link.session, deadline)
                 except MCPError as exc:
+                    if (refused := self._sign_in_error(noted, link)) is not None:
+                        raise refused from exc
                     if exc.code == types.CONNECTION_CLOSED:
                         breaker.record_failure()
                         link.closed.set()
@@ -363,6 +400,8 @@ class Upstream(ForwardedRequests):
     def _unavailable_reason(self) -> str:
         if self.state == UpstreamState.DISABLED:
             return "is disabled in the configuration"
+        if self.state == UpstreamState.LOGIN_REQUIRED and self.last_error:
+            return self.last_error
         if self.state == UpstreamState.CONNECTING:
             return "is still connecting" + (f" (last error: {self.last_error})" if self.last_error else "")
         reason = f"is unavailable ({self.last_error})" if self.last_error else "is unavailable"
@@ -416,4 +455,5 @@ class Upstream(ForwardedRequests):
             "health_failures": self.health_failures,
             "listing_problems": list(self._lists.problems),
             **self._gate.status(),
+            **({"auth": self._credentials.status()} if self._credentials is not None else {}),
         }

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Protocol
 
 import httpx2
 from mcp.client._transport import TransportStreams  # pyright: ignore[reportPrivateUsage]
@@ -32,22 +33,33 @@ from .stdio import stdio_upstream
 
 log = get_logger(__name__)
 
+
+class AuthSource(Protocol):
+    """Where an HTTP transport gets the `httpx2.Auth` it sends a server's requests with."""
+
+    def auth_for(self, config: ServerConfig) -> httpx2.Auth | None:
+        """The authentication for `config`'s server, or None."""
+        ...
+
+
 TransportFactory = Callable[[ServerConfig], AbstractAsyncContextManager[TransportStreams]]
 """Opens the connection to one configured server; tests substitute in-memory servers."""
 
 
 def open_transport(
-    config: ServerConfig, prelaunched: Prelaunched | None = None
+    config: ServerConfig, prelaunched: Prelaunched | None = None, credentials: AuthSource | None = None
 ) -> AbstractAsyncContextManager[TransportStreams]:
     """Return the context manager that connects to `config`'s server over its transport.
 
-    A stdio server adopts its child from `prelaunched` when one was started ahead of time.
+    A stdio server adopts its child from `prelaunched` when one was started ahead of time. An
+    HTTP server with `auth` sends its requests with the provider `credentials` holds for it.
     """
     if config.transport == "stdio":
         return _stdio(config, prelaunched)
+    auth = credentials.auth_for(config) if credentials is not None else None
     if config.transport == "sse":
-        return _sse(config)
-    return _streamable_http(config)
+        return _sse(config, auth)
+    return _streamable_http(config, auth)
 
 
 @asynccontextmanager
@@ -69,24 +81,25 @@ async def _stdio(config: ServerConfig, prelaunched: Prelaunched | None) -> Async
 
 
 @asynccontextmanager
-async def _sse(config: ServerConfig) -> AsyncGenerator[TransportStreams]:
+async def _sse(config: ServerConfig, auth: httpx2.Auth | None) -> AsyncGenerator[TransportStreams]:
     assert config.url is not None
     async with sse_client(
         config.url,
         headers=reveal_secrets(dict(config.headers)) or None,
         timeout=HTTP_CONNECT_TIMEOUT,
         sse_read_timeout=HTTP_STREAM_READ_TIMEOUT,
+        auth=auth,
     ) as streams:
         yield streams
 
 
 @asynccontextmanager
-async def _streamable_http(config: ServerConfig) -> AsyncGenerator[TransportStreams]:
+async def _streamable_http(config: ServerConfig, auth: httpx2.Auth | None) -> AsyncGenerator[TransportStreams]:
     assert config.url is not None
     timeout = httpx2.Timeout(HTTP_CONNECT_TIMEOUT, read=HTTP_STREAM_READ_TIMEOUT)
     headers = reveal_secrets(dict(config.headers))
     async with (
-        httpx2.AsyncClient(headers=headers, timeout=timeout) as http_client,
+        httpx2.AsyncClient(headers=headers, timeout=timeout, auth=auth) as http_client,
         streamable_http_client(config.url, http_client=http_client) as streams,
     ):
         yield streams

@@ -84,7 +84,7 @@ def test_numbers_in_env_and_headers_become_strings(tmp_path: Path) -> None:
         ("comand = 'x'", "did you mean 'command'?"),
         ("type = 'stdio'", "did you mean 'transport'?"),
         ("disabled = true", "did you mean 'enabled'?"),
-        ("zzz = 1", "the settings are: args, breaker_failures"),
+        ("zzz = 1", "the settings are: args, auth, breaker_failures"),
     ],
 )
 def test_an_unknown_server_setting_is_an_error_with_a_suggestion(tmp_path: Path, line: str, suggestion: str) -> None:
