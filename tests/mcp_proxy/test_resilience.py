@@ -45,7 +45,7 @@ from tests.processes import (
 
 from .faults import list_changed_counter, tool_texts, wait_until
 from .http_support import INITIALIZE, MCP_HEADERS
-from .test_upstream_transports import refused_port
+from .test_upstream_transports import refusing_port
 
 pytestmark = pytest.mark.anyio
 
@@ -161,38 +161,40 @@ async def test_an_upstream_killed_mid_call_fails_that_call_within_a_second_and_c
 async def test_an_http_upstream_down_at_start_up_joins_when_it_comes_up_and_fails_cleanly_when_it_goes(
     tmp_path: Path,
 ) -> None:
-    port = refused_port()  # nothing listens there until the test starts the server
-    records = states(tmp_path, "local")
-    remote = {
-        "transport": "http",
-        "url": f"http://127.0.0.1:{port}/mcp",
-        "health_interval": 0.2,
-        "health_timeout": 1.0,
-        "health_failures": 1,
-        **QUICK_RECONNECT,
-    }
-    config = config_of({"remote": remote, "local": faulty("local", records["local"])}, startup_timeout=5)
-    told, on_message = list_changed_counter()
-    async with (
-        running_proxy(config, watch=False) as proxy,
-        Client(proxy.server.server, mode="legacy", cache=None, message_handler=on_message) as client,
-    ):
-        upstream = proxy.registry.upstreams["remote"]
-        at_start = status_of(proxy, "remote")
-        with pytest.raises(MCPError) as unknown:
-            await client.call_tool("remote__echo", {"message": "too early"})
+    with refusing_port() as refusing:  # refused until the test starts the server on its port
+        port = refusing.getsockname()[1]
+        records = states(tmp_path, "local")
+        remote = {
+            "transport": "http",
+            "url": f"http://127.0.0.1:{port}/mcp",
+            "health_interval": 0.2,
+            "health_timeout": 1.0,
+            "health_failures": 1,
+            **QUICK_RECONNECT,
+        }
+        config = config_of({"remote": remote, "local": faulty("local", records["local"])}, startup_timeout=5)
+        told, on_message = list_changed_counter()
+        async with (
+            running_proxy(config, watch=False) as proxy,
+            Client(proxy.server.server, mode="legacy", cache=None, message_handler=on_message) as client,
+        ):
+            upstream = proxy.registry.upstreams["remote"]
+            at_start = status_of(proxy, "remote")
+            with pytest.raises(MCPError) as unknown:
+                await client.call_tool("remote__echo", {"message": "too early"})
 
-        args = [sys.executable, "-m", FAULTY_MODULE, "--name", "remote", "--http", str(port)]
-        async with spawn(args, ready=example_ready) as server:
-            await wait_until(lambda: ready(upstream), RECOVERY_DEADLINE)
-            await wait_until(lambda: told[0] >= 1)
-            joined = await client.call_tool("remote__echo", {"message": "hello"})
-            server.process.kill()
-            await server.process.wait()
-            await wait_until(lambda: upstream.state == UpstreamState.DOWN, RECOVERY_DEADLINE)
-            gone = await client.call_tool("remote__echo", {"message": "anyone?"})
-        local = await client.call_tool("local__echo", {"message": "fine"})
-        after = status_of(proxy, "remote")
+            refusing.close()
+            args = [sys.executable, "-m", FAULTY_MODULE, "--name", "remote", "--http", str(port)]
+            async with spawn(args, ready=example_ready) as server:
+                await wait_until(lambda: ready(upstream), RECOVERY_DEADLINE)
+                await wait_until(lambda: told[0] >= 1)
+                joined = await client.call_tool("remote__echo", {"message": "hello"})
+                server.process.kill()
+                await server.process.wait()
+                await wait_until(lambda: upstream.state == UpstreamState.DOWN, RECOVERY_DEADLINE)
+                gone = await client.call_tool("remote__echo", {"message": "anyone?"})
+            local = await client.call_tool("local__echo", {"message": "fine"})
+            after = status_of(proxy, "remote")
     # While nothing listens the server retries every fraction of a second: down, or briefly connecting.
     not_up = ("down", "connecting")
     assert at_start["state"] in not_up

@@ -9,7 +9,8 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -138,15 +139,23 @@ async def test_the_database_is_fully_usable_over_each_upstream_transport_and_pro
                 await assert_database_usable(client)
 
 
-def refused_port() -> int:
-    """A port nothing listens on: bound once to pick it, then released."""
+@contextmanager
+def refusing_port() -> Iterator[socket.socket]:
+    """A loopback socket bound and never listening: connections to its port are refused while it
+    is held. Holding it (rather than picking a free port and letting it go) keeps the port from
+    being taken meanwhile, also as the source port of the proxy's own connection attempts, which
+    on a free ephemeral port can connect to themselves. Close it early to let a server bind there."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        yield sock
 
 
 async def test_dead_upstreams_at_start_up_do_not_delay_or_break_the_others(db_path: Path) -> None:
-    port = refused_port()
+    with refusing_port() as refusing:
+        await _dead_upstreams_do_not_break_the_others(db_path, refusing.getsockname()[1])
+
+
+async def _dead_upstreams_do_not_break_the_others(db_path: Path, port: int) -> None:
     config = proxy_config(
         {
             "database": stdio_database(db_path),
