@@ -141,9 +141,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if problems := launch_problems(config):
             print(f"mcp-proxy: {ConfigError(problems)}", file=sys.stderr)
             return EXIT_CONFIG_ERROR
-        from .sign_in_command import describe_sign_ins
+        sign_ins: dict[str, str] = {}
+        if any(server.auth is not None for server in config.servers):
+            # Only servers that sign in need the token store and the SDK's OAuth models.
+            from .sign_in_command import describe_sign_ins
 
-        print(render_check(config, describe_sign_ins(config)))
+            sign_ins = describe_sign_ins(config)
+        print(render_check(config, sign_ins))
         return EXIT_OK
     if args.command == "tools":
         return anyio.run(_print_tools, config, args.json)

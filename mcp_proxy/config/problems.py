@@ -113,9 +113,11 @@ def translate_validation_error(
         owner, setting = _locate(model, loc)
         cause = detail.get("ctx", {}).get("error")
         if isinstance(cause, FieldProblems):
+            # Names are relative to the field whose validator raised; None is that field itself.
             within = f"{prefix}{field}." if field else prefix
+            itself = prefix + field if field else None
             problems.extend(
-                ConfigProblem(source, message, server, within + name if name else None)
+                ConfigProblem(source, message, server, within + name if name else itself)
                 for name, message in cause.problems
             )
             continue

@@ -108,7 +108,8 @@ _EXPECTED = {
 
 
 def parse_upstream_auth(value: Any) -> Any:
-    """Validate a raw `auth` table into its model, reporting every mistake as `auth.<field>`.
+    """Validate a raw `auth` table into its model, reporting every mistake by its key in the table
+    (shown as `auth.<key>`; None for the table itself).
 
     Raises:
         FieldProblems: what is wrong with the table, each naming its field and the fix.
@@ -116,14 +117,14 @@ def parse_upstream_auth(value: Any) -> Any:
     if value is None or isinstance(value, OAuthAuth | ClientCredentialsAuth):
         return cast(object, value)
     if not isinstance(value, Mapping):
-        raise FieldProblems([("auth", 'must be a table, e.g. auth = { type = "oauth" }')])
+        raise FieldProblems([(None, 'must be a table, e.g. auth = { type = "oauth" }')])
     table = cast(Mapping[str, Any], value)
     kind = table.get("type")
     model = AUTH_TYPES.get(kind) if isinstance(kind, str) else None
     if model is None:
         choices = " or ".join(repr(name) for name in AUTH_TYPES)
         got = "nothing" if kind is None else repr(kind)
-        raise FieldProblems([("auth.type", f"must be {choices}, got {got}")])
+        raise FieldProblems([("type", f"must be {choices}, got {got}")])
     try:
         return model.model_validate(dict(table))
     except ValidationError as exc:
@@ -132,7 +133,7 @@ def parse_upstream_auth(value: Any) -> Any:
 
 def _problem(detail: Any, model: type[BaseModel]) -> tuple[str | None, str]:
     loc = [str(part) for part in detail["loc"]]
-    field = "auth." + ".".join(loc) if loc else "auth"
+    field = ".".join(loc) or None
     top = loc[0] if loc else ""
     if detail["type"] == "extra_forbidden":
         return field, unknown_key_message(top, [name for name in model.model_fields if name != "type"])
