@@ -27,5 +27,8 @@ def describe_failure(exc: BaseException) -> str:
         return "connection closed"
     if isinstance(exc, httpx2.ConnectError | ConnectionRefusedError):
         return f"cannot connect: {_connect_reason(exc)}"
+    if isinstance(exc, httpx2.ReadError | httpx2.WriteError | httpx2.RemoteProtocolError):
+        # The transport names the broken read or write, often with no text: say what it means.
+        return f"connection lost ({type(exc).__name__}{': ' + str(exc) if str(exc) else ''})"
     text = str(exc) or type(exc).__name__
     return f"{type(exc).__name__}: {text}"

@@ -194,6 +194,8 @@ async def test_an_http_upstream_down_at_start_up_joins_when_it_comes_up_and_fail
                 await wait_until(lambda: upstream.state == UpstreamState.DOWN, RECOVERY_DEADLINE)
                 gone = await client.call_tool("remote__echo", {"message": "anyone?"})
             local = await client.call_tool("local__echo", {"message": "fine"})
+            # The drop itself reads as a lost connection; the next attempt finds nothing listening.
+            await wait_until(lambda: "refused" in (status_of(proxy, "remote")["last_error"] or ""), RECOVERY_DEADLINE)
             after = status_of(proxy, "remote")
     # While nothing listens the server retries every fraction of a second: down, or briefly connecting.
     not_up = ("down", "connecting")

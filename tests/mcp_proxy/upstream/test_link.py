@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx2
 import pytest
 
 from manifold_common.failures import describe_failure
@@ -43,3 +44,10 @@ def test_other_failures_are_described_as_any_failure_is() -> None:
     config = make_config({"remote": {"transport": "http", "url": "http://127.0.0.1:9/mcp", "command": None}}).servers[0]
     failure = RuntimeError("handshake went wrong")
     assert connection_failure(config, failure) == describe_failure(failure)
+
+
+@pytest.mark.parametrize("broken", [httpx2.ReadError(""), httpx2.RemoteProtocolError("peer closed connection")])
+def test_a_connection_broken_mid_stream_is_described_as_lost(broken: Exception) -> None:
+    described = describe_failure(broken)
+    assert described.startswith("connection lost (")
+    assert type(broken).__name__ in described and "ReadError: ReadError" not in described
