@@ -17,6 +17,7 @@ from typing import Any
 
 import anyio
 import httpx2
+import mcp_types as types
 import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
@@ -140,3 +141,33 @@ async def test_the_tokens_of_a_link_with_a_principal_are_kept_for_that_principal
     assert personal is not None and personal.tokens is not None
     assert shared_record is None or shared_record.tokens is None  # the shared credentials are untouched
     assert still["state"] == "login_required"
+
+
+async def test_a_refused_consent_ends_on_a_page_saying_so_and_the_server_keeps_waiting(
+    authorization_server: AuthorizationServer, tmp_path: Path
+) -> None:
+    async with (
+        protected_upstream(authorization_server) as upstream,
+        running_front(upstream, tmp_path / "t.db") as front,
+    ):
+        await front.wait_for_state("login_required")
+        async with (
+            httpx2.AsyncClient(headers=HEADERS, timeout=DEADLINE) as mcp_http,
+            Client(streamable_http_client(f"{front.base}/mcp", http_client=mcp_http), cache=None) as client,
+        ):
+            status = await client.read_resource(STATUS_URI)
+        content = status.contents[0]
+        assert isinstance(content, types.TextResourceContents)
+        (shown,) = json.loads(content.text)["servers"]
+        start = await front.http.get(shown["sign_in_url"])
+        authorization = httpx2.URL(start.headers["location"])
+        callback = authorization.params["redirect_uri"]
+        state = authorization.params["state"]
+        denied = await front.http.get(
+            callback, params={"error": "access_denied", "error_description": "no", "state": state}
+        )
+        after = await front.remote_status()
+    assert shown["sign_in"] == "mcp-proxy login remote"
+    assert shown["sign_in_url"].startswith(f"{front.base}/oauth/sign-in/remote?ticket=")
+    assert denied.status_code == 403 and "access_denied" in denied.text
+    assert after["state"] == "login_required" and after["auth"]["signed_in"] is False
