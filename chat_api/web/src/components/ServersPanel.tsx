@@ -32,7 +32,7 @@ function SignIn({ server }: { server: UpstreamInfo }) {
         >
           Sign in
         </a>
-        <span className="muted small"> opens the sign-in in a new tab; this panel updates once it is done</span>
+        <span className="muted small"> in a new tab</span>
       </p>
     );
   }
