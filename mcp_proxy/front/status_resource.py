@@ -23,6 +23,9 @@ from .resource_cache import ResourceCache
 def status_document(registry: Registry, cache: ResourceCache | None = None) -> dict[str, Any]:
     """What the status resource says now (no secrets: names, states and counts only).
 
+    A server waiting for a sign-in carries how to sign in: the command, and with an HTTP front
+    a sign-in link whose ticket expires within minutes (readable only by the front's clients).
+
     With `cache`, the resource cache's size is reported too (`resource_cache`): a client that
     reaches the proxy only over MCP (the chat service) has no other way to see it.
     """
@@ -31,7 +34,8 @@ def status_document(registry: Registry, cache: ResourceCache | None = None) -> d
         if not upstream.config.enabled:
             continue
         info = upstream.status()
-        sign_in = info.get("auth", {}).get("sign_in")
+        auth = info.get("auth", {})
+        sign_in = {key: auth[key] for key in ("sign_in", "sign_in_url") if auth.get(key)}
         servers.append(
             {
                 "name": info["name"],
@@ -43,7 +47,7 @@ def status_document(registry: Registry, cache: ResourceCache | None = None) -> d
                 "prompts": info["counts"]["prompts"],
                 "last_error": info["last_error"],
                 "retry_in_s": info["retry_in_s"],
-                **({"sign_in": sign_in} if sign_in else {}),
+                **sign_in,
             }
         )
     document: dict[str, Any] = {"servers": servers}
