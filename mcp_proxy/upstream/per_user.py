@@ -108,12 +108,20 @@ class UserCredentials:
             SignInRequired: the user has never signed in, or their sign-in stopped working.
         """
         credentials = self.of(user)
-        if user not in self._loaded:
-            await credentials.storage.reload()
-            self._loaded.add(user)
         need = credentials.needed
         if need is not None and not need.step_up:
-            raise self.required(user)
+            # Refused: only a sign-in made since (a newer record) can help.
+            if await self._store.version(credentials.key) == credentials.storage.version:
+                raise self.required(user)
+            credentials.needed = None
+            self._loaded.discard(user)
+        if user not in self._loaded or credentials.storage.tokens() is None:
+            # Read at first use, and again while there is nothing: a sign-in works at once, not at the next poll.
+            await credentials.storage.reload()
+            credentials.provider.forget()
+            self._loaded.add(user)
+            if credentials.storage.tokens() is not None:
+                await self.count()  # one more user signed in, most likely
         if credentials.storage.tokens() is None:
             raise self.required(user)
         return credentials
