@@ -23,6 +23,7 @@ from .reload import watch_config
 from .settings import DEFAULT_DRAIN_TIMEOUT
 from .upstream.credentials import UpstreamCredentials
 from .upstream.prelaunch import Prelaunched
+from .upstream.sign_in_links import SignInLinks
 from .upstream.transports import TransportFactory, open_transport
 
 log = get_logger(__name__)
@@ -50,6 +51,7 @@ async def running_proxy(
     *,
     watch: bool = True,
     prelaunched: Prelaunched | None = None,
+    sign_in_links: SignInLinks | None = None,
 ) -> AsyncGenerator[Proxy]:
     """Connect to every upstream, wait for start-up to settle, and serve until the block exits.
 
@@ -57,11 +59,14 @@ async def running_proxy(
     with their whole process tree on the way out. With `watch`, edits of the configuration file
     (and SIGHUP) are applied while running. Upstreams connect with `transport_factory`, by
     default the real transports, whose stdio servers adopt the children `prelaunched` started
-    ahead of time.
+    ahead of time. `sign_in_links` (an HTTP front's) puts a sign-in link beside every
+    server that waits for a person to sign in.
     """
     silence_sdk_deprecations()
     token_store = config.proxy.token_store
-    credentials = UpstreamCredentials(token_store.get_secret_value() if token_store is not None else None)
+    credentials = UpstreamCredentials(
+        token_store.get_secret_value() if token_store is not None else None, links=sign_in_links
+    )
     if any(server.auth is not None for server in config.servers):
         _ = credentials.store  # a store that cannot be opened stops the start, saying why
     transports = transport_factory or partial(open_transport, prelaunched=prelaunched, credentials=credentials)

@@ -8,6 +8,7 @@ import os
 import socket
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
@@ -205,7 +206,7 @@ def _serve_front(
 ) -> int:
     from .app import serve_stdio
     from .http_app import FrontOptions
-    from .listeners import SIDE_LISTENER_HOST, listening_socket
+    from .listeners import SIDE_LISTENER_HOST, browsable_url, listening_socket
 
     transport: FrontTransport = args.transport or settings.transport
     try:
@@ -224,7 +225,9 @@ def _serve_front(
         return EXIT_OK
     options = FrontOptions.from_settings(settings, args.host)
     port = settings.port if args.port is None else args.port
-    _serve_http(config, listening_socket(options.host, port), options, settings.drain_timeout, loop, children)
+    sock = listening_socket(options.host, port)
+    options = replace(options, own_url=browsable_url(sock))
+    _serve_http(config, sock, options, settings.drain_timeout, loop, children)
     return EXIT_OK
 
 

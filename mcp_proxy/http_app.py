@@ -8,6 +8,8 @@ Every MCP route runs the same guards, outermost first: Host/Origin validation (4
 bearer authentication when static tokens or `[proxy.auth]` are configured (401/403, see
 `front/auth.py` and `front/oauth_resource.py`), the per-session rate limit (429) and the body size
 limit (413). With `[proxy.auth]`, the protected-resource metadata documents are served too.
+The sign-in routes (`/oauth/sign-in/{server}`, `/oauth/callback`, see `front/sign_in_routes.py`)
+are reached by browsers, which carry a signed ticket instead of a token.
 Health and metrics routes are described in `health.py`.
 """
 
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import AsyncGenerator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,11 +43,13 @@ from .front.http_shutdown import CountRequests, FrontActivity
 from .front.limits import BodyLimitGuard, ConnectionCap, RateLimiter, RateLimitGuard
 from .front.oauth_resource import OAuthGuard, ProtectedResource
 from .front.server import ProxyServer
+from .front.sign_in_routes import WebSignIns
 from .front.token_verifiers import TokenChecker, build_verifier
 from .health import health_routes
 from .metrics import ProxyMetrics
 from .settings import DEFAULT_HOST, RuntimeSettings, split_list
 from .upstream.prelaunch import Prelaunched
+from .upstream.sign_in_links import SignInLinks
 from .upstream.transports import TransportFactory
 
 log = get_logger(__name__)
@@ -65,6 +69,8 @@ class FrontOptions:
     extra_cors_origins: tuple[str, ...] = ()
     env_tokens: tuple[SecretStr, ...] = ()
     metrics_auth: bool = False
+    own_url: str | None = None
+    """The address the front listens at, as a browser on this machine reaches it (`http://127.0.0.1:8000`)."""
 
     @classmethod
     def from_settings(cls, settings: RuntimeSettings, host: str | None = None) -> FrontOptions:
@@ -190,6 +196,9 @@ def build_http_app(
     verifier = build_verifier(oauth) if oauth is not None else None
     token_guard = _auth_guard(tokens, resource, verifier, metrics)
     guards = _mcp_guards(config, policy, token_guard, metrics)
+    base_url = sign_in_base_url(config, options)
+    links = SignInLinks(base_url) if base_url is not None else None
+    sign_ins = WebSignIns(links, lambda: holder.proxy.registry if holder.proxy else None) if links else None
 
     async def handle_sse(scope: Scope, receive: Receive, send: Send) -> None:
         server = holder.require().server.server
@@ -208,7 +217,12 @@ def build_http_app(
         warn_about_exposure(config, options, tokens, policy)
         if oauth is not None:
             log.info("front_oauth", issuer=oauth.issuer, public_url=oauth.public_url, verify=oauth.verify)
-        async with running_proxy(config, transport_factory, observer=metrics, prelaunched=prelaunched) as proxy:
+        running = running_proxy(
+            config, transport_factory, observer=metrics, prelaunched=prelaunched, sign_in_links=links
+        )
+        async with running as proxy, AsyncExitStack() as stack:
+            if sign_ins is not None:
+                await stack.enter_async_context(sign_ins.running())
             metrics.attach(proxy)
             if activity is not None:
                 # A call whose round is out with its client waits for a retry that shutdown refuses.
@@ -227,13 +241,14 @@ def build_http_app(
                 if verifier is not None:
                     await verifier.aclose()
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route(MCP_PATH, holder, methods=["GET", "POST", "DELETE"], middleware=guards),
             # An ASGI endpoint: the event stream is the whole response, and nothing may follow it.
             Route(SSE_PATH, _AsgiEndpoint(handle_sse), methods=["GET"], middleware=guards),
             Mount(MESSAGES_PATH, app=sse.handle_post_message, middleware=guards),
             *(resource.routes() if resource is not None else []),
+            *(sign_ins.routes() if sign_ins is not None else []),
             *health_routes(
                 lambda: holder.proxy,
                 metrics,
@@ -247,6 +262,17 @@ def build_http_app(
         ],
         lifespan=lifespan,
     )
+    app.state.sign_in_links = links  # for code that hands out links beside the front (None without a base URL)
+    return app
+
+
+def sign_in_base_url(config: ProxyConfig, options: FrontOptions) -> str | None:
+    """Where browsers reach the front for sign-ins: `[proxy] public_url`, `[proxy.auth] public_url`, or its address."""
+    if config.proxy.public_url is not None:
+        return config.proxy.public_url
+    if config.proxy.auth is not None:
+        return config.proxy.auth.public_url
+    return options.own_url
 
 
 def _auth_guard(

@@ -59,6 +59,19 @@ def socket_url(sock: socket.socket, path: str = "") -> str:
     return f"http://{shown}:{port}{path}"
 
 
+def browsable_url(sock: socket.socket) -> str:
+    """`socket_url`, with an address that listens on every interface replaced by the loopback one.
+
+    A browser cannot open `http://0.0.0.0:8000`; on this machine it reaches the front at
+    `http://127.0.0.1:8000` (other machines need `[proxy] public_url`).
+    """
+    host, port = sock.getsockname()[:2]
+    if host in ("0.0.0.0", "::"):
+        host = "127.0.0.1" if host == "0.0.0.0" else "::1"
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
 class EmbeddedServer(uvicorn.Server):
     """A uvicorn server that runs inside another program's event loop and leaves signals alone.
 

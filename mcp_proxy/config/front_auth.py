@@ -50,6 +50,17 @@ def url_problem(value: str, what: str, example: str) -> str | None:
     return None
 
 
+def checked_public_url(value: str) -> str:
+    """`value` as the front's base address (no trailing slash), or ValueError saying what to write."""
+    if problem := url_problem(value, "the address clients use", "https://mcp.example.com"):
+        raise ValueError(problem)
+    if urlsplit(value).path.rstrip("/").endswith(("/mcp", "/sse")):
+        raise ValueError(
+            f"is the base address without /mcp or /sse, got {value!r}; the proxy adds the endpoint paths itself"
+        )
+    return value.rstrip("/")
+
+
 class FrontOAuth(BaseModel):
     """`[proxy.auth]` with `type = "oauth"`: who issues the front's access tokens, and how to check them."""
 
@@ -85,13 +96,7 @@ class FrontOAuth(BaseModel):
     @field_validator("public_url")
     @classmethod
     def _normalise_public_url(cls, value: str) -> str:
-        if problem := url_problem(value, "the address clients use", "https://mcp.example.com"):
-            raise ValueError(problem)
-        if urlsplit(value).path.rstrip("/").endswith(("/mcp", "/sse")):
-            raise ValueError(
-                f"is the base address without /mcp or /sse, got {value!r}; the proxy adds the endpoint paths itself"
-            )
-        return value.rstrip("/")
+        return checked_public_url(value)
 
     @field_validator("issuer")
     @classmethod

@@ -25,7 +25,7 @@ from mcp_proxy.catalog.naming import (
     name_characters_problem,
     name_separator_problem,
 )
-from mcp_proxy.config.front_auth import FrontOAuth
+from mcp_proxy.config.front_auth import FrontOAuth, checked_public_url
 from mcp_proxy.config.policy import ServerPolicy
 from mcp_proxy.config.problems import FieldProblems
 from mcp_proxy.config.security import SecuritySection
@@ -100,6 +100,9 @@ class ProxySection(BaseModel):
     """`file://` URIs given to servers that ask for roots when no client can be asked (servers may set their own)."""
     auth: FrontOAuth | None = None
     """`[proxy.auth]`: the HTTP front as an OAuth-protected resource (see `config/front_auth.py`)."""
+    public_url: str | None = None
+    """Where browsers and clients reach the HTTP front ("https://mcp.example.com"), for the sign-in links
+    and their callback; by default `[proxy.auth] public_url`, else the address the front listens on."""
     token_store: SecretStr | None = None
     """Where sign-in tokens of remote servers are kept: `sqlite:///path` or `redis://host:port/db`.
     None keeps them in `tokens.db` under the user's state folder (`$XDG_STATE_HOME/manifold`)."""
@@ -113,6 +116,13 @@ class ProxySection(BaseModel):
         if problem := token_store_problem(text):
             raise ValueError(problem)
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or (not _context(info).get("interpolated", True) and "${" in value):
+            return value
+        return checked_public_url(value)
 
     @field_validator("separator")
     @classmethod

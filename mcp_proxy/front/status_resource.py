@@ -31,7 +31,8 @@ def status_document(registry: Registry, cache: ResourceCache | None = None) -> d
         if not upstream.config.enabled:
             continue
         info = upstream.status()
-        sign_in = info.get("auth", {}).get("sign_in")
+        auth = info.get("auth", {})
+        sign_in = {key: auth[key] for key in ("sign_in", "sign_in_url") if auth.get(key)}
         servers.append(
             {
                 "name": info["name"],
@@ -43,7 +44,7 @@ def status_document(registry: Registry, cache: ResourceCache | None = None) -> d
                 "prompts": info["counts"]["prompts"],
                 "last_error": info["last_error"],
                 "retry_in_s": info["retry_in_s"],
-                **({"sign_in": sign_in} if sign_in else {}),
+                **sign_in,
             }
         )
     document: dict[str, Any] = {"servers": servers}

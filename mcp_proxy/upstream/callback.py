@@ -132,11 +132,16 @@ def _request_target(head: bytes) -> str | None:
     return parts[1]
 
 
-async def _respond(stream: SocketStream, status: int, title: str, message: str) -> None:
-    body = (
+def sign_in_page(title: str, message: str) -> str:
+    """The small page a browser lands on at the end of a sign-in (both texts escaped)."""
+    return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head>"
         f"<body><h1>{html.escape(title)}</h1><p>{html.escape(message)}</p></body></html>"
-    ).encode()
+    )
+
+
+async def _respond(stream: SocketStream, status: int, title: str, message: str) -> None:
+    body = sign_in_page(title, message).encode()
     reason = {200: "OK", 400: "Bad Request", 404: "Not Found"}[status]
     head = (
         f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/html; charset=utf-8\r\n"

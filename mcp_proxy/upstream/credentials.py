@@ -2,7 +2,8 @@
 
 `UpstreamCredentials` holds one `ServerCredentials` per such server: the `httpx2.Auth` its HTTP
 transport sends requests with (`oauth.py`), whether a sign-in is needed and why, and the
-instruction that says how (`mcp-proxy login NAME`). It polls the token store, so a sign-in made
+instruction that says how (`mcp-proxy login NAME`, and with an HTTP front a sign-in link,
+`sign_in_links.py`). It polls the token store, so a sign-in made
 by `mcp-proxy login` (or by another replica) is picked up without a restart: the provider reads
 the store again, and a server waiting in `login_required` reconnects.
 
@@ -23,6 +24,7 @@ from manifold_common.logging import get_logger
 from ..config.models import ServerConfig
 from ..config.upstream_auth import ClientCredentialsAuth
 from .oauth import RunningClientCredentials, RunningProvider, SignInNeeded, StoredCredentials
+from .sign_in_links import SignInLinks
 from .token_backends import open_token_store
 from .token_store import StoreKey, TokenStore, TokenStoreError
 
@@ -40,9 +42,13 @@ def sign_in_command(server: str) -> str:
 class ServerCredentials:
     """One server's provider and sign-in state."""
 
-    def __init__(self, config: ServerConfig, store: TokenStore, principal: str = "") -> None:
+    def __init__(
+        self, config: ServerConfig, store: TokenStore, principal: str = "", links: SignInLinks | None = None
+    ) -> None:
         assert config.url is not None and config.auth is not None
         self.config = config
+        self.links = links
+        """Where a browser can sign in through the HTTP front, when it has one."""
         self.key = StoreKey(config.name, config.url, principal)
         self.storage = StoredCredentials(store, self.key)
         self.provider: RunningProvider | RunningClientCredentials
@@ -113,14 +119,24 @@ class ServerCredentials:
         if self.needed is not None:
             status["sign_in_needed"] = self.needed.reason
             status["sign_in"] = sign_in_command(self.config.name)
+            if self.links is not None and self.person_signs_in:
+                status["sign_in_url"] = self.links.url_for(self.config.name, self.key.principal)
         return status
 
 
 class UpstreamCredentials:
     """Every configured server's credentials, the token store they are kept in, and its watch."""
 
-    def __init__(self, store_setting: str | None, poll_interval: float = STORE_POLL_INTERVAL) -> None:
+    def __init__(
+        self,
+        store_setting: str | None,
+        poll_interval: float = STORE_POLL_INTERVAL,
+        *,
+        links: SignInLinks | None = None,
+    ) -> None:
         self._store_setting = store_setting
+        self.links = links
+        """The HTTP front's sign-in links (None without an HTTP front): `links.url_for(server, principal)`."""
         self._store: TokenStore | None = None
         self._poll_interval = poll_interval
         self._servers: dict[str, ServerCredentials] = {}
@@ -142,7 +158,7 @@ class UpstreamCredentials:
             return None
         current = self._servers.get(config.name)
         if current is None or current.config != config:
-            current = ServerCredentials(config, self.store)
+            current = ServerCredentials(config, self.store, links=self.links)
             self._servers[config.name] = current
         return current
 
@@ -150,6 +166,12 @@ class UpstreamCredentials:
         """What `config`'s HTTP transport authenticates with, if anything."""
         credentials = self.for_server(config)
         return credentials.auth if credentials is not None else None
+
+    async def notice(self, server: str) -> None:
+        """Look at `server`'s record now rather than at the next poll (a sign-in made in this process)."""
+        credentials = self._servers.get(server)
+        if credentials is not None:
+            await credentials.poll()
 
     async def watch(self) -> None:
         """Poll the store for sign-ins made elsewhere until cancelled; failures are logged and retried."""

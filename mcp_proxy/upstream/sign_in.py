@@ -1,6 +1,7 @@
-"""Signing the proxy in to a remote server with a person at a browser (`mcp-proxy login`), and out again.
+"""Signing the proxy in to a remote server with a person at a browser, and out again.
 
-`sign_in` listens on a loopback port (`callback.py`), connects to the server the way the
+`run_sign_in` is the sign-in, whichever way the browser comes back to the proxy; `sign_in` is
+`mcp-proxy login`'s: it listens on a loopback port (`callback.py`), connects to the server the way the
 running proxy would, and lets the SDK's flow run on the server's 401: discovery, registration
 (or the configured client, or a Client ID Metadata Document), then the authorization URL, which
 is printed and opened in a browser (or handed to any `open_url`, such as a test's headless
@@ -20,7 +21,7 @@ import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from typing import cast
+from typing import Protocol, cast
 from urllib.parse import urlsplit
 
 import anyio
@@ -35,7 +36,7 @@ from manifold_common.logging import get_logger
 
 from ..config.models import ServerConfig
 from ..config.upstream_auth import OAuthAuth
-from .callback import CallbackListener
+from .callback import CALLBACK_PATH, CallbackListener, CallbackParameters
 from .link import HANDSHAKE_TIMEOUT
 from .oauth import SignInProvider, StoredCredentials
 from .token_store import StoreKey, TokenStore
@@ -74,6 +75,19 @@ class _Only:
         return self._auth
 
 
+class ReturnChannel(Protocol):
+    """Where the browser comes back to after the authorization server: a loopback port, or the front's route."""
+
+    @property
+    def redirect_uri(self) -> str:
+        """The redirect URI to register and send."""
+        ...
+
+    async def wait(self) -> CallbackParameters:
+        """The parameters of the next redirect, once it has arrived."""
+        ...
+
+
 async def sign_in(
     config: ServerConfig,
     store: TokenStore,
@@ -83,7 +97,7 @@ async def sign_in(
     port: int | None = None,
     timeout: float = SIGN_IN_TIMEOUT,
 ) -> SignInResult:
-    """Sign in to `config`'s server (an `oauth` server) and store the tokens.
+    """Sign in to `config`'s server (an `oauth` server) and store the tokens (`mcp-proxy login`).
 
     `show_url` is given the authorization URL to print; `open_url`, when given, opens it (a
     browser, or a headless login in tests). `port` (else the configured `callback_port`) fixes
@@ -97,30 +111,56 @@ async def sign_in(
     assert isinstance(auth, OAuthAuth) and config.url is not None
     storage = StoredCredentials(store, StoreKey(config.name, config.url))
     await storage.reload()
+
+    async def redirect(url: str) -> None:
+        show_url(url)
+        if open_url is not None:
+            await open_url(url)
+
     async with AsyncExitStack() as stack:
         callback = await _listen(stack, config.name, port or auth.callback_port, _last_port(storage))
-        _forget_other_registration(storage, auth, callback.redirect_uri)
+        return await run_sign_in(config, store, callback, redirect, timeout=timeout)
 
-        async def redirect(url: str) -> None:
-            show_url(url)
-            if open_url is not None:
-                await open_url(url)
 
-        async def come_back() -> AuthorizationCodeResult:
-            try:
-                with anyio.fail_after(timeout):
-                    answer = await callback.wait()
-            except TimeoutError:
-                raise SignInFailed(f"no sign-in came back within {timeout:g} s") from None
-            if answer.error:
-                detail = f": {answer.error_description}" if answer.error_description else ""
-                raise SignInFailed(f"the authorization server answered {answer.error}{detail}")
-            if not answer.code:
-                raise SignInFailed("the browser came back without an authorization code")
-            return AuthorizationCodeResult(code=answer.code, state=answer.state, iss=answer.iss)
+async def run_sign_in(
+    config: ServerConfig,
+    store: TokenStore,
+    channel: ReturnChannel,
+    redirect: UrlOpener,
+    *,
+    principal: str = "",
+    timeout: float = SIGN_IN_TIMEOUT,
+) -> SignInResult:
+    """The sign-in itself, whichever way the browser comes back: the SDK's flow, then the tools listed.
 
-        provider = SignInProvider(config, storage, callback.redirect_uri, redirect, come_back)
-        tools = await _connect(config, provider, timeout)
+    `redirect` is given each authorization URL the person must open; `channel` delivers the
+    browser's return. The tokens are kept for `principal` ("" = the credentials every client shares).
+
+    Raises:
+        SignInFailed: the person did not come back within `timeout`, the authorization server
+            refused, or the server refused the new tokens.
+    """
+    auth = config.auth
+    assert isinstance(auth, OAuthAuth) and config.url is not None
+    storage = StoredCredentials(store, StoreKey(config.name, config.url, principal))
+    await storage.reload()
+    _forget_other_registration(storage, auth, channel.redirect_uri)
+
+    async def come_back() -> AuthorizationCodeResult:
+        try:
+            with anyio.fail_after(timeout):
+                answer = await channel.wait()
+        except TimeoutError:
+            raise SignInFailed(f"no sign-in came back within {timeout:g} s") from None
+        if answer.error:
+            detail = f": {answer.error_description}" if answer.error_description else ""
+            raise SignInFailed(f"the authorization server answered {answer.error}{detail}")
+        if not answer.code:
+            raise SignInFailed("the browser came back without an authorization code")
+        return AuthorizationCodeResult(code=answer.code, state=answer.state, iss=answer.iss)
+
+    provider = SignInProvider(config, storage, channel.redirect_uri, redirect, come_back)
+    tools = await _connect(config, provider, timeout)
     tokens = storage.tokens()
     expires_at = storage.expires_at
     return SignInResult(
@@ -148,7 +188,7 @@ def _registered_redirects(storage: StoredCredentials) -> list[str]:
 def _last_port(storage: StoredCredentials) -> int | None:
     for uri in _registered_redirects(storage):
         parts = urlsplit(uri)
-        if parts.hostname in ("127.0.0.1", "localhost") and parts.port:
+        if parts.hostname in ("127.0.0.1", "localhost") and parts.port and parts.path == CALLBACK_PATH:
             return parts.port
     return None
 
