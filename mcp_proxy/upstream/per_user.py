@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 from contextlib import AbstractAsyncContextManager
-from typing import Protocol
 
 import anyio
 import httpx2
@@ -31,6 +30,7 @@ from manifold_common.logging import get_logger
 from ..config.models import ServerConfig
 from ..core.errors import SignInRequired, UnidentifiedClient
 from .credentials import STORE_POLL_INTERVAL, ServerCredentials, UpstreamCredentials
+from .sign_in_links import SignInLinks
 from .token_store import TokenStore, TokenStoreError
 from .transports import open_transport
 
@@ -39,14 +39,6 @@ log = get_logger(__name__)
 COUNT_INTERVAL = 15.0
 """Seconds between two counts of the signed-in users when none of the known ones changed."""
 NOT_SIGNED_IN = "you have not signed in to it yet"
-
-
-class LinkMaker(Protocol):
-    """Makes sign-in links to the HTTP front's sign-in route, bound to a server and a principal."""
-
-    def url_for(self, server: str, principal: str = "") -> str:
-        """A link that signs `principal` in to `server`."""
-        ...
 
 
 def no_user_error(server: str) -> UnidentifiedClient:
@@ -78,7 +70,7 @@ class UserCredentials:
         config: ServerConfig,
         store: TokenStore,
         count_interval: float = COUNT_INTERVAL,
-        links: LinkMaker | None = None,
+        links: SignInLinks | None = None,
         poll_interval: float = STORE_POLL_INTERVAL,
     ) -> None:
         assert config.url is not None
@@ -200,8 +192,6 @@ class PerUserSignIns:
         self._poll_interval = poll_interval
         self._count_interval = count_interval
         self._servers: dict[str, UserCredentials] = {}
-        self.links: LinkMaker | None = None
-        """The HTTP front's sign-in links, set by the front that has them (none on stdio)."""
 
     def for_server(self, config: ServerConfig) -> UserCredentials | None:
         """The users' credentials of `config`'s server (None unless per-user); the same while its settings hold."""
@@ -210,7 +200,7 @@ class PerUserSignIns:
         current = self._servers.get(config.name)
         if current is None or current.config != config:
             current = UserCredentials(
-                config, self._credentials.store, self._count_interval, self.links, self._poll_interval
+                config, self._credentials.store, self._count_interval, self._credentials.links, self._poll_interval
             )
             self._servers[config.name] = current
         return current

@@ -10,6 +10,7 @@ another's token. The proxy's main connection (lists, health) holds an operator's
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
@@ -28,18 +29,21 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp_proxy.config.loading import parse_config_data
 from mcp_proxy.http_app import build_http_app
 from mcp_proxy.listeners import listening_socket, socket_url
+from mcp_proxy.upstream.sign_in_links import SignInLinks
 from mcp_proxy.upstream.token_backends import open_token_store
 from mcp_proxy.upstream.token_store import StoredRecord, StoreKey
 from tests.mcp_proxy.front.oauth_support import REQUIRED_SCOPE
 from tests.mcp_proxy.http_support import serving
 from tests.mcp_proxy.protected_upstream import ProtectedUpstream, protected_upstream
 from tests.oauth.authorization_server import AuthorizationServer, TokenSet
+from tests.oauth.headless_login import headless_login
 
 pytestmark = pytest.mark.anyio
 
 DEADLINE = 20.0
 POLL = 0.05
 SERVER = "remote"
+LINK = re.compile(r"http://\S+/oauth/sign-in/remote\?ticket=[\w.\-%=]+")
 
 
 @dataclass
@@ -50,6 +54,7 @@ class PerUserProxy:
     upstream: ProtectedUpstream
     store_path: Path
     authorization_server: AuthorizationServer
+    links: SignInLinks | None = None
 
     @property
     def mcp_url(self) -> str:
@@ -78,6 +83,29 @@ class PerUserProxy:
             await store.save(StoreKey(SERVER, self.upstream.url, principal), StoredRecord(data, expires_at))
         finally:
             await store.aclose()
+
+    async def follow(self, link: str, user: str) -> None:
+        """A browser opens the sign-in link, `user` signs in at the authorization server, and it comes back."""
+        async with httpx2.AsyncClient(timeout=DEADLINE) as http:
+            start = await http.get(link)
+            assert start.status_code == 302, start.text
+            answer = await headless_login(start.headers["location"], user)
+            page = await http.get(answer.redirect_url)
+        assert page.status_code == 200, page.text
+
+    async def kept_token(self, user: str) -> str | None:
+        """The upstream access token the store keeps for `user`."""
+        store = open_token_store(f"sqlite:///{self.store_path}")
+        try:
+            record = await store.load(StoreKey(SERVER, self.upstream.url, self.principal(user)))
+        finally:
+            await store.aclose()
+        return record.tokens["access_token"] if record is not None and record.tokens else None
+
+    def ticket_principal(self, link: str) -> str:
+        """Whose sign-in a link starts: the principal its ticket binds."""
+        assert self.links is not None
+        return self.links.check(httpx2.URL(link).params["ticket"], SERVER).principal
 
     async def sign_in_upstream(self, user: str) -> TokenSet:
         """`user` signs in to the protected server for themselves; their tokens are kept under their principal."""
@@ -120,13 +148,15 @@ async def per_user_proxy(authorization_server: AuthorizationServer, tmp_path: Pa
             "test.toml",
             environ={},
         )
-        async with serving(build_http_app(config), sock=sock):
+        app = build_http_app(config)
+        running.links = app.state.sign_in_links
+        async with serving(app, sock=sock):
             yield running
 
 
 @asynccontextmanager
 async def client_as(
-    url: str, token: str, *, mode: str = "auto", elicitation_callback: Any = None
+    url: str, token: str, *, mode: str = "auto", elicitation_callback: Any = None, message_handler: Any = None
 ) -> AsyncGenerator[Client]:
     """An SDK client over streamable HTTP presenting `token`."""
     async with (
@@ -136,6 +166,7 @@ async def client_as(
             mode=mode,  # pyright: ignore[reportArgumentType]
             cache=None,
             elicitation_callback=elicitation_callback,
+            message_handler=message_handler,
         ) as client,
     ):
         yield client
@@ -150,32 +181,39 @@ async def whoami(proxy: PerUserProxy, token: str, **client: Any) -> types.CallTo
         return await session.call_tool(f"{SERVER}__whoami", {})
 
 
+def link_in(text: str) -> str:
+    found = LINK.search(text)
+    assert found is not None, text
+    return found.group(0)
+
+
 async def test_each_user_reaches_the_server_with_their_own_token_and_a_newcomer_is_sent_to_sign_in(
     authorization_server: AuthorizationServer, tmp_path: Path
 ) -> None:
     async with per_user_proxy(authorization_server, tmp_path) as proxy:
-        alice_upstream = await proxy.sign_in_upstream("alice")
         alice, bob = await proxy.front_token("alice"), await proxy.front_token("bob")
-
+        alice_first = await whoami(proxy, alice)
+        await proxy.follow(link_in(text_of(alice_first)), "alice")
         as_alice = await whoami(proxy, alice)
+
         before_bob_signs_in = await whoami(proxy, bob)
         calls_before_bob = list(proxy.upstream.whoami_calls)
-
-        bob_upstream = await proxy.sign_in_upstream("bob")
+        bob_link = link_in(text_of(before_bob_signs_in))
+        await proxy.follow(bob_link, "bob")
         as_bob = await whoami(proxy, bob)
         as_alice_again = await whoami(proxy, alice)
+        alice_token, bob_token = await proxy.kept_token("alice"), await proxy.kept_token("bob")
 
+    assert alice_first.is_error and f"server '{SERVER}' needs you to sign in" in text_of(alice_first)
     assert text_of(as_alice) == "subject=alice" and not as_alice.is_error
     assert before_bob_signs_in.is_error
     assert f"server '{SERVER}' needs you to sign in" in text_of(before_bob_signs_in)
-    assert calls_before_bob == [("alice", alice_upstream.access_token)]  # bob's call never reached the server
+    assert proxy.ticket_principal(bob_link) == proxy.principal("bob")
+    assert calls_before_bob == [("alice", alice_token)]  # bob's call never reached the server
     assert text_of(as_bob) == "subject=bob"
     assert text_of(as_alice_again) == "subject=alice"
-    assert proxy.upstream.whoami_calls == [
-        ("alice", alice_upstream.access_token),
-        ("bob", bob_upstream.access_token),
-        ("alice", alice_upstream.access_token),
-    ]
+    assert alice_token is not None and bob_token is not None and alice_token != bob_token
+    assert proxy.upstream.whoami_calls == [("alice", alice_token), ("bob", bob_token), ("alice", alice_token)]
     assert alice not in proxy.upstream.bearer_tokens() and bob not in proxy.upstream.bearer_tokens()
 
 
@@ -214,32 +252,66 @@ async def test_a_modern_client_that_shows_url_elicitations_gets_the_url_elicitat
         raise AssertionError("a 2026-07-28 client is not asked mid-request")
 
     async with per_user_proxy(authorization_server, tmp_path) as proxy:
-        with pytest.raises(MCPError) as refused:
-            await whoami(proxy, await proxy.front_token("bob"), elicitation_callback=never_asked)
+        bob = await proxy.front_token("bob")
+        async with client_as(proxy.mcp_url, bob, elicitation_callback=never_asked) as session:
+            with pytest.raises(MCPError) as refused:
+                await session.call_tool(f"{SERVER}__whoami", {})
+        [elicitation] = refused.value.error.data["elicitations"]
+        await proxy.follow(elicitation["url"], "bob")
+        retried = await whoami(proxy, bob, elicitation_callback=never_asked)
     assert refused.value.error.code == types.URL_ELICITATION_REQUIRED
-    [elicitation] = refused.value.error.data["elicitations"]
     assert elicitation["mode"] == "url" and elicitation["elicitationId"]
-    assert proxy.upstream.whoami_calls == []
+    assert proxy.ticket_principal(elicitation["url"]) == proxy.principal("bob")
+    assert text_of(retried) == "subject=bob"
+    assert [subject for subject, _ in proxy.upstream.whoami_calls] == ["bob"]
 
 
 async def test_a_handshake_era_client_is_asked_to_open_the_link_and_its_call_goes_through_once_signed_in(
     authorization_server: AuthorizationServer, tmp_path: Path
 ) -> None:
     asked: list[types.ElicitRequestParams] = []
+    completed: list[types.ServerNotification | Exception] = []
 
-    async with per_user_proxy(authorization_server, tmp_path) as proxy:
+    async with per_user_proxy(authorization_server, tmp_path) as proxy, anyio.create_task_group() as browser:
 
-        async def sign_in_when_asked(
+        async def open_in_a_browser(
             context: ClientRequestContext, params: types.ElicitRequestParams
         ) -> types.ElicitResult:
             asked.append(params)
-            await proxy.sign_in_upstream("bob")  # the person opens the link and signs in
+            assert isinstance(params, types.ElicitRequestURLParams)
+            browser.start_soon(proxy.follow, params.url, "bob")  # the person signs in after agreeing
             return types.ElicitResult(action="accept")
 
-        result = await whoami(
-            proxy, await proxy.front_token("bob"), mode="legacy", elicitation_callback=sign_in_when_asked
-        )
+        async def note(message: types.ServerNotification | Exception) -> None:
+            if isinstance(message, types.ElicitCompleteNotification):
+                completed.append(message)
+
+        async with client_as(
+            proxy.mcp_url,
+            await proxy.front_token("bob"),
+            mode="legacy",
+            elicitation_callback=open_in_a_browser,
+            message_handler=note,
+        ) as session:
+            result = await session.call_tool(f"{SERVER}__whoami", {})
     [question] = asked
     assert isinstance(question, types.ElicitRequestURLParams)
+    assert proxy.ticket_principal(question.url) == proxy.principal("bob")
+    [done] = completed
+    assert isinstance(done, types.ElicitCompleteNotification)
+    assert done.params.elicitation_id == question.elicitation_id
     assert text_of(result) == "subject=bob" and not result.is_error
     assert [subject for subject, _ in proxy.upstream.whoami_calls] == ["bob"]
+
+
+async def test_a_handshake_era_user_who_declines_gets_the_link_as_a_tool_error(
+    authorization_server: AuthorizationServer, tmp_path: Path
+) -> None:
+    async def decline(context: ClientRequestContext, params: types.ElicitRequestParams) -> types.ElicitResult:
+        return types.ElicitResult(action="decline")
+
+    async with per_user_proxy(authorization_server, tmp_path) as proxy:
+        result = await whoami(proxy, await proxy.front_token("bob"), mode="legacy", elicitation_callback=decline)
+    assert result.is_error
+    assert proxy.ticket_principal(link_in(text_of(result))) == proxy.principal("bob")
+    assert proxy.upstream.whoami_calls == []
