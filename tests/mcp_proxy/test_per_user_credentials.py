@@ -29,6 +29,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp_proxy.config.loading import parse_config_data
 from mcp_proxy.http_app import build_http_app
 from mcp_proxy.listeners import listening_socket, socket_url
+from mcp_proxy.sign_in_command import describe_sign_ins
 from mcp_proxy.upstream.sign_in_links import SignInLinks
 from mcp_proxy.upstream.token_backends import open_token_store
 from mcp_proxy.upstream.token_store import StoredRecord, StoreKey
@@ -271,6 +272,7 @@ async def test_a_handshake_era_client_is_asked_to_open_the_link_and_its_call_goe
 ) -> None:
     asked: list[types.ElicitRequestParams] = []
     completed: list[types.ServerNotification | Exception] = []
+    result: types.CallToolResult | None = None
 
     async with per_user_proxy(authorization_server, tmp_path) as proxy, anyio.create_task_group() as browser:
 
@@ -298,7 +300,7 @@ async def test_a_handshake_era_client_is_asked_to_open_the_link_and_its_call_goe
     assert isinstance(question, types.ElicitRequestURLParams)
     assert proxy.ticket_principal(question.url) == proxy.principal("bob")
     [done] = completed
-    assert isinstance(done, types.ElicitCompleteNotification)
+    assert isinstance(done, types.ElicitCompleteNotification) and result is not None
     assert done.params.elicitation_id == question.elicitation_id
     assert text_of(result) == "subject=bob" and not result.is_error
     assert [subject for subject, _ in proxy.upstream.whoami_calls] == ["bob"]
@@ -315,3 +317,39 @@ async def test_a_handshake_era_user_who_declines_gets_the_link_as_a_tool_error(
     assert result.is_error
     assert proxy.ticket_principal(link_in(text_of(result))) == proxy.principal("bob")
     assert proxy.upstream.whoami_calls == []
+
+
+def test_check_counts_the_users_signed_in_to_a_per_user_server(tmp_path: Path) -> None:
+    url = "https://mcp.example.com/mcp"
+    config = parse_config_data(
+        {
+            "proxy": {
+                "token_store": f"sqlite:///{tmp_path / 'tokens.db'}",
+                "auth": {
+                    "type": "oauth",
+                    "issuer": "https://login.example.com",
+                    "public_url": "https://proxy.example.com",
+                    "scopes": [REQUIRED_SCOPE],
+                },
+            },
+            "servers": {SERVER: {"url": url, "auth": {"type": "oauth", "per_user": True}}},
+        },
+        "test.toml",
+        environ={},
+    )
+
+    async def keep_records() -> None:
+        store = open_token_store(f"sqlite:///{tmp_path / 'tokens.db'}")
+        for user in ("alice", "bob"):
+            await store.save(
+                StoreKey(SERVER, url, f"https://login.example.com#{user}"), StoredRecord({"access_token": f"at-{user}"})
+            )
+        await store.save(
+            StoreKey(SERVER, url, "https://login.example.com#carol"), StoredRecord(client_info={"client_id": "c"})
+        )
+        await store.aclose()
+
+    anyio.run(keep_records)
+    described = describe_sign_ins(config)[SERVER]
+    assert described == "oauth: not signed in: run `mcp-proxy login remote`; per user: 2 users signed in"
+    assert "alice" not in described and "at-alice" not in described
