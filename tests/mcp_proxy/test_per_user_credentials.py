@@ -10,6 +10,7 @@ another's token. The proxy's main connection (lists, health) holds an operator's
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import AsyncGenerator
@@ -26,6 +27,7 @@ from mcp import Client, MCPError
 from mcp.client.context import ClientRequestContext
 from mcp.client.streamable_http import streamable_http_client
 
+from manifold_common.proxy_contract import STATUS_URI
 from mcp_proxy.config.loading import parse_config_data
 from mcp_proxy.http_app import build_http_app
 from mcp_proxy.listeners import listening_socket, socket_url
@@ -239,10 +241,16 @@ async def test_the_status_counts_the_users_signed_in_but_never_names_them(
         with anyio.fail_after(DEADLINE):
             while (after := await proxy.status())["auth"]["users_signed_in"] != 2:
                 await anyio.sleep(POLL)
+        async with client_as(proxy.mcp_url, await proxy.front_token("alice")) as session:
+            resource = await session.read_resource(STATUS_URI)
     assert before["state"] == "ready"
     assert before["auth"]["per_user"] is True and before["auth"]["users_signed_in"] == 0
     assert after["state"] == "ready"
     assert "alice" not in repr(after) and "bob" not in repr(after)
+    content = resource.contents[0]
+    assert isinstance(content, types.TextResourceContents)
+    [entry] = json.loads(content.text)["servers"]
+    assert entry["users_signed_in"] == 2 and "alice" not in content.text
     assert alice_upstream.access_token not in repr(after)
 
 
@@ -353,3 +361,20 @@ def test_check_counts_the_users_signed_in_to_a_per_user_server(tmp_path: Path) -
     described = describe_sign_ins(config)[SERVER]
     assert described == "oauth: not signed in: run `mcp-proxy login remote`; per user: 2 users signed in"
     assert "alice" not in described and "at-alice" not in described
+
+
+async def test_a_user_whose_tokens_are_refused_gets_a_new_link_and_the_server_stays_ready_for_others(
+    authorization_server: AuthorizationServer, tmp_path: Path
+) -> None:
+    async with per_user_proxy(authorization_server, tmp_path) as proxy:
+        await proxy.sign_in_upstream("alice")
+        not_for_this_server = await authorization_server.sign_in("bob", resource=proxy.mcp_url, scopes=[REQUIRED_SCOPE])
+        await proxy.keep(proxy.principal("bob"), not_for_this_server)  # the server answers 401 to it
+        refused = await whoami(proxy, await proxy.front_token("bob"))
+        status = await proxy.status()
+        as_alice = await whoami(proxy, await proxy.front_token("alice"))
+    assert refused.is_error and "could not be refreshed" in text_of(refused)
+    assert proxy.ticket_principal(link_in(text_of(refused))) == proxy.principal("bob")
+    assert status["state"] == "ready"
+    assert text_of(as_alice) == "subject=alice"
+    assert [subject for subject, _ in proxy.upstream.whoami_calls] == ["alice"]
