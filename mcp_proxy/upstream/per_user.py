@@ -4,8 +4,9 @@ A server with `auth = { type = "oauth", per_user = true }` is called with the to
 whose request it is, never with anyone else's. The user is the principal the front's identity
 provider vouched for (`ClientIdentity.user`, `<issuer>#<subject>`), and their record in the token
 store is keyed by it (`StoreKey(server, url, principal)`). `UserCredentials` holds one
-`ServerCredentials` per user seen, each with its own provider, refreshed on its own, and opens
-their sessions with a transport that sends only that user's tokens.
+`ServerCredentials` per user seen lately (`FORGET_AFTER`), each with its own provider, refreshed
+on its own and polled like the shared one, and opens their sessions with a transport that sends
+only that user's tokens.
 
 A user without a usable sign-in gets `SignInRequired`, which the front turns into a sign-in
 link bound to that user. The server's main connection (lists, health checks, change notices)
@@ -38,6 +39,9 @@ log = get_logger(__name__)
 
 COUNT_INTERVAL = 15.0
 """Seconds between two counts of the signed-in users when none of the known ones changed."""
+FORGET_AFTER = 1800.0
+"""Seconds without a request after which a user's credentials are dropped from memory (and no longer
+polled); longer than a session's idle timeout, so no open session keeps a forgotten provider."""
 NOT_SIGNED_IN = "you have not signed in to it yet"
 
 
@@ -80,6 +84,7 @@ class UserCredentials:
         self._poll_interval = poll_interval
         self._users: dict[str, ServerCredentials] = {}
         self._loaded: set[str] = set()
+        self._used_at: dict[str, float] = {}
         self._count_interval = count_interval
         self._counted_at = -math.inf
         self.signed_in = 0
@@ -87,6 +92,7 @@ class UserCredentials:
 
     def of(self, user: str) -> ServerCredentials:
         """The credentials of `user` (a principal), made on first use; never another user's."""
+        self._used_at[user] = anyio.current_time()
         credentials = self._users.get(user)
         if credentials is None:
             credentials = ServerCredentials(self.config, self._store, user)
@@ -148,6 +154,12 @@ class UserCredentials:
     async def poll(self) -> None:
         """Notice sign-ins made elsewhere (the sign-in route, another replica), and count the signed-in users."""
         changed = False
+        now = anyio.current_time()
+        for user in [user for user, used in self._used_at.items() if now - used >= FORGET_AFTER]:
+            # Only the users of the last while are watched: memory and store reads stay bounded.
+            self._users.pop(user, None)
+            self._used_at.pop(user, None)
+            self._loaded.discard(user)
         for user, credentials in list(self._users.items()):
             if await credentials.poll():
                 self._loaded.discard(user)
