@@ -194,15 +194,9 @@ async def count_signed_in(store: TokenStore, config: ServerConfig) -> int:
 class PerUserSignIns:
     """The `UserCredentials` of every per-user server, kept in the proxy's token store, and their watch."""
 
-    def __init__(
-        self,
-        credentials: UpstreamCredentials,
-        poll_interval: float = STORE_POLL_INTERVAL,
-        count_interval: float = COUNT_INTERVAL,
-    ) -> None:
+    def __init__(self, credentials: UpstreamCredentials, *, poll_interval: float = STORE_POLL_INTERVAL) -> None:
         self._credentials = credentials
         self._poll_interval = poll_interval
-        self._count_interval = count_interval
         self._servers: dict[str, UserCredentials] = {}
 
     def for_server(self, config: ServerConfig) -> UserCredentials | None:
@@ -212,7 +206,7 @@ class PerUserSignIns:
         current = self._servers.get(config.name)
         if current is None or current.config != config:
             current = UserCredentials(
-                config, self._credentials.store, self._count_interval, self._credentials.links, self._poll_interval
+                config, self._credentials.store, links=self._credentials.links, poll_interval=self._poll_interval
             )
             self._servers[config.name] = current
         return current

@@ -73,6 +73,17 @@ class PooledSession:
     identity: ClientIdentity | None  # None: shared by every client
 
 
+@dataclass(frozen=True)
+class _Wanted:
+    """A session to find in the pool or open: its key, who asked, and how it connects."""
+
+    key: SessionKey
+    caller: Caller | None
+    main: OpenSession
+    identity: ClientIdentity | None  # None: shared by every client
+    transport: TransportFactory
+
+
 class SessionPool:
     """The sessions of one upstream other than its main connection."""
 
@@ -168,7 +179,7 @@ class SessionPool:
         if main.closed.is_set() or anyio.current_time() < self._retry_at.get(era, 0.0):
             return None
         try:
-            return await self._session((SHARED, era), None, main, None, self._transport_factory)
+            return await self._session(_Wanted((SHARED, era), None, main, None, self._transport_factory))
         except EraRefused:
             self._eras.refuse(era)
         except Exception as exc:
@@ -181,42 +192,27 @@ class SessionPool:
     ) -> PooledSession:
         try:
             try:
-                return await self._session((identity.key, era), caller, main, identity, transport)
+                return await self._session(_Wanted((identity.key, era), caller, main, identity, transport))
             except EraRefused:
                 self._eras.refuse(era)
-                return await self._session((identity.key, main.era), caller, main, identity, transport)
+                return await self._session(_Wanted((identity.key, main.era), caller, main, identity, transport))
         except Exception as exc:
             raise UpstreamUnavailable(
                 self._config.name, f"could not open a session for this client: {describe_failure(exc)}"
             ) from exc
 
-    async def _session(
-        self,
-        key: SessionKey,
-        caller: Caller | None,
-        main: OpenSession,
-        identity: ClientIdentity | None,
-        transport: TransportFactory,
-    ) -> PooledSession:
-        lock = self._locks.setdefault(key, anyio.Lock())
+    async def _session(self, wanted: _Wanted) -> PooledSession:
+        lock = self._locks.setdefault(wanted.key, anyio.Lock())
         async with lock:  # two first requests of one client share one session
-            existing = self._sessions.get(key)
+            existing = self._sessions.get(wanted.key)
             if existing is not None and not existing.link.closed.is_set():
                 return existing
             assert self._tg is not None, "the pool is not open"
-            opened: PooledSession = await self._tg.start(self._serve, key, caller, main, identity, transport)
+            opened: PooledSession = await self._tg.start(self._serve, wanted)
             return opened
 
-    async def _serve(
-        self,
-        key: SessionKey,
-        caller: Caller | None,
-        main: OpenSession,
-        identity: ClientIdentity | None,
-        transport: TransportFactory,
-        *,
-        task_status: TaskStatus[PooledSession],
-    ) -> None:
+    async def _serve(self, wanted: _Wanted, *, task_status: TaskStatus[PooledSession]) -> None:
+        key, caller, main, identity = wanted.key, wanted.caller, wanted.main, wanted.identity
         client, era = key
         flights = Flights(self._config, self._directory, caller.line() if caller is not None else None)
         broken = anyio.Event()
@@ -230,7 +226,7 @@ class SessionPool:
 
         pooled: PooledSession | None = None
         try:
-            async with open_session(self._config, transport, flights.handlers(on_message), era) as link:
+            async with open_session(self._config, wanted.transport, flights.handlers(on_message), era) as link:
                 pooled = PooledSession(link, flights, identity)
                 self._sessions[key] = pooled
                 await self._apply_log_level(link)
