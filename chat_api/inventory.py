@@ -57,6 +57,10 @@ class ServerDetail:
     """stdio, http or sse, when the proxy reports it."""
     retry_in_s: float | None = None
     """Seconds until the proxy's next reconnect attempt, when it reports one."""
+    sign_in: str | None = None
+    """How to sign the proxy in to the server (a command), when it waits for a person to."""
+    sign_in_url: str | None = None
+    """Where a browser signs the proxy in to the server, when the proxy has an HTTP front."""
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,9 @@ keeps a server's last known tools while it is down. When the server is the proxy
 
 `state` is the proxy's upstream state (`ready`, `connecting`, `down`, `disabled`, ...); only
 `ready` counts as healthy and disabled servers are left out. Counts and `last_error` are
-optional. Anything unreadable is ignored and the link falls back to the origin metadata.
+optional. A server in `login_required` carries `sign_in` (the command that signs the proxy in)
+and, when the proxy has an HTTP front, `sign_in_url` (a link a browser opens to sign in).
+Anything unreadable is ignored and the link falls back to the origin metadata.
 
 The document also carries the size of the proxy's resource cache,
 `"resource_cache": {"entries": 2, "bytes": 5120}`; a proxy that does not report it counts as
@@ -75,6 +77,7 @@ def _detail(entry: Mapping[str, Any]) -> ServerDetail | None:
         return None
     tools, resources, error = entry.get("tools"), entry.get("resources"), entry.get("last_error")
     transport, retry = entry.get("transport"), entry.get("retry_in_s")
+    sign_in, sign_in_url = entry.get("sign_in"), entry.get("sign_in_url")
     return ServerDetail(
         name=name,
         healthy=state == HEALTHY_STATE,
@@ -84,7 +87,14 @@ def _detail(entry: Mapping[str, Any]) -> ServerDetail | None:
         last_error=error if isinstance(error, str) else None,
         transport=transport if isinstance(transport, str) else None,
         retry_in_s=float(retry) if isinstance(retry, int | float) and not isinstance(retry, bool) else None,
+        sign_in=sign_in if isinstance(sign_in, str) else None,
+        sign_in_url=sign_in_url if isinstance(sign_in_url, str) and _is_web_address(sign_in_url) else None,
     )
+
+
+def _is_web_address(url: str) -> bool:
+    """Only http(s) links are shown to the browser: nothing the proxy says becomes a `javascript:` link."""
+    return url.startswith(("https://", "http://"))
 
 
 def parse_report(text: str) -> ProxyReport | None:

@@ -2,8 +2,9 @@
 
 Everything comes over the one MCP link, never a side channel: in multi mode the proxy's
 `manifold://status` resource (re-read on each request, so a server going down shows within one
-poll) gives per-upstream state (ready, degraded, connecting, down), transport, tool count, last
-error and retry time. Without it (a single server, or a proxy that cannot be reached) the link's
+poll) gives per-upstream state (ready, degraded, connecting, down, login_required), transport, tool
+count, last error, retry time and, for a server waiting for a sign-in, how to sign in (`sign_in`,
+and `sign_in_url` for a browser). Without it (a single server, or a proxy that cannot be reached) the link's
 own view is given instead: each server known from the tools' origin metadata, sharing the link's
 state. `source` says which.
 """
@@ -31,12 +32,16 @@ class UpstreamStatus(BaseModel):
     """One server behind the link."""
 
     name: str
-    state: str = Field(description="ready, degraded, connecting, down or disabled.")
+    state: str = Field(description="ready, degraded, connecting, down, login_required or disabled.")
     transport: str | None = Field(description="stdio, http or sse; None when the link cannot tell.")
     tools: int
     resources: int = 0
     last_error: str | None = None
     retry_in_s: float | None = Field(default=None, description="Seconds until the next reconnect attempt.")
+    sign_in: str | None = Field(default=None, description="The command that signs the proxy in to the server.")
+    sign_in_url: str | None = Field(
+        default=None, description="A link (valid for minutes) a browser opens to sign the proxy in to the server."
+    )
 
 
 class LinkStatus(BaseModel):
@@ -73,6 +78,8 @@ def report_from_proxy(link: McpLink) -> tuple[str, list[UpstreamStatus]] | None:
             resources=detail.resources,
             last_error=detail.last_error,
             retry_in_s=detail.retry_in_s,
+            sign_in=detail.sign_in,
+            sign_in_url=detail.sign_in_url,
         )
         for detail in inventory.reported
     ]

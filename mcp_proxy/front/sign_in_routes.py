@@ -106,13 +106,13 @@ class WebSignIns:
     @asynccontextmanager
     async def running(self) -> AsyncGenerator[None]:
         """Run the sign-ins started during the block; those still waiting at its end are cancelled."""
-        async with anyio.create_task_group() as tg:
-            self._tg = tg
-            try:
+        try:
+            async with anyio.create_task_group() as tg:
+                self._tg = tg
                 yield
-            finally:
-                self._tg = None
-                tg.cancel_scope.cancel()
+                tg.cancel_scope.cancel()  # the sign-ins still waiting end with the front
+        finally:
+            self._tg = None
 
     def routes(self) -> list[BaseRoute]:
         """`/oauth/sign-in/{server}` and `/oauth/callback`."""

@@ -247,6 +247,8 @@ class SignInProvider(OAuthClientProvider):
         except Exception as exc:
             self.failure = exc
             raise
+        finally:
+            await flow.aclose()  # a request that failed leaves the SDK's flow holding its lock: release it here
 
     async def _perform_authorization(self) -> httpx2.Request:
         # The SDK has chosen scopes from the server's challenge or metadata; configured scopes
@@ -437,3 +439,5 @@ class RunningClientCredentials(_Unattended, ClientCredentialsOAuthProvider):
                 outgoing = await flow.asend((yield outgoing))
         except StopAsyncIteration:
             pass
+        finally:
+            await flow.aclose()  # a request that failed leaves the SDK's flow holding its lock: release it here

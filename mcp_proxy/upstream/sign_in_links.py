@@ -100,16 +100,25 @@ class SignInLinks:
             TicketRefused: the ticket is malformed or altered, has expired, or is for another server.
         """
         payload, dot, signature = ticket.partition(".")
-        if not dot or len(ticket) > MAX_TICKET_LENGTH or not hmac.compare_digest(signature, self._sign(payload)):
+        if (
+            not dot
+            or len(ticket) > MAX_TICKET_LENGTH
+            or not hmac.compare_digest(signature.encode(), self._sign(payload).encode())
+        ):
             raise TicketRefused("this sign-in link is not valid (altered, or made by another proxy process)")
         try:
             fields = cast(list[Any], json.loads(_decode(payload)))
             version, named, principal, expires = fields
         except (ValueError, TypeError, binascii.Error):
             raise TicketRefused("this sign-in link is not valid") from None
-        if version != _TICKET_VERSION or not isinstance(named, str) or not isinstance(principal, str):
+        if (
+            version != _TICKET_VERSION
+            or not isinstance(named, str)
+            or not isinstance(principal, str)
+            or not isinstance(expires, int)
+        ):
             raise TicketRefused("this sign-in link is not valid")
-        if not isinstance(expires, int) or self._clock() >= expires:
+        if self._clock() >= expires:
             raise TicketRefused("this sign-in link has expired: ask for a new one", expired=True)
         if named != server:
             raise TicketRefused(f"this sign-in link is for another server than {server!r}")

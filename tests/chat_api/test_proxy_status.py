@@ -87,3 +87,19 @@ def test_the_resource_cache_figures_are_read_and_default_to_an_empty_cache() -> 
 async def test_a_proxy_that_reports_no_cache_shows_an_empty_one(proxy_like: ChatService) -> None:
     detailed = (await proxy_like.http.get("/health/detailed")).json()
     assert detailed["resources"]["cache"] == {"entries": 0, "size_bytes": 0}
+
+
+def test_how_to_sign_in_is_read_and_only_web_links_are_kept() -> None:
+    link = "http://127.0.0.1:8000/oauth/sign-in/tracker?ticket=abc.def"
+    servers = [
+        {"name": "tracker", "state": "login_required", "sign_in": "mcp-proxy login tracker", "sign_in_url": link},
+        {"name": "wiki", "state": "login_required", "sign_in": "mcp-proxy login wiki", "sign_in_url": "javascript:x"},
+        {"name": "files", "state": "ready"},
+    ]
+    parsed = parse_status(json.dumps({"servers": servers}))
+    assert parsed is not None
+    assert [(d.name, d.state, d.sign_in, d.sign_in_url) for d in parsed] == [
+        ("files", "ready", None, None),
+        ("tracker", "login_required", "mcp-proxy login tracker", link),
+        ("wiki", "login_required", "mcp-proxy login wiki", None),
+    ]

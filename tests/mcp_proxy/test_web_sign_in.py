@@ -17,6 +17,7 @@ from typing import Any
 
 import anyio
 import httpx2
+import mcp_types as types
 import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
@@ -47,6 +48,9 @@ class RunningFront:
     base: str
     http: httpx2.AsyncClient
     links: SignInLinks
+    upstream: ProtectedUpstream
+    waiting: dict[str, Any]
+    """`remote`'s entry of /health/detailed once it waits in `login_required`."""
 
     async def remote_status(self) -> dict[str, Any]:
         detailed = (await self.http.get(f"{self.base}/health/detailed", headers=HEADERS)).json()
@@ -61,51 +65,57 @@ class RunningFront:
 
 
 @asynccontextmanager
-async def running_front(upstream: ProtectedUpstream, store: Path) -> AsyncGenerator[RunningFront]:
-    """The proxy's HTTP front on a loopback port, its only server `remote` behind `upstream`."""
-    config = parse_config_data(
-        {
-            "proxy": {"startup_timeout": 10, "token_store": f"sqlite:///{store}"},
-            "security": {"auth_tokens": [FRONT_TOKEN]},
-            "servers": {
-                "remote": {
-                    "url": upstream.url,
-                    "auth": {"type": "oauth", "scopes": ["mcp:tools"]},
-                    "reconnect_initial": 0.1,
-                    "reconnect_max": 0.5,
-                }
+async def waiting_front(authorization_server: AuthorizationServer, folder: Path) -> AsyncGenerator[RunningFront]:
+    """The proxy's HTTP front on a loopback port, its only server `remote` a protected one, not signed in."""
+    async with protected_upstream(authorization_server) as upstream:
+        config = parse_config_data(
+            {
+                "proxy": {"startup_timeout": 10, "token_store": f"sqlite:///{folder / 'tokens.db'}"},
+                "security": {"auth_tokens": [FRONT_TOKEN]},
+                "servers": {
+                    "remote": {
+                        "url": upstream.url,
+                        "auth": {"type": "oauth", "scopes": ["mcp:tools"]},
+                        "reconnect_initial": 0.1,
+                        "reconnect_max": 0.5,
+                    }
+                },
             },
-        },
-        "test.toml",
-        environ={},
-    )
-    sock = listening_socket("127.0.0.1", 0)
-    app = build_http_app(config, FrontOptions(own_url=socket_url(sock)))
-    async with serving(app, sock=sock) as base, httpx2.AsyncClient(timeout=DEADLINE) as http:
-        yield RunningFront(base, http, app.state.sign_in_links)
+            "test.toml",
+            environ={},
+        )
+        sock = listening_socket("127.0.0.1", 0)
+        app = build_http_app(config, FrontOptions(own_url=socket_url(sock)))
+        async with serving(app, sock=sock) as base, httpx2.AsyncClient(timeout=DEADLINE) as http:
+            front = RunningFront(base, http, app.state.sign_in_links, upstream, {})
+            front.waiting.update(await front.wait_for_state("login_required"))
+            yield front
+
+
+@asynccontextmanager
+async def mcp_client(front: RunningFront) -> AsyncGenerator[Client]:
+    """An MCP client of the front, with its bearer token."""
+    async with (
+        httpx2.AsyncClient(headers=HEADERS, timeout=DEADLINE) as http,
+        Client(streamable_http_client(f"{front.base}/mcp", http_client=http), cache=None) as client,
+    ):
+        yield client
 
 
 async def test_a_person_signs_the_running_proxy_in_from_the_sign_in_link_and_its_tools_work(
     authorization_server: AuthorizationServer, tmp_path: Path
 ) -> None:
-    async with (
-        protected_upstream(authorization_server) as upstream,
-        running_front(upstream, tmp_path / "t.db") as front,
-    ):
-        waiting = await front.wait_for_state("login_required")
-        link = waiting["auth"]["sign_in_url"]
+    async with waiting_front(authorization_server, tmp_path) as front:
+        link = front.waiting["auth"]["sign_in_url"]
         start = await front.http.get(link)
         answer = await headless_login(start.headers["location"], "frank")
         page = await front.http.get(answer.redirect_url)
         connected = await front.wait_for_state("ready")
-        async with (
-            httpx2.AsyncClient(headers=HEADERS, timeout=DEADLINE) as mcp_http,
-            Client(streamable_http_client(f"{front.base}/mcp", http_client=mcp_http), cache=None) as client,
-        ):
+        async with mcp_client(front) as client:
             result = await client.call_tool("remote__whoami", {})
             status = await client.read_resource(STATUS_URI)
         replay = await front.http.get(answer.redirect_url)
-    assert waiting["auth"]["sign_in"] == "mcp-proxy login remote"
+    assert front.waiting["auth"]["sign_in"] == "mcp-proxy login remote"
     assert link.startswith(f"{front.base}/oauth/sign-in/remote?ticket=")
     assert start.status_code == 302 and start.headers["location"].startswith(authorization_server.issuer)
     redirect_uri = httpx2.URL(start.headers["location"]).params["redirect_uri"]
@@ -115,28 +125,46 @@ async def test_a_person_signs_the_running_proxy_in_from_the_sign_in_link_and_its
     assert text_of(result) == "subject=frank"
     assert "sign_in_url" not in json.dumps(status.model_dump())
     assert replay.status_code == 400 and "unknown or expired" in replay.text  # a state is good once
-    for token in upstream.bearer_tokens():
+    for token in front.upstream.bearer_tokens():
         assert token not in page.text
 
 
 async def test_the_tokens_of_a_link_with_a_principal_are_kept_for_that_principal(
     authorization_server: AuthorizationServer, tmp_path: Path
 ) -> None:
-    async with (
-        protected_upstream(authorization_server) as upstream,
-        running_front(upstream, tmp_path / "t.db") as front,
-    ):
-        await front.wait_for_state("login_required")
+    async with waiting_front(authorization_server, tmp_path) as front:
         link = front.links.url_for("remote", "grace@example.com")
         start = await front.http.get(link)
         answer = await headless_login(start.headers["location"], "grace")
         page = await front.http.get(answer.redirect_url)
         still = await front.remote_status()
-    store = open_token_store(f"sqlite:///{tmp_path / 't.db'}")
-    personal = await store.load(StoreKey("remote", upstream.url, "grace@example.com"))
-    shared_record = await store.load(StoreKey("remote", upstream.url))
+    store = open_token_store(f"sqlite:///{tmp_path / 'tokens.db'}")
+    personal = await store.load(StoreKey("remote", front.upstream.url, "grace@example.com"))
+    shared_record = await store.load(StoreKey("remote", front.upstream.url))
     await store.aclose()
     assert page.status_code == 200
     assert personal is not None and personal.tokens is not None
     assert shared_record is None or shared_record.tokens is None  # the shared credentials are untouched
     assert still["state"] == "login_required"
+
+
+async def test_a_refused_consent_ends_on_a_page_saying_so_and_the_server_keeps_waiting(
+    authorization_server: AuthorizationServer, tmp_path: Path
+) -> None:
+    async with waiting_front(authorization_server, tmp_path) as front:
+        async with mcp_client(front) as client:
+            status = await client.read_resource(STATUS_URI)
+        content = status.contents[0]
+        assert isinstance(content, types.TextResourceContents)
+        (shown,) = json.loads(content.text)["servers"]
+        start = await front.http.get(shown["sign_in_url"])
+        authorization = httpx2.URL(start.headers["location"])
+        callback = authorization.params["redirect_uri"]
+        state = authorization.params["state"]
+        refusal = {"error": "access_denied", "error_description": "no", "state": state}
+        denied = await front.http.get(callback, params=refusal)
+        after = await front.remote_status()
+    assert shown["sign_in"] == "mcp-proxy login remote"
+    assert shown["sign_in_url"].startswith(f"{front.base}/oauth/sign-in/remote?ticket=")
+    assert denied.status_code == 403 and "access_denied" in denied.text
+    assert after["state"] == "login_required" and after["auth"]["signed_in"] is False

@@ -5,7 +5,7 @@ import { ApiError, getServers } from "./api";
 import type { DetailedHealth, ServersReport, UpstreamState } from "./types";
 
 export function normaliseState(state: string | null | undefined): UpstreamState {
-  const known: UpstreamState[] = ["ready", "degraded", "connecting", "down", "disabled"];
+  const known: UpstreamState[] = ["ready", "degraded", "connecting", "down", "login_required", "disabled"];
   return known.find((s) => s === state) ?? "unknown";
 }
 

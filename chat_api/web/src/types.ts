@@ -125,7 +125,7 @@ export interface DetailedHealth {
   }[];
 }
 
-export type UpstreamState = "ready" | "degraded" | "connecting" | "down" | "disabled" | "unknown";
+export type UpstreamState = "ready" | "degraded" | "connecting" | "down" | "login_required" | "disabled" | "unknown";
 
 /** One server behind the MCP link, as GET /mcp/servers describes it. */
 export interface UpstreamInfo {
@@ -136,6 +136,10 @@ export interface UpstreamInfo {
   resources?: number;
   last_error: string | null;
   retry_in_s?: number | null;
+  /** The command that signs the proxy in to this server, while it waits for a person to. */
+  sign_in?: string | null;
+  /** A link a browser opens to sign the proxy in (the proxy's HTTP front), while it waits. */
+  sign_in_url?: string | null;
 }
 
 export interface ServersReport {

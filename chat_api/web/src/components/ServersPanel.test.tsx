@@ -40,4 +40,73 @@ describe("ServersPanel", () => {
     render(<ServersPanel report={null} health={null} error={new Error("The chat service cannot be reached.")} />);
     expect(screen.getByRole("status")).toHaveTextContent("Server status unavailable: The chat service cannot be reached.");
   });
+
+  it("offers a Sign in link, in a new tab, for a server that waits for a sign-in", () => {
+    const url = "http://127.0.0.1:8000/oauth/sign-in/tracker?ticket=abc.def";
+    const report: ServersReport = {
+      ...REPORT,
+      servers: [
+        ...REPORT.servers,
+        {
+          name: "tracker",
+          state: "login_required",
+          transport: "http",
+          tools: 0,
+          last_error: "needs sign-in (not signed in): run `mcp-proxy login tracker`",
+          sign_in: "mcp-proxy login tracker",
+          sign_in_url: url,
+        },
+      ],
+    };
+    render(<ServersPanel report={report} health={null} error={null} />);
+    const tracker = screen.getByText("tracker").closest("li")!;
+    expect(tracker).toHaveAttribute("data-state", "login_required");
+    expect(within(tracker).getByText("Sign-in needed")).toBeInTheDocument();
+    const link = within(tracker).getByRole("link", { name: "Sign in to tracker" });
+    expect(link).toHaveAttribute("href", url);
+    expect(link).toHaveAttribute("target", "_blank");
+    expect(link).toHaveAttribute("rel", expect.stringContaining("noopener"));
+    const database = screen.getByText("database").closest("li")!;
+    expect(within(database).queryByRole("link")).not.toBeInTheDocument();
+  });
+
+  it("gives the command when the proxy has no sign-in page (a proxy launched over stdio)", () => {
+    const report: ServersReport = {
+      ...REPORT,
+      servers: [
+        {
+          name: "tracker",
+          state: "login_required",
+          transport: "http",
+          tools: 0,
+          last_error: null,
+          sign_in: "mcp-proxy login tracker",
+          sign_in_url: null,
+        },
+      ],
+    };
+    render(<ServersPanel report={report} health={null} error={null} />);
+    const tracker = screen.getByText("tracker").closest("li")!;
+    expect(within(tracker).queryByRole("link")).not.toBeInTheDocument();
+    expect(within(tracker).getByText("mcp-proxy login tracker")).toBeInTheDocument();
+  });
+
+  it("shows the server connected once its sign-in is done", () => {
+    const waiting: ServersReport = {
+      ...REPORT,
+      servers: [{ name: "tracker", state: "login_required", transport: "http", tools: 0, last_error: null, sign_in_url: "http://127.0.0.1:8000/oauth/sign-in/tracker?ticket=t" }],
+    };
+    const { rerender } = render(<ServersPanel report={waiting} health={null} error={null} />);
+    expect(screen.getByRole("link", { name: "Sign in to tracker" })).toBeInTheDocument();
+    rerender(
+      <ServersPanel
+        report={{ ...waiting, servers: [{ name: "tracker", state: "ready", transport: "http", tools: 1, last_error: null }] }}
+        health={null}
+        error={null}
+      />,
+    );
+    const tracker = screen.getByText("tracker").closest("li")!;
+    expect(tracker).toHaveAttribute("data-state", "ready");
+    expect(within(tracker).queryByRole("link")).not.toBeInTheDocument();
+  });
 });

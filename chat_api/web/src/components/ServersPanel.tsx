@@ -11,11 +11,40 @@ const STATE_LABEL: Record<UpstreamState, string> = {
   degraded: "Degraded",
   connecting: "Connecting",
   down: "Down",
+  login_required: "Sign-in needed",
   disabled: "Disabled",
   unknown: "Unknown",
 };
 
 const HEALTH_LABEL: Record<string, string> = { healthy: "Healthy", degraded: "Degraded", unhealthy: "Unhealthy" };
+
+/** How to sign the proxy in to a server that waits for a person: a link to the proxy's sign-in page, or the command. */
+function SignIn({ server }: { server: UpstreamInfo }) {
+  if (server.sign_in_url) {
+    return (
+      <p className="server__sign-in">
+        <a
+          className="button button--sign-in"
+          href={server.sign_in_url}
+          target="_blank"
+          rel="noopener noreferrer"
+          aria-label={`Sign in to ${server.name}`}
+        >
+          Sign in
+        </a>
+        <span className="muted small"> in a new tab</span>
+      </p>
+    );
+  }
+  if (server.sign_in) {
+    return (
+      <p className="server__sign-in muted small">
+        Sign in with <code>{server.sign_in}</code> where the proxy runs.
+      </p>
+    );
+  }
+  return null;
+}
 
 function ServerCard({ server }: { server: UpstreamInfo }) {
   return (
@@ -35,6 +64,7 @@ function ServerCard({ server }: { server: UpstreamInfo }) {
           <dd>{server.tools}</dd>
         </div>
       </dl>
+      {server.state === "login_required" ? <SignIn server={server} /> : null}
       {server.last_error && server.state !== "ready" ? (
         <p className="server__error">
           <span className="visually-hidden">Last error: </span>
