@@ -73,6 +73,7 @@ class UserCredentials:
         self,
         config: ServerConfig,
         store: TokenStore,
+        *,
         count_interval: float = COUNT_INTERVAL,
         links: SignInLinks | None = None,
         poll_interval: float = STORE_POLL_INTERVAL,
