@@ -28,7 +28,9 @@ from mcp.client.context import ClientRequestContext
 from mcp.client.streamable_http import streamable_http_client
 
 from manifold_common.proxy_contract import STATUS_URI
+from mcp_proxy.app import running_proxy
 from mcp_proxy.config.loading import parse_config_data
+from mcp_proxy.config.models import ProxyConfig
 from mcp_proxy.http_app import build_http_app
 from mcp_proxy.listeners import listening_socket, socket_url
 from mcp_proxy.sign_in_command import describe_sign_ins
@@ -125,6 +127,23 @@ class PerUserProxy:
         return server
 
 
+def per_user_config(issuer: str, public_url: str, store_path: Path, upstream_url: str) -> ProxyConfig:
+    """`[proxy.auth]` at `issuer`, a static token for a machine, and the per-user server `remote`."""
+    return parse_config_data(
+        {
+            "proxy": {
+                "startup_timeout": 10,
+                "token_store": f"sqlite:///{store_path}",
+                "auth": {"type": "oauth", "issuer": issuer, "public_url": public_url, "scopes": [REQUIRED_SCOPE]},
+            },
+            "security": {"auth_tokens": ["static-token-for-a-machine"]},
+            "servers": {SERVER: {"url": upstream_url, "auth": {"type": "oauth", "per_user": True}}},
+        },
+        "test.toml",
+        environ={},
+    )
+
+
 @asynccontextmanager
 async def per_user_proxy(authorization_server: AuthorizationServer, tmp_path: Path) -> AsyncGenerator[PerUserProxy]:
     """The protected server, its operator's shared sign-in kept, and the proxy's HTTP front before it."""
@@ -133,24 +152,7 @@ async def per_user_proxy(authorization_server: AuthorizationServer, tmp_path: Pa
         base = socket_url(sock)
         running = PerUserProxy(base, upstream, tmp_path / "tokens.db", authorization_server)
         await running.keep("", await running.upstream_tokens("operator"))
-        config = parse_config_data(
-            {
-                "proxy": {
-                    "startup_timeout": 10,
-                    "token_store": f"sqlite:///{running.store_path}",
-                    "auth": {
-                        "type": "oauth",
-                        "issuer": authorization_server.issuer,
-                        "public_url": base,
-                        "scopes": [REQUIRED_SCOPE],
-                    },
-                },
-                "security": {"auth_tokens": ["static-token-for-a-machine"]},
-                "servers": {SERVER: {"url": upstream.url, "auth": {"type": "oauth", "per_user": True}}},
-            },
-            "test.toml",
-            environ={},
-        )
+        config = per_user_config(authorization_server.issuer, base, running.store_path, upstream.url)
         app = build_http_app(config)
         running.links = app.state.sign_in_links
         async with serving(app, sock=sock):
@@ -228,6 +230,21 @@ async def test_a_static_token_gets_a_tool_error_naming_the_front_oauth_it_needs(
     assert result.is_error
     assert 'per-user servers need [proxy.auth] type = "oauth"' in text_of(result)
     assert proxy.upstream.whoami_calls == []
+
+
+async def test_a_client_without_an_http_request_like_stdio_gets_the_same_refusal(
+    authorization_server: AuthorizationServer, tmp_path: Path
+) -> None:
+    async with protected_upstream(authorization_server) as upstream:
+        running = PerUserProxy("http://127.0.0.1:9", upstream, tmp_path / "tokens.db", authorization_server)
+        await running.keep("", await running.upstream_tokens("operator"))
+        config = per_user_config(authorization_server.issuer, running.base, running.store_path, upstream.url)
+        async with running_proxy(config, watch=False) as proxy, Client(proxy.server.server, cache=None) as client:
+            listed = await client.list_tools()
+            result = await client.call_tool(f"{SERVER}__whoami", {})
+    assert [tool.name for tool in listed.tools] == [f"{SERVER}__whoami"]  # listed with the operator's sign-in
+    assert result.is_error and "the stdio front" in text_of(result)
+    assert upstream.whoami_calls == []
 
 
 async def test_the_status_counts_the_users_signed_in_but_never_names_them(
