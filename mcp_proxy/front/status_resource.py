@@ -23,6 +23,9 @@ from .resource_cache import ResourceCache
 def status_document(registry: Registry, cache: ResourceCache | None = None) -> dict[str, Any]:
     """What the status resource says now (no secrets: names, states and counts only).
 
+    A server waiting for a sign-in carries how to sign in: the command, and with an HTTP front
+    a sign-in link whose ticket expires within minutes (readable only by the front's clients).
+
     With `cache`, the resource cache's size is reported too (`resource_cache`): a client that
     reaches the proxy only over MCP (the chat service) has no other way to see it.
     """

@@ -7,6 +7,7 @@ authorization server, are in tests/mcp_proxy/test_web_sign_in.py.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 from mcp_proxy.config.loading import parse_config_data
 from mcp_proxy.config.models import ProxyConfig
 from mcp_proxy.http_app import FrontOptions, build_http_app, sign_in_base_url
-from mcp_proxy.listeners import listening_socket, socket_url
+from mcp_proxy.listeners import browsable_url, listening_socket, socket_url
 from mcp_proxy.upstream.sign_in_links import SignInLinks
 from tests.mcp_proxy.http_support import serving
 
@@ -117,3 +118,13 @@ async def test_without_a_known_address_there_are_no_sign_in_routes(tmp_path: Pat
         answer = await http.get(f"{base}/oauth/callback?state=x")
     assert app.state.sign_in_links is None
     assert answer.status_code == 404
+
+
+def test_an_address_on_every_interface_is_linked_as_the_loopback_one() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as everywhere:
+        everywhere.bind(("0.0.0.0", 0))  # bound, never listening: nothing can connect
+        port = everywhere.getsockname()[1]
+        assert browsable_url(everywhere) == f"http://127.0.0.1:{port}"
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as loopback:
+        loopback.bind(("127.0.0.1", 0))
+        assert browsable_url(loopback) == socket_url(loopback)
