@@ -83,6 +83,8 @@ async def running_proxy(
         if watch and config.source is not None:
             tg.start_soon(watch_config, registry, config.source)
         tg.start_soon(credentials.watch)
+        if registry.users is not None:
+            tg.start_soon(registry.users.watch)
         try:
             yield proxy
         finally:

@@ -21,6 +21,7 @@ from .config.models import ProxyConfig, ServerConfig
 from .core.observe import NULL_OBSERVER, Observer
 from .upstream.caller import ClientDirectory
 from .upstream.credentials import UpstreamCredentials
+from .upstream.per_user import PerUserSignIns
 from .upstream.supervisor import Upstream, UpstreamState
 from .upstream.transports import TransportFactory, open_transport
 
@@ -43,6 +44,8 @@ class Registry:
         self.config = config
         self.observer = observer
         self.credentials = credentials
+        self.users = PerUserSignIns(credentials) if credentials is not None else None
+        """The per-user sign-ins of the servers that take them (kept in the same token store)."""
         self._transport_factory = transport_factory
         self.client_directory = ClientDirectory()  # the front says how to reach its clients
         self.upstreams: dict[str, Upstream] = {server.name: self._make_upstream(server) for server in config.servers}
@@ -67,6 +70,7 @@ class Registry:
             observer=self.observer,
             clients=self.client_directory,
             credentials=self.credentials.for_server(server) if self.credentials is not None else None,
+            users=self.users.for_server(server) if self.users is not None else None,
         )
 
     @property

@@ -18,6 +18,7 @@ from .config.models import ProxyConfig, ServerConfig
 from .config.upstream_auth import ClientCredentialsAuth
 from .upstream.credentials import sign_in_command
 from .upstream.oauth import StoredCredentials
+from .upstream.per_user import count_signed_in
 from .upstream.sign_in import SignInFailed, sign_in, sign_out
 from .upstream.token_backends import open_token_store
 from .upstream.token_store import StoreKey, TokenStore, TokenStoreError
@@ -127,6 +128,9 @@ async def _describe(servers: list[ServerConfig], store: TokenStore) -> dict[str,
                 described[server.name] = f"{server.auth.type}: token store unusable: {exc}"
                 continue
             described[server.name] = f"{server.auth.type}: {_kept(storage, server)}"
+            if server.per_user:
+                users = await count_signed_in(store, server)
+                described[server.name] += f"; per user: {users} user{'s' if users != 1 else ''} signed in"
     finally:
         await store.aclose()
     return described

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 from manifold_common.proxy_contract import CONFIG_PATH_ENV
 from mcp_proxy.config.importers import ServerDocument, convert_json_document, workspace_folder
 from mcp_proxy.config.interpolate import expand_tree, path_label
-from mcp_proxy.config.models import ProxyConfig, ProxySection, ServerConfig, cross_server_problems
+from mcp_proxy.config.models import ProxyConfig, ProxySection, ServerConfig, cross_server_problems, front_problems
 from mcp_proxy.config.policy import POLICY_FIELDS
 from mcp_proxy.config.problems import translate_validation_error, unknown_key_message
 from mcp_proxy.config.security import SecuritySection
@@ -153,7 +153,7 @@ def parse_config_data(
             servers.append(server)
     problems += [
         ConfigProblem(source, message, server, field)
-        for server, field, message in cross_server_problems(servers, proxy.separator)
+        for server, field, message in cross_server_problems(servers, proxy.separator) + front_problems(servers, proxy)
     ]
     if problems:
         raise ConfigError(problems)

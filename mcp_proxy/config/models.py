@@ -29,7 +29,13 @@ from mcp_proxy.config.front_auth import FrontOAuth, checked_public_url
 from mcp_proxy.config.policy import ServerPolicy
 from mcp_proxy.config.problems import FieldProblems
 from mcp_proxy.config.security import SecuritySection
-from mcp_proxy.config.upstream_auth import UpstreamAuth, parse_upstream_auth, token_store_problem
+from mcp_proxy.config.upstream_auth import (
+    OAuthAuth,
+    UpstreamAuth,
+    parse_upstream_auth,
+    per_user_problem,
+    token_store_problem,
+)
 
 __all__ = [
     "Isolation",
@@ -174,6 +180,11 @@ class ServerConfig(ServerPolicy):
     """fnmatch globs on upstream tool names to hide, applied after `include_tools`."""
     auth: UpstreamAuth | None = None
     """How the proxy signs in to the server (sse and http only): `oauth` or `client_credentials`."""
+
+    @property
+    def per_user(self) -> bool:
+        """Whether each user signs in to the server for themselves (`auth = { type = "oauth", per_user = true }`)."""
+        return isinstance(self.auth, OAuthAuth) and self.auth.per_user
 
     @property
     def exposed_prefix(self) -> str:
@@ -340,10 +351,19 @@ class ProxyConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check_servers_together(self) -> ProxyConfig:
-        problems = cross_server_problems(self.servers, self.proxy.separator)
+        problems = cross_server_problems(self.servers, self.proxy.separator) + front_problems(self.servers, self.proxy)
         if problems:
             raise FieldProblems([(field, f"server {server!r}: {message}") for server, field, message in problems])
         return self
+
+
+def front_problems(servers: Iterable[ServerConfig], proxy: ProxySection) -> list[tuple[str, str, str]]:
+    """Rules that involve the front's settings: (server, field, message) for each break."""
+    return [
+        (server.name, "auth.per_user", problem)
+        for server in servers
+        if (problem := per_user_problem(server.auth, proxy.auth is not None)) is not None
+    ]
 
 
 def cross_server_problems(servers: Iterable[ServerConfig], separator: str) -> list[tuple[str, str, str]]:

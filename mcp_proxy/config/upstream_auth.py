@@ -30,6 +30,7 @@ __all__ = [
     "OAuthAuth",
     "UpstreamAuth",
     "parse_upstream_auth",
+    "per_user_problem",
     "token_store_problem",
 ]
 
@@ -56,6 +57,8 @@ class OAuthAuth(BaseModel):
     """The loopback port of `mcp-proxy login`'s callback; default: a free one (the last one used when free)."""
     client_name: str = "Manifold"
     """The name the authorization server shows on its consent page."""
+    per_user: bool = False
+    """Each user of the proxy (a `[proxy.auth]` principal) signs in for themselves; their calls carry their tokens."""
 
     @field_validator("client_metadata_url")
     @classmethod
@@ -160,4 +163,17 @@ def token_store_problem(value: str) -> str | None:
         return 'needs a file path: "sqlite:////absolute/path/tokens.db" or "sqlite:///relative/tokens.db"'
     if parts.scheme != "sqlite" and not parts.hostname:
         return 'needs a host: "redis://HOST:6379/0" (a password goes in as "redis://:${REDIS_PASSWORD}@HOST:6379/0")'
+    return None
+
+
+PER_USER_NEEDS_FRONT_OAUTH = (
+    'needs the proxy to know who each user is: add a [proxy.auth] table with type = "oauth" '
+    "(see docs/AUTH.md), or remove per_user so that every client shares one sign-in"
+)
+
+
+def per_user_problem(auth: object, front_oauth: bool) -> str | None:
+    """What is wrong with `per_user` on a server's `auth`, or None: it needs users signed in at the front."""
+    if isinstance(auth, OAuthAuth) and auth.per_user and not front_oauth:
+        return PER_USER_NEEDS_FRONT_OAUTH
     return None

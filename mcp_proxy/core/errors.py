@@ -9,7 +9,8 @@ Hierarchy::
     └── UpstreamError             something went wrong talking to one upstream server
         ├── UpstreamUnavailable   the server is not connected (down, connecting, disabled)
         ├── UpstreamTimeout       the server did not answer within its timeout
-        └── UnidentifiedClient    a per-client server, and a client that cannot be told from others
+        ├── UnidentifiedClient    a per-client server, and a client that cannot be told from others
+        └── SignInRequired        a per-user server, and a user who has not signed in to it (yet)
 
 What a client sees of them is decided in one place, the front's boundary
 (`mcp_proxy.front.boundary`); this module only names them, and imports nothing.
@@ -93,3 +94,16 @@ class UpstreamTimeout(UpstreamError):
 
 class UnidentifiedClient(UpstreamError):
     """A server with per-client sessions, and a client the proxy cannot tell apart from other clients."""
+
+
+class SignInRequired(UpstreamUnavailable):
+    """A server with per-user credentials, and a user whose own sign-in to it is missing or no longer works.
+
+    `principal` is that user (`<issuer>#<subject>`); `url` is a sign-in link bound to them and to
+    the server, when the proxy has an HTTP front to sign in through (None otherwise).
+    """
+
+    def __init__(self, server: str, reason: str, principal: str, url: str | None = None) -> None:
+        self.principal = principal
+        self.url = url
+        super().__init__(server, reason)

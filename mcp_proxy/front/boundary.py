@@ -8,7 +8,7 @@ decides how a client is told. At the boundary:
 - a name or cursor the proxy does not know becomes `-32602` with the reason;
 - an upstream that failed (down, busy, timed out) becomes `-32603` with the reason, secrets
   redacted; a tool call answers it with `failed_tool_result` instead, a tool result a model can
-  read and act on;
+  read and act on; a user who must sign in to a per-user server is told where (`sign_in_prompt.py`);
 - anything else is a bug: it is logged with its traceback (`handler_failed`) and the client gets
   a plain internal error, since a handshake-era client would otherwise receive `str(exc)`.
 """
@@ -26,7 +26,8 @@ from mcp.server.context import ServerRequestContext
 from manifold_common.logging import get_logger
 from manifold_common.redaction import redact_text
 
-from ..core.errors import InvalidCursorError, ManifoldError, UnknownNameError, UpstreamError
+from ..core.errors import InvalidCursorError, ManifoldError, SignInRequired, UnknownNameError, UpstreamError
+from .sign_in_prompt import sign_in_message
 
 log = get_logger(__name__)
 
@@ -42,6 +43,8 @@ def to_mcp_error(exc: BaseException) -> MCPError:
         return exc
     if isinstance(exc, UnknownNameError | InvalidCursorError):
         return MCPError(types.INVALID_PARAMS, str(exc))
+    if isinstance(exc, SignInRequired):
+        return MCPError(types.INTERNAL_ERROR, sign_in_message(exc))  # the user's own link, nothing else
     if isinstance(exc, UpstreamError):
         return MCPError(types.INTERNAL_ERROR, redact_text(str(exc)))  # a last error may quote a secret
     return MCPError(types.INTERNAL_ERROR, "Internal error")

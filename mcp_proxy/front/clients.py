@@ -67,15 +67,17 @@ def client_identity(ctx: Ctx) -> ClientIdentity:
     A handshake-era client is its connection. A modern client has none (the SDK makes a new
     connection object per request), so it is its authenticated principal, else the stream it
     speaks on (stdio, SSE); a modern client over streamable HTTP without a token is nobody in
-    particular. Either way the identity names the principal, when the request has one.
+    particular. Either way the identity names the principal, when the request has one, and the
+    user, when an identity provider signed that principal in.
     """
     connection = ctx.session._connection  # pyright: ignore[reportPrivateUsage]
     principal = principal_of(ctx.request)
     name = principal.name if principal is not None else None
+    user = name if principal is not None and principal.issuer is not None else None
     if ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
-        return ClientIdentity(id(connection), principal=name)
+        return ClientIdentity(id(connection), principal=name, user=user)
     if name is not None:
-        return ClientIdentity(("principal", name), ends_with_connection=False, principal=name)
+        return ClientIdentity(("principal", name), ends_with_connection=False, principal=name, user=user)
     if isinstance(connection.outbound, NotifyOnlyOutbound):  # one per stdio or SSE stream
         return ClientIdentity(("stream", connection.outbound), ends_with_connection=False)
     return ClientIdentity(

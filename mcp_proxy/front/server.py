@@ -10,7 +10,7 @@ are ready at that moment.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Hashable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
@@ -26,7 +26,7 @@ from manifold_common.proxy_contract import PROXY_SERVER_NAME
 from .. import __version__
 from ..catalog.merged import ChangedList, ListKind, Route
 from ..catalog.naming import expose_content_uris, expose_uri
-from ..core.errors import UnknownNameError, UpstreamError
+from ..core.errors import SignInRequired, UnknownNameError, UpstreamError
 from ..core.observe import outcome_of
 from ..core.sizes import content_size
 from ..registry import Registry
@@ -42,6 +42,7 @@ from .input_rounds import InputRounds
 from .list_cache import ListPageCache
 from .output_cap import cap_tool_result
 from .resource_cache import ResourceCache
+from .sign_in_prompt import after_sign_in, sign_in_tool_result
 from .status_resource import STATUS_URI, read_status
 
 SERVER_TITLE = "Manifold MCP proxy"
@@ -56,6 +57,7 @@ _HOP_META_KEYS = frozenset({"progress_token", "progressToken"})
 Ctx = ServerRequestContext[Any, Any]
 R = TypeVar("R", bound=types.Result)
 R_co = TypeVar("R_co", bound=types.Result, covariant=True)
+R_any = TypeVar("R_any")
 
 
 class UpstreamSend(Protocol[R_co]):
@@ -274,6 +276,19 @@ class ProxyServer:
             result.meta = _without_server_info(result.meta)
         return result
 
+    async def _signed_in(self, ctx: Ctx, forward: Callable[[], Awaitable[R_any]]) -> R_any:
+        """Run `forward`; a user who must sign in to a per-user server first is asked to, then it runs again."""
+        try:
+            return await forward()
+        except SignInRequired as exc:
+            return await after_sign_in(ctx, exc, forward, self._wait_for_sign_in)
+
+    async def _wait_for_sign_in(self, server: str, principal: str) -> None:
+        users = self.registry.users.for_server(self._target(server).config) if self.registry.users else None
+        if users is None:  # the server stopped being per-user meanwhile: nothing to wait for
+            return
+        await users.wait_for_sign_in(principal)
+
     def _upstream_meta(self, ctx: Ctx) -> dict[str, Any]:
         """The `_meta` of a request forwarded for this client: its own keys, log level and capabilities."""
         return declaring(forwardable_meta(ctx.meta, self.clients.log_level(ctx)), ctx.session.client_capabilities)
@@ -289,10 +304,15 @@ class ProxyServer:
         record = current_tool_call()
         record.routed(route.server, route.original, params.arguments)
         upstream = self._target(route.server)
+        forward = partial(
+            self._forward, ctx, route, params, partial(upstream.call_tool, route.original, params.arguments)
+        )
         try:
-            result = await self._forward(
-                ctx, route, params, partial(upstream.call_tool, route.original, params.arguments)
-            )
+            result = await self._signed_in(ctx, forward)
+        except SignInRequired as exc:
+            failed = sign_in_tool_result(exc)  # the link, for a model to pass on to its user
+            record.ended(outcome_of(exc), content_size(failed.content[0]))
+            return failed
         except UpstreamError as exc:
             # The model should see why the tool failed and act on it: a tool result, not a
             # protocol error.
@@ -319,7 +339,8 @@ class ProxyServer:
         fresh = params.request_state is None and params.input_responses is None
         result = self.cache.get(route.server, route.original, connection_key(ctx)) if fresh else None
         if result is None:
-            result = await self._forward(ctx, route, params, partial(upstream.read_resource, route.original))
+            forward = partial(self._forward, ctx, route, params, partial(upstream.read_resource, route.original))
+            result = await self._signed_in(ctx, forward)
             if isinstance(result, types.ReadResourceResult):
                 self._remember(ctx, upstream, route.original, result)
         prefix = upstream.config.exposed_prefix
@@ -333,7 +354,7 @@ class ProxyServer:
 
     def _remember(self, ctx: Ctx, upstream: Upstream, uri: str, result: types.ReadResourceResult) -> None:
         client = connection_key(ctx)
-        shared = upstream.config.isolation == "shared"
+        shared = upstream.config.isolation == "shared" and not upstream.config.per_user  # never one user's to another
         modern = upstream.speaks_modern_to(ctx.protocol_version in MODERN_PROTOCOL_VERSIONS)
         self.cache.put(upstream.name, uri, client, result, modern=modern, shared=shared)
         if client not in self._cache_clients:
@@ -351,7 +372,8 @@ class ProxyServer:
     ) -> types.GetPromptResult | types.InputRequiredResult:
         route = _routed(self.registry.catalog.route_prompt(params.name), "prompt", params.name)
         upstream = self._target(route.server)
-        result = await self._forward(ctx, route, params, partial(upstream.get_prompt, route.original, params.arguments))
+        get = partial(upstream.get_prompt, route.original, params.arguments)
+        result = await self._signed_in(ctx, partial(self._forward, ctx, route, params, get))
         prefix = upstream.config.exposed_prefix
         if prefix and isinstance(result, types.GetPromptResult):
             result.messages = [

@@ -36,6 +36,7 @@ def status_document(registry: Registry, cache: ResourceCache | None = None) -> d
         info = upstream.status()
         auth = info.get("auth", {})
         sign_in = {key: auth[key] for key in ("sign_in", "sign_in_url") if auth.get(key)}
+        users = {"users_signed_in": auth["users_signed_in"]} if "users_signed_in" in auth else {}  # a count, not who
         servers.append(
             {
                 "name": info["name"],
@@ -48,6 +49,7 @@ def status_document(registry: Registry, cache: ResourceCache | None = None) -> d
                 "last_error": info["last_error"],
                 "retry_in_s": info["retry_in_s"],
                 **sign_in,
+                **users,
             }
         )
     document: dict[str, Any] = {"servers": servers}

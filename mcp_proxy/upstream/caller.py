@@ -32,13 +32,16 @@ class ClientIdentity:
     then says why. An identity that `ends_with_connection` is a client connection that reports
     its end (`Caller.on_connection_closed`); the session of any other identity is closed once it
     has been idle for a while. `principal` names who authenticated the request on the HTTP front
-    (`<issuer>#<subject>` for an OAuth access token), whatever the key.
+    (`<issuer>#<subject>` for an OAuth access token), whatever the key; `user` is that principal
+    only when an identity provider vouched for it (an OAuth access token), not for a static token:
+    it is whose own credentials a per-user server is called with.
     """
 
     key: Hashable | None
     ends_with_connection: bool = True
     unknown_because: str = ""
     principal: str | None = None
+    user: str | None = None
 
 
 class ClientLine(Protocol):

@@ -14,6 +14,11 @@ Two reasons open another session to the same server:
   known by its authenticated principal (a bearer token) or by the stream it speaks on (stdio,
   SSE); its session is closed after `idle_timeout` seconds without a request. A modern client
   that is neither cannot be told apart from others, and its request is refused saying so.
+- **per-user credentials** (`auth = { type = "oauth", per_user = true }`): every user signed in
+  at the front gets a session of their own, whatever their era or connection, opened with their
+  own tokens (`per_user.py`) and closed after `idle_timeout` seconds without a request. A request
+  that comes from no signed-in user is refused; so is one from a user who has not signed in to
+  the server (`SignInRequired`, which the front turns into a sign-in link).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from .caller import Caller, ClientDirectory, ClientIdentity
 from .eras import LEGACY, Era, EraMemory
 from .flights import Flights
 from .link import EraRefused, OpenSession, open_session
+from .per_user import UserCredentials, no_user_error
 from .transports import TransportFactory
 
 log = get_logger(__name__)
@@ -67,6 +73,17 @@ class PooledSession:
     identity: ClientIdentity | None  # None: shared by every client
 
 
+@dataclass(frozen=True)
+class _Wanted:
+    """A session to find in the pool or open: its key, who asked, and how it connects."""
+
+    key: SessionKey
+    caller: Caller | None
+    main: OpenSession
+    identity: ClientIdentity | None  # None: shared by every client
+    transport: TransportFactory
+
+
 class SessionPool:
     """The sessions of one upstream other than its main connection."""
 
@@ -78,8 +95,10 @@ class SessionPool:
         eras: EraMemory,
         directory: ClientDirectory,
         idle_timeout: float = IDLE_TIMEOUT,
+        users: UserCredentials | None = None,
     ) -> None:
         self._config = config
+        self._users = users
         self._transport_factory = transport_factory
         self._on_message = on_message
         self._eras = eras
@@ -120,6 +139,8 @@ class SessionPool:
             UpstreamUnavailable: the client's own session could not be opened.
         """
         era = self._eras.for_client(caller.is_modern, main.era)
+        if self._users is not None:
+            return await self._users_link(caller, era, main)
         if self._config.isolation != "per-client" or self._tg is None:
             if era == main.era:
                 return main, main_flights
@@ -132,7 +153,25 @@ class SessionPool:
                 f'has isolation = "per-client", but {identity.unknown_because}, so the proxy cannot tell this '
                 "client from others and will not give it another client's session",
             )
-        own = await self._own(identity, era, caller, main)
+        own = await self._own(identity, era, caller, main, self._transport_factory)
+        return own.link, own.flights
+
+    async def _users_link(self, caller: Caller, era: Era, main: OpenSession) -> tuple[OpenSession, Flights]:
+        # Never the main session nor another user's: the user's own, with their own tokens.
+        users = self._users
+        assert users is not None
+        user = caller.identity.user
+        if user is None:
+            raise no_user_error(self._config.name)
+        credentials = await users.usable(user)
+        identity = ClientIdentity(("user", user), ends_with_connection=False, principal=user, user=user)
+        noted = credentials.needs_noted
+        try:
+            own = await self._own(identity, era, caller, main, lambda _: users.transport(credentials))
+        except UpstreamUnavailable:
+            if credentials.needs_noted != noted:  # the server refused the user's tokens
+                raise users.required(user) from None
+            raise
         return own.link, own.flights
 
     async def _mirror(self, era: Era, main: OpenSession) -> PooledSession | None:
@@ -140,7 +179,7 @@ class SessionPool:
         if main.closed.is_set() or anyio.current_time() < self._retry_at.get(era, 0.0):
             return None
         try:
-            return await self._session((SHARED, era), None, main)
+            return await self._session(_Wanted((SHARED, era), None, main, None, self._transport_factory))
         except EraRefused:
             self._eras.refuse(era)
         except Exception as exc:
@@ -148,33 +187,33 @@ class SessionPool:
             log.warning("upstream_mirror_failed", server=self._config.name, protocol=era, error=describe_failure(exc))
         return None
 
-    async def _own(self, identity: ClientIdentity, era: Era, caller: Caller, main: OpenSession) -> PooledSession:
+    async def _own(
+        self, identity: ClientIdentity, era: Era, caller: Caller, main: OpenSession, transport: TransportFactory
+    ) -> PooledSession:
         try:
             try:
-                return await self._session((identity.key, era), caller, main)
+                return await self._session(_Wanted((identity.key, era), caller, main, identity, transport))
             except EraRefused:
                 self._eras.refuse(era)
-                return await self._session((identity.key, main.era), caller, main)
+                return await self._session(_Wanted((identity.key, main.era), caller, main, identity, transport))
         except Exception as exc:
             raise UpstreamUnavailable(
                 self._config.name, f"could not open a session for this client: {describe_failure(exc)}"
             ) from exc
 
-    async def _session(self, key: SessionKey, caller: Caller | None, main: OpenSession) -> PooledSession:
-        lock = self._locks.setdefault(key, anyio.Lock())
+    async def _session(self, wanted: _Wanted) -> PooledSession:
+        lock = self._locks.setdefault(wanted.key, anyio.Lock())
         async with lock:  # two first requests of one client share one session
-            existing = self._sessions.get(key)
+            existing = self._sessions.get(wanted.key)
             if existing is not None and not existing.link.closed.is_set():
                 return existing
             assert self._tg is not None, "the pool is not open"
-            opened: PooledSession = await self._tg.start(self._serve, key, caller, main)
+            opened: PooledSession = await self._tg.start(self._serve, wanted)
             return opened
 
-    async def _serve(
-        self, key: SessionKey, caller: Caller | None, main: OpenSession, *, task_status: TaskStatus[PooledSession]
-    ) -> None:
+    async def _serve(self, wanted: _Wanted, *, task_status: TaskStatus[PooledSession]) -> None:
+        key, caller, main, identity = wanted.key, wanted.caller, wanted.main, wanted.identity
         client, era = key
-        identity = caller.identity if caller is not None else None
         flights = Flights(self._config, self._directory, caller.line() if caller is not None else None)
         broken = anyio.Event()
 
@@ -187,7 +226,7 @@ class SessionPool:
 
         pooled: PooledSession | None = None
         try:
-            async with open_session(self._config, self._transport_factory, flights.handlers(on_message), era) as link:
+            async with open_session(self._config, wanted.transport, flights.handlers(on_message), era) as link:
                 pooled = PooledSession(link, flights, identity)
                 self._sessions[key] = pooled
                 await self._apply_log_level(link)

@@ -9,7 +9,9 @@ While a client request is forwarded, whatever the server sends on its own initia
 messages, sampling / elicitation / roots requests) is routed back to the client whose request
 is in flight on that session (`Flights`). A client reaches the server in its own protocol era
 when the server speaks it (`EraMemory`), and with `isolation = "per-client"` every client gets
-its own session, so that routing is never ambiguous (`SessionPool`).
+its own session, so that routing is never ambiguous (`SessionPool`). A server with per-user
+credentials is called for each user over a session of their own, with their own tokens
+(`per_user.py`); its main connection, which lists and health checks use, keeps the shared sign-in.
 
 States::
 
@@ -54,6 +56,7 @@ from .flights import Flights
 from .forwarded import ForwardedRequests, Operation
 from .gate import CallGate
 from .link import HANDSHAKE_TIMEOUT, EraRefused, OpenSession, connection_failure, open_session
+from .per_user import UserCredentials, no_user_error
 from .refresh import ServerLists
 from .sessions import SessionPool, notify_roots_changed
 from .transports import TransportFactory, open_transport
@@ -91,9 +94,11 @@ class Upstream(ForwardedRequests):
         observer: Observer = NULL_OBSERVER,
         clients: ClientDirectory | None = None,
         credentials: ServerCredentials | None = None,
+        users: UserCredentials | None = None,
     ) -> None:
         self.config = config
         self._credentials = credentials
+        self._users = users
         self._observer = observer
         self.state = UpstreamState.CONNECTING if config.enabled else UpstreamState.DISABLED
         self.last_error: str | None = None
@@ -117,7 +122,7 @@ class Upstream(ForwardedRequests):
         clients = clients or ClientDirectory()
         self._flights = Flights(config, clients)
         self._eras = EraMemory(config.name, config.protocol)
-        self._sessions = SessionPool(config, transport_factory, self._on_message, self._eras, clients)
+        self._sessions = SessionPool(config, transport_factory, self._on_message, self._eras, clients, users=users)
         self._feed = UpstreamFeed(config.name, config.timeout)
         self._link_tg: TaskGroup | None = None  # tasks that live exactly as long as the shared connection
 
@@ -240,13 +245,23 @@ class Upstream(ForwardedRequests):
         await credentials.wait_for_change()
         return True
 
-    def _sign_in_error(self, noted: int, link: OpenSession) -> UpstreamUnavailable | None:
+    def _credentials_of(self, caller: Caller | None) -> ServerCredentials | None:
+        """Whose credentials a request goes out with: the caller's own on a per-user server, else the shared ones."""
+        if self._users is None:
+            return self._credentials
+        user = caller.identity.user if caller is not None else None
+        return self._users.of(user) if user is not None else None
+
+    def _sign_in_error(
+        self, credentials: ServerCredentials | None, noted: int, link: OpenSession
+    ) -> UpstreamUnavailable | None:
         """The error for a request the server refused for want of a sign-in (or of more scopes)."""
-        credentials = self._credentials
         if credentials is None or credentials.needed is None or credentials.needs_noted == noted:
             return None
         if not credentials.needed.step_up:
-            link.closed.set()  # reconnect: the attempt finds the server in `login_required`
+            link.closed.set()  # reconnect: the shared session finds the server in `login_required`, a user's closes
+        if self._users is not None and credentials.key.principal:
+            return self._users.required(credentials.key.principal)
         return UpstreamUnavailable(self.name, credentials.instruction())
 
     async def _note_stability(self) -> None:
@@ -350,16 +365,19 @@ class Upstream(ForwardedRequests):
         try:
             if not self.usable:
                 raise UpstreamUnavailable(self.name, self._unavailable_reason())
+            if self._users is not None and caller is None:
+                raise no_user_error(self.name)  # nothing of a per-user server is asked on nobody's behalf
             async with self._gate.admit(extendable=method == "tools/call") as deadline:
                 link, flights = await self._link_for(caller)
                 if caller is not None:
                     caller.admitted(deadline)
-                noted = self._credentials.needs_noted if self._credentials is not None else 0
+                credentials = self._credentials_of(caller)
+                noted = credentials.needs_noted if credentials is not None else 0
                 try:
                     with flights.carrying(caller):
                         result = await operation(link.session, deadline)
                 except MCPError as exc:
-                    if (refused := self._sign_in_error(noted, link)) is not None:
+                    if (refused := self._sign_in_error(credentials, noted, link)) is not None:
                         raise refused from exc
                     if exc.code == types.CONNECTION_CLOSED:
                         breaker.record_failure()
@@ -429,6 +447,8 @@ class Upstream(ForwardedRequests):
             return False
         if feature == "subscribe":
             return bool(caps.resources and caps.resources.subscribe)
+        if feature == "completions" and self._users is not None:
+            return False  # a completion request carries no user, so it has no one's tokens to go out with
         return getattr(caps, feature, None) is not None
 
     def status(self) -> dict[str, Any]:
@@ -455,5 +475,12 @@ class Upstream(ForwardedRequests):
             "health_failures": self.health_failures,
             "listing_problems": list(self._lists.problems),
             **self._gate.status(),
-            **({"auth": self._credentials.status()} if self._credentials is not None else {}),
+            **({"auth": self._auth_status()} if self._credentials is not None else {}),
         }
+
+    def _auth_status(self) -> dict[str, Any]:
+        assert self._credentials is not None
+        status = self._credentials.status()
+        if self._users is not None:
+            status.update(self._users.status())
+        return status

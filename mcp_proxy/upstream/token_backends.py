@@ -182,5 +182,18 @@ class SqliteTokenStore:
 
         return await anyio.to_thread.run_sync(read)
 
+    async def user_records(self, server: str, url: str) -> list[StoredRecord]:
+        """The records of every principal for the server, the shared one left out."""
+
+        def read() -> list[StoredRecord]:
+            sealer = self._ensure()
+            with self._connect() as db:
+                rows = db.execute(
+                    "SELECT sealed FROM records WHERE server = ? AND url = ? AND principal != ''", (server, url)
+                ).fetchall()
+            return [record for (sealed,) in rows if (record := sealer.unseal(sealed, self.location)) is not None]
+
+        return await anyio.to_thread.run_sync(read)
+
     async def aclose(self) -> None:
         """Nothing stays open between calls."""

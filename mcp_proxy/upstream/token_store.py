@@ -42,6 +42,8 @@ STATE_DIR_NAME = "manifold"
 DEFAULT_STORE_FILE = "tokens.db"
 KEY_FILE_SUFFIX = ".key"
 REDIS_KEY_PREFIX = "manifold:tokens:"
+REDIS_USERS_PREFIX = "manifold:token-users:"
+"""Redis sets naming the per-user records of one server (by server and URL), so they can be counted."""
 SQLITE_BUSY_TIMEOUT = 10.0
 """Seconds a write waits for another process (a login beside the running proxy) to finish its own."""
 
@@ -62,6 +64,11 @@ class StoreKey:
     def digest(self) -> str:
         """A fixed-length name for the key, for stores whose keys are strings."""
         return hashlib.sha256(json.dumps([self.server, self.url, self.principal]).encode()).hexdigest()
+
+    @property
+    def server_digest(self) -> str:
+        """A fixed-length name for the server alone (name and URL), whoever the principal."""
+        return hashlib.sha256(json.dumps([self.server, self.url]).encode()).hexdigest()
 
 
 @dataclass
@@ -105,6 +112,10 @@ class TokenStore(Protocol):
 
     async def version(self, key: StoreKey) -> int:
         """The version of the record for `key`; 0 when there is none."""
+        ...
+
+    async def user_records(self, server: str, url: str) -> list[StoredRecord]:
+        """The records of every principal for a server (the shared record, principal "", left out)."""
         ...
 
     async def aclose(self) -> None:

@@ -67,6 +67,8 @@ class ProtectedUpstream:
     url: str
     authorizations: list[str] = field(default_factory=list[str])
     """Every `Authorization` header value received, in order."""
+    whoami_calls: list[tuple[str | None, str | None]] = field(default_factory=list[tuple[str | None, str | None]])
+    """For each `whoami` call: the subject of the token it came with, and that token."""
 
     def bearer_tokens(self) -> list[str]:
         """The bearer tokens among them."""
@@ -104,12 +106,14 @@ async def protected_upstream(
         token_verifier=JwtVerifier(authorization_server, url),
     )
 
+    running = ProtectedUpstream(url)
+
     @server.tool(description="Whose token reached the server.")
     def whoami() -> str:
         token = get_access_token()
+        running.whoami_calls.append((token.subject, token.token) if token else (None, None))
         return f"subject={token.subject if token else None}"
 
-    running = ProtectedUpstream(url)
     security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
     app = _Recorder(server.streamable_http_app(transport_security=security), running.authorizations)
     async with serving(app, sock=sock):

@@ -101,3 +101,26 @@ def test_auth_and_an_authorization_header_cannot_both_be_set(tmp_path: Path) -> 
 def test_a_bad_token_store_says_what_it_should_look_like(tmp_path: Path, value: str, message: str) -> None:
     (problem,) = toml_problems(tmp_path, f'[proxy]\ntoken_store = "{value}"\n')
     assert problem.field == "proxy.token_store" and message in problem.message
+
+
+FRONT_OAUTH = (
+    '[proxy.auth]\ntype = "oauth"\nissuer = "https://login.example.com"\npublic_url = "https://mcp.example.com"\n'
+    'scopes = ["mcp:tools"]\n'
+)
+
+
+def test_per_user_sign_ins_are_read_with_an_identity_provider_at_the_front(tmp_path: Path) -> None:
+    config = load_toml(tmp_path, f'{FRONT_OAUTH}[servers.gh]\n{REMOTE}auth = {{ type = "oauth", per_user = true }}\n')
+    assert config.servers[0].per_user
+    assert 'auth = { type = "oauth", per_user = true }' in render_toml(config)
+
+
+def test_per_user_sign_ins_without_an_identity_provider_name_the_file_the_field_and_the_fix(tmp_path: Path) -> None:
+    (problem,) = toml_problems(tmp_path, f'[servers.gh]\n{REMOTE}auth = {{ type = "oauth", per_user = true }}\n')
+    assert (problem.file, problem.server, problem.field) == (str(tmp_path / "servers.toml"), "gh", "auth.per_user")
+    assert '[proxy.auth] table with type = "oauth"' in problem.message and "remove per_user" in problem.message
+
+
+def test_a_shared_sign_in_needs_no_identity_provider(tmp_path: Path) -> None:
+    config = load_toml(tmp_path, f'[servers.gh]\n{REMOTE}auth = {{ type = "oauth", per_user = false }}\n')
+    assert not config.servers[0].per_user

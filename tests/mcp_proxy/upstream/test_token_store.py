@@ -36,9 +36,34 @@ async def round_trip(store: TokenStore) -> None:
     assert await store.version(KEY) == 0
 
 
+async def users_of_a_server(store: TokenStore) -> None:
+    alice, bob = (StoreKey(KEY.server, KEY.url, f"https://idp#{user}") for user in ("alice", "bob"))
+    await store.save(KEY, record())  # the shared record is nobody's
+    await store.save(alice, record())
+    await store.save(bob, StoredRecord(client_info={"client_id": "registered-before-signing-in"}))
+    await store.save(StoreKey("other", KEY.url, "https://idp#carol"), record())
+    await store.save(StoreKey(KEY.server, "https://moved.example.com/mcp", "https://idp#dave"), record())
+    listed = await store.user_records(KEY.server, KEY.url)
+    assert sorted(bool(found.tokens) for found in listed) == [False, True]
+    await store.delete(alice)
+    assert [found.tokens for found in await store.user_records(KEY.server, KEY.url)] == [None]
+
+
 async def test_a_sqlite_store_keeps_records_by_server_url_and_principal(tmp_path: Path) -> None:
     store = open_token_store(f"sqlite:///{tmp_path}/state/tokens.db", {TOKEN_KEY_ENV: Fernet.generate_key().decode()})
     await round_trip(store)
+
+
+async def test_a_sqlite_store_lists_the_user_records_of_one_server(tmp_path: Path) -> None:
+    await users_of_a_server(open_token_store(f"sqlite:///{tmp_path}/tokens.db", {}))
+
+
+async def test_a_redis_store_lists_the_user_records_of_one_server(redis_url: str) -> None:
+    store = open_token_store(redis_url, {TOKEN_KEY_ENV: Fernet.generate_key().decode()})
+    try:
+        await users_of_a_server(store)
+    finally:
+        await store.aclose()
 
 
 async def test_a_sqlite_store_is_private_and_holds_no_token_in_clear(tmp_path: Path) -> None:
