@@ -1,0 +1,113 @@
+"""`python -m bench.upstream_count`: does one call cost more when more upstreams are configured?
+
+The same `echo` call of upstream 0, one at a time, through a proxy with one upstream and through
+a proxy with five, both up at once and measured in alternating blocks (A B A B ...), for each
+front (stdio front with stdio upstreams, HTTP front with HTTP upstreams) and each client era (a
+handshake-era client and a 2026-07-28 client). Prints, per setup, the median over blocks of each
+side's p50 latency and CPU per call, and the median of the per-block five/one ratios.
+
+A benchmark, not a test: it prints figures and exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+import anyio
+
+from . import procfs
+from .scenarios import ECHO_TEXT
+from .setups import Target, Transport, http_upstreams, proxied
+from .stats import median, percentile
+
+ERAS = ("legacy", "2026-07-28")
+FRONTS: tuple[Transport, ...] = ("stdio", "http")
+COUNTS = (1, 5)
+
+
+async def _block(target: Target, calls: int) -> tuple[float, float]:
+    """p50 latency and proxy CPU per call (both in ms) over `calls` sequential echo calls."""
+    latencies: list[float] = []
+    cpu_before = procfs.cpu_seconds(target.measured_pid)
+    for _ in range(calls):
+        started = time.perf_counter()
+        result = await target.client.call_tool(target.echo_tool, {"text": ECHO_TEXT})
+        latencies.append(time.perf_counter() - started)
+        if result.is_error:
+            raise RuntimeError(f"{target.echo_tool} failed: {result.content}")
+    cpu = procfs.cpu_seconds(target.measured_pid) - cpu_before
+    return percentile(latencies, 0.5) * 1000, cpu / calls * 1000
+
+
+async def _measure(
+    front: Transport, upstream: Transport, era: str, blocks: int, calls: int, urls: Sequence[str], logs: Path
+) -> str:
+    async with AsyncExitStack() as stack:
+        targets: dict[int, Target] = {}
+        for count in COUNTS:
+            folder = logs / f"{front}-{upstream}-{era}-{count}"
+            folder.mkdir(parents=True)
+            targets[count] = await stack.enter_async_context(proxied(front, upstream, count, folder, urls, mode=era))
+        for target in targets.values():
+            await _block(target, calls)  # warm-up
+        p50: dict[int, list[float]] = {count: [] for count in COUNTS}
+        cpu: dict[int, list[float]] = {count: [] for count in COUNTS}
+        for index in range(blocks):
+            # Alternate which side goes first so neither always follows the other.
+            order = COUNTS if index % 2 == 0 else tuple(reversed(COUNTS))
+            for count in order:
+                latency, cpu_per_call = await _block(targets[count], calls)
+                p50[count].append(latency)
+                cpu[count].append(cpu_per_call)
+        ratios = [five / one for one, five in zip(p50[1], p50[5], strict=True)]
+        cpu_ratios = [five / one for one, five in zip(cpu[1], cpu[5], strict=True)]
+        return (
+            f"| {front} | {upstream} | {era} | {median(p50[1]):.3f} | {median(p50[5]):.3f} | {median(ratios):.3f}× "
+            f"| {median(cpu[1]):.3f} | {median(cpu[5]):.3f} | {median(cpu_ratios):.3f}× |"
+        )
+
+
+async def run(
+    blocks: int, calls: int, fronts: Sequence[Transport], eras: Sequence[str], upstream: Transport | None
+) -> list[str]:
+    """Every (front, era) setup, one after the other; one Markdown table row each. The upstreams
+    speak the front's transport unless `upstream` says otherwise."""
+    logs = Path(tempfile.mkdtemp(prefix="bench-upstream-count-"))
+    print(f"process logs in {logs}", file=sys.stderr)
+    rows: list[str] = []
+    wants_http = "http" in ({upstream} if upstream else set(fronts))
+    async with http_upstreams(max(COUNTS) if wants_http else 0, logs / "http-upstreams") as pool:
+        for front in fronts:
+            for era in eras:
+                rows.append(await _measure(front, upstream or front, era, blocks, calls, pool.urls, logs))
+                print(rows[-1], file=sys.stderr, flush=True)
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point."""
+    parser = argparse.ArgumentParser(prog="python -m bench.upstream_count", description=__doc__)
+    parser.add_argument("--blocks", type=int, default=10, help="alternating blocks per side (default 10)")
+    parser.add_argument("--calls", type=int, default=100, help="sequential calls per block (default 100)")
+    parser.add_argument("--front", choices=FRONTS, action="append", help="only this front (repeatable)")
+    parser.add_argument("--era", choices=ERAS, action="append", help="only this client era (repeatable)")
+    parser.add_argument("--upstream", choices=FRONTS, help="the upstreams' transport (default: the front's)")
+    args = parser.parse_args(argv)
+    rows = anyio.run(run, args.blocks, args.calls, args.front or FRONTS, args.era or ERAS, args.upstream)
+    print(
+        "| front | upstreams | client | p50 1 up (ms) | p50 5 up (ms) | 5/1 "
+        "| CPU/call 1 up (ms) | CPU/call 5 up (ms) | 5/1 |"
+    )
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|")
+    print("\n".join(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
