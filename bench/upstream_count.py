@@ -4,7 +4,8 @@ The same `echo` call of upstream 0, one at a time, through a proxy with one upst
 a proxy with five, both up at once and measured in alternating blocks (A B A B ...), for each
 front (stdio front with stdio upstreams, HTTP front with HTTP upstreams) and each client era (a
 handshake-era client and a 2026-07-28 client). Prints, per setup, the median over blocks of each
-side's p50 latency and CPU per call, and the median of the per-block five/one ratios.
+side's p50 latency and CPU per call, the median of the per-block five/one ratios, and each
+proxy's CPU while idle (its background work: health checks, listen streams, polling).
 
 A benchmark, not a test: it prints figures and exits 0.
 """
@@ -45,8 +46,25 @@ async def _block(target: Target, calls: int) -> tuple[float, float]:
     return percentile(latencies, 0.5) * 1000, cpu / calls * 1000
 
 
+async def _idle_cpu(targets: dict[int, Target], seconds: float) -> dict[int, float]:
+    """Each proxy's CPU (ms per second) while no call is made: its background work."""
+    before = {count: procfs.cpu_seconds(target.measured_pid) for count, target in targets.items()}
+    await anyio.sleep(seconds)
+    return {
+        count: (procfs.cpu_seconds(target.measured_pid) - before[count]) / seconds * 1000
+        for count, target in targets.items()
+    }
+
+
 async def _measure(
-    front: Transport, upstream: Transport, era: str, blocks: int, calls: int, urls: Sequence[str], logs: Path
+    front: Transport,
+    upstream: Transport,
+    era: str,
+    blocks: int,
+    calls: int,
+    idle_seconds: float,
+    urls: Sequence[str],
+    logs: Path,
 ) -> str:
     async with AsyncExitStack() as stack:
         targets: dict[int, Target] = {}
@@ -56,6 +74,7 @@ async def _measure(
             targets[count] = await stack.enter_async_context(proxied(front, upstream, count, folder, urls, mode=era))
         for target in targets.values():
             await _block(target, calls)  # warm-up
+        idle = await _idle_cpu(targets, idle_seconds)
         p50: dict[int, list[float]] = {count: [] for count in COUNTS}
         cpu: dict[int, list[float]] = {count: [] for count in COUNTS}
         for index in range(blocks):
@@ -69,12 +88,18 @@ async def _measure(
         cpu_ratios = [five / one for one, five in zip(cpu[1], cpu[5], strict=True)]
         return (
             f"| {front} | {upstream} | {era} | {median(p50[1]):.3f} | {median(p50[5]):.3f} | {median(ratios):.3f}× "
-            f"| {median(cpu[1]):.3f} | {median(cpu[5]):.3f} | {median(cpu_ratios):.3f}× |"
+            f"| {median(cpu[1]):.3f} | {median(cpu[5]):.3f} | {median(cpu_ratios):.3f}× "
+            f"| {idle[1]:.2f} | {idle[5]:.2f} |"
         )
 
 
 async def run(
-    blocks: int, calls: int, fronts: Sequence[Transport], eras: Sequence[str], upstream: Transport | None
+    blocks: int,
+    calls: int,
+    idle_seconds: float,
+    fronts: Sequence[Transport],
+    eras: Sequence[str],
+    upstream: Transport | None,
 ) -> list[str]:
     """Every (front, era) setup, one after the other; one Markdown table row each. The upstreams
     speak the front's transport unless `upstream` says otherwise."""
@@ -85,7 +110,7 @@ async def run(
     async with http_upstreams(max(COUNTS) if wants_http else 0, logs / "http-upstreams") as pool:
         for front in fronts:
             for era in eras:
-                rows.append(await _measure(front, upstream or front, era, blocks, calls, pool.urls, logs))
+                rows.append(await _measure(front, upstream or front, era, blocks, calls, idle_seconds, pool.urls, logs))
                 print(rows[-1], file=sys.stderr, flush=True)
     return rows
 
@@ -97,14 +122,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=100, help="sequential calls per block (default 100)")
     parser.add_argument("--front", choices=FRONTS, action="append", help="only this front (repeatable)")
     parser.add_argument("--era", choices=ERAS, action="append", help="only this client era (repeatable)")
+    parser.add_argument("--idle", type=float, default=5.0, help="seconds of idle CPU measurement (default 5)")
     parser.add_argument("--upstream", choices=FRONTS, help="the upstreams' transport (default: the front's)")
     args = parser.parse_args(argv)
-    rows = anyio.run(run, args.blocks, args.calls, args.front or FRONTS, args.era or ERAS, args.upstream)
+    rows = anyio.run(run, args.blocks, args.calls, args.idle, args.front or FRONTS, args.era or ERAS, args.upstream)
     print(
         "| front | upstreams | client | p50 1 up (ms) | p50 5 up (ms) | 5/1 "
-        "| CPU/call 1 up (ms) | CPU/call 5 up (ms) | 5/1 |"
+        "| CPU/call 1 up (ms) | CPU/call 5 up (ms) | 5/1 | idle CPU 1 up (ms/s) | idle CPU 5 up (ms/s) |"
     )
-    print("|---|---|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     print("\n".join(rows))
     return 0
 
