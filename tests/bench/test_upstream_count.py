@@ -2,31 +2,19 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
+import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-# Two proxies (one and five stdio upstreams) start and make a few calls; the margin is for a busy machine.
-RUN_DEADLINE = 240
+from bench import upstream_count
+
 FIGURE_COLUMNS = 8
+ARGUMENTS = ["--front", "stdio", "--era", "legacy", "--blocks", "1", "--calls", "3", "--idle", "0.2"]
 
 
-def test_one_small_run_prints_a_row_of_figures_for_the_setup_asked_for() -> None:
-    done = subprocess.run(
-        [
-            *(sys.executable, "-m", "bench.upstream_count"),
-            *("--front", "stdio", "--era", "legacy", "--blocks", "1", "--calls", "3", "--idle", "0.2"),
-        ],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=RUN_DEADLINE,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
-    rows = [line for line in done.stdout.splitlines() if line.startswith("| stdio |")]
-    assert len(rows) == 1, done.stdout
+def test_one_small_run_prints_a_row_of_figures_for_the_setup_asked_for(capsys: pytest.CaptureFixture[str]) -> None:
+    assert upstream_count.main(ARGUMENTS) == 0
+    printed = capsys.readouterr().out
+    rows = [line for line in printed.splitlines() if line.startswith("| stdio |")]
+    assert len(rows) == 1, printed
     cells = [cell.strip() for cell in rows[0].strip("|").split("|")]
     assert cells[:3] == ["stdio", "stdio", "legacy"]
     figures = [float(cell.rstrip("×")) for cell in cells[3:]]
