@@ -117,8 +117,8 @@ async def http_upstreams(count: int, logs: Path) -> AsyncGenerator[HttpUpstreams
         yield HttpUpstreams(servers)
 
 
-async def _connect(stack: AsyncExitStack, transport: object) -> Client:
-    client = Client(transport, cache=None, read_timeout_seconds=CLIENT_READ_TIMEOUT)  # pyright: ignore[reportArgumentType]
+async def _connect(stack: AsyncExitStack, transport: object, mode: str = "auto") -> Client:
+    client = Client(transport, cache=None, read_timeout_seconds=CLIENT_READ_TIMEOUT, mode=mode)  # pyright: ignore[reportArgumentType]
     return await stack.enter_async_context(client)
 
 
@@ -233,10 +233,17 @@ async def _wait_for_full_listing(client: Client, expected: int) -> None:
 
 @asynccontextmanager
 async def proxied(
-    front: Transport, upstream: Transport, count: int, logs: Path, http_urls: Sequence[str] = ()
+    front: Transport,
+    upstream: Transport,
+    count: int,
+    logs: Path,
+    http_urls: Sequence[str] = (),
+    *,
+    mode: str = "auto",
 ) -> AsyncGenerator[Target]:
     """Launch the proxy in front of `count` echo upstreams, connect, and wait until it lists every
-    tool (the start-up figure: from launch to that first complete listing)."""
+    tool (the start-up figure: from launch to that first complete listing). `mode` is the client's
+    era: the SDK `Client`'s `mode` ("auto", "legacy" or a modern protocol version)."""
     config = logs / f"servers-{front}-{upstream}.toml"
     config.write_text(proxy_config(upstream, count, http_urls))
     log = logs / f"proxy-{front}-{upstream}.log"
@@ -247,7 +254,7 @@ async def proxied(
             errlog = stack.enter_context(log.open("w", encoding="utf-8"))
             transport = stdio_client(_stdio_parameters(proxy_command(front, config)), errlog=errlog)
             before = set(procfs.children(os.getpid()))
-            client = await _connect(stack, transport)
+            client = await _connect(stack, transport, mode)
             await _wait_for_full_listing(client, expected)
             startup = time.perf_counter() - started
             pid = _new_child(before)
@@ -256,7 +263,7 @@ async def proxied(
         else:
             command = proxy_command(front, config)
             launched = await stack.enter_async_context(launch(command, log=log, ready=json_event("http_listening")))
-            client = await _connect(stack, _http_transport(str(launched.ready["url"]), stack))
+            client = await _connect(stack, _http_transport(str(launched.ready["url"]), stack), mode)
             await _wait_for_full_listing(client, expected)
             startup = time.perf_counter() - started
             health = f"{launched.ready['health']}/detailed"
