@@ -17,6 +17,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import math
 import secrets
 import time
 from collections.abc import Callable
@@ -25,7 +26,10 @@ from typing import Any, cast
 from urllib.parse import quote, urlencode
 
 TICKET_LIFETIME = 600.0
-"""Seconds a sign-in link stays usable after it was made."""
+"""Seconds a sign-in link stays usable at least after it was made."""
+TICKET_EXPIRY_STEP = 60
+"""Expiries are rounded up to a multiple of this many seconds, so the links made within one step
+are the same link: the status that shows one stays the same from one read to the next."""
 SIGN_IN_PATH = "/oauth/sign-in"
 """Where a sign-in starts: `SIGN_IN_PATH/SERVER?ticket=...`."""
 CALLBACK_PATH = "/oauth/callback"
@@ -88,8 +92,8 @@ class SignInLinks:
         return f"{self.public_url}{SIGN_IN_PATH}/{quote(server, safe='')}?{query}"
 
     def ticket_for(self, server: str, principal: str = "") -> str:
-        """A fresh ticket for `server` and `principal`."""
-        expires = int(self._clock() + self._lifetime)
+        """A ticket for `server` and `principal`, good for `lifetime` seconds and up to a step more."""
+        expires = math.ceil((self._clock() + self._lifetime) / TICKET_EXPIRY_STEP) * TICKET_EXPIRY_STEP
         payload = _encode(json.dumps([_TICKET_VERSION, server, principal, expires], separators=(",", ":")).encode())
         return f"{payload}.{self._sign(payload)}"
 

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from mcp_proxy.upstream.sign_in_links import TICKET_LIFETIME, SignInLinks, TicketRefused
+from mcp_proxy.upstream.sign_in_links import TICKET_EXPIRY_STEP, TICKET_LIFETIME, SignInLinks, TicketRefused
 
 SECRET = b"s" * 32
 
@@ -32,7 +32,18 @@ def test_a_link_names_the_server_and_carries_a_ticket_for_it_and_the_principal()
     assert url.startswith("https://mcp.example.com/oauth/sign-in/tracker?ticket=")
     assert links.callback_url == "https://mcp.example.com/oauth/callback"
     assert (grant.server, grant.principal) == ("tracker", "alice@example.com")
-    assert grant.expires_at == 1_000_000.0 + TICKET_LIFETIME
+    assert 1_000_000.0 + TICKET_LIFETIME <= grant.expires_at < 1_000_000.0 + TICKET_LIFETIME + TICKET_EXPIRY_STEP
+    assert grant.expires_at % TICKET_EXPIRY_STEP == 0
+
+
+def test_links_made_within_one_step_are_the_same_and_the_next_step_makes_another() -> None:
+    clock = Clock(1_000_021.0)  # a second into a step (1_000_020 is a multiple of it)
+    links = SignInLinks("http://127.0.0.1:8000", secret=SECRET, clock=clock)
+    first = links.url_for("tracker", "alice")
+    clock.now += TICKET_EXPIRY_STEP - 1
+    assert links.url_for("tracker", "alice") == first  # a status read each second shows one link
+    clock.now += 1
+    assert links.url_for("tracker", "alice") != first
 
 
 def test_the_shared_credentials_are_the_empty_principal_and_odd_names_are_quoted() -> None:
@@ -46,9 +57,12 @@ def test_a_ticket_expires() -> None:
     clock = Clock()
     links = SignInLinks("http://127.0.0.1:8000", secret=SECRET, clock=clock)
     ticket = links.ticket_for("tracker")
+    expires_at = links.check(ticket, "tracker").expires_at
     clock.now += TICKET_LIFETIME - 1
     links.check(ticket, "tracker")
-    clock.now += 1
+    clock.now = expires_at - 1
+    links.check(ticket, "tracker")
+    clock.now = expires_at
     with pytest.raises(TicketRefused, match="expired") as refused:
         links.check(ticket, "tracker")
     assert refused.value.expired
