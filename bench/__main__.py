@@ -23,10 +23,11 @@ import anyio
 from .chat import chat_benchmark
 from .launch import REPO_ROOT
 from .machine import load_average, machine_facts
-from .plan import FULL, QUICK, Plan
+from .peers import PEERS_BY_NAME, ensure
+from .plan import ERAS, FULL, LEGACY, QUICK, Cell, Plan
 from .report import write_report
 from .runner import run_matrix, say
-from .setups import http_upstreams
+from .setups import Transport, http_upstreams
 from .summary import summarize
 from .targets import check_targets
 
@@ -38,12 +39,15 @@ async def run(plan: Plan, logs: Path) -> dict[str, Any]:
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     started = time.perf_counter()
     machine = machine_facts()
+    install_gaps = _prepare_peers(plan)
     async with http_upstreams(plan.upstream_count, logs / "http-upstreams") as pool:
-        raw = await run_matrix(plan, pool, logs)
-        say("chat service, single mode against multi mode")
-        chat = await chat_benchmark(plan, pool, logs / "chat")
+        raw, gaps = await run_matrix(plan, pool, logs, install_gaps)
+        chat: dict[str, Any] = {"gap": "left out of this run (--no-chat)"}
+        if plan.chat:
+            say("chat service, single mode against multi mode")
+            chat = await chat_benchmark(plan, pool, logs / "chat")
     machine["load_average_at_end"] = load_average()
-    summary = summarize(raw)
+    summary = summarize(raw, gaps)
     cells = {cell.key: {"front": cell.front, "upstream": cell.upstream, **raw[cell.key]} for cell in plan.cells}
     return {
         "mode": plan.mode,
@@ -51,6 +55,7 @@ async def run(plan: Plan, logs: Path) -> dict[str, Any]:
         "duration_s": round(time.perf_counter() - started, 1),
         "plan": dataclasses.asdict(plan),
         "machine": machine,
+        "peers": {name: PEERS_BY_NAME[name].version for name in plan.peers},
         "cells": cells,
         "summary": summary,
         "chat": chat,
@@ -58,20 +63,67 @@ async def run(plan: Plan, logs: Path) -> dict[str, Any]:
     }
 
 
+def _prepare_peers(plan: Plan) -> dict[str, str | None]:
+    """Each peer's environment made ready (installed from PyPI when the plan allows): None for a
+    ready one, else why not."""
+    gaps: dict[str, str | None] = {}
+    for name in plan.peers:
+        peer = PEERS_BY_NAME[name]
+        if plan.install_peers and not peer.installed:
+            say(f"installing {peer.package} {peer.version} into {peer.folder}")
+        gaps[name] = ensure(peer, install=plan.install_peers)
+        if gaps[name]:
+            say(f"{name}: {gaps[name]}")
+    return gaps
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description="Benchmark the proxy against direct.")
     parser.add_argument("--quick", action="store_true", help="a tiny run that only checks the suite works")
     parser.add_argument("--out", type=Path, help="folder for latest.json and latest.md")
     parser.add_argument("--repetitions", type=int, help="override the number of repetitions")
+    parser.add_argument("--cell", action="append", metavar="FRONT,UPSTREAM,ERA", help="only this cell (repeatable)")
+    parser.add_argument("--peer", action="append", choices=sorted(PEERS_BY_NAME), help="only this peer (repeatable)")
+    parser.add_argument("--no-peers", action="store_true", help="measure no peer")
+    parser.add_argument("--no-install", action="store_true", help="use peer environments only if they exist")
+    parser.add_argument("--window", type=float, help="seconds of each throughput window")
+    parser.add_argument("--calls", type=int, help="sequential calls per repetition")
+    parser.add_argument("--no-chat", action="store_true", help="leave the chat service out")
     return parser
+
+
+def _narrowed(plan: Plan, args: argparse.Namespace) -> Plan:
+    """The plan with the command line's narrowing applied (a narrowed run is not a full run:
+    do not commit its results)."""
+    changes: dict[str, Any] = {}
+    if args.repetitions:
+        changes["repetitions"] = args.repetitions
+    if args.cell:
+        changes["cells"] = tuple(Cell(*_cell_parts(text)) for text in args.cell)
+    if args.no_peers or args.peer:
+        changes["peers"] = () if args.no_peers else tuple(args.peer)
+    if args.no_install:
+        changes["install_peers"] = False
+    if args.window:
+        changes["window_seconds"] = args.window
+    if args.calls:
+        changes["sequential_calls"] = args.calls
+    if args.no_chat:
+        changes["chat"] = False
+    return dataclasses.replace(plan, **changes)
+
+
+def _cell_parts(text: str) -> tuple[Transport, Transport, str]:
+    front, upstream, era = (text.split(",") + [LEGACY])[:3]
+    if front not in ("stdio", "http") or upstream not in ("stdio", "http") or era not in ERAS:
+        raise SystemExit(f"--cell wants FRONT,UPSTREAM[,ERA] with stdio|http and {'|'.join(ERAS)}; got {text!r}")
+    return front, upstream, era
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point."""
     args = _parser().parse_args(argv)
-    plan = QUICK if args.quick else FULL
-    if args.repetitions:
-        plan = dataclasses.replace(plan, repetitions=args.repetitions)
+    plan = _narrowed(QUICK if args.quick else FULL, args)
     out: Path = args.out or (Path(tempfile.mkdtemp(prefix="bench-quick-")) if args.quick else RESULTS_FOLDER)
     logs = Path(tempfile.mkdtemp(prefix="bench-logs-"))
     say(f"{plan.mode} run; process logs in {logs}")

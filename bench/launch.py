@@ -96,12 +96,13 @@ async def launch(
     args: Sequence[str],
     *,
     log: Path,
-    ready: ReadyParser,
+    ready: ReadyParser | None,
     env: Mapping[str, str] | None = None,
     stop_deadline: float = STOP_DEADLINE,
     stop_signal: signal.Signals = signal.SIGTERM,
 ) -> AsyncGenerator[Launched]:
-    """Start a process with stderr to `log`, wait for its readiness line, and stop it on exit."""
+    """Start a process with stderr to `log`, wait for its readiness line (none when `ready` is
+    None: the caller polls for readiness itself), and stop it on exit."""
     with log.open("wb") as stderr:
         process = await anyio.open_process(
             list(args),
@@ -113,7 +114,7 @@ async def launch(
             start_new_session=True,
         )
     try:
-        info = await wait_for_line(log, ready, process)
+        info = await wait_for_line(log, ready, process) if ready else {}
         yield Launched(process, info, log)
     finally:
         with anyio.CancelScope(shield=True):

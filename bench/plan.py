@@ -7,23 +7,31 @@ from typing import Literal
 
 from .setups import Transport
 
+LEGACY = "legacy"
+MODERN = "2026-07-28"
+ERAS = (LEGACY, MODERN)
+"""The client eras, as the SDK `Client`'s `mode`: a handshake-era client and a 2026-07-28 one."""
+
 
 @dataclass(frozen=True)
 class Cell:
-    """One configuration: the proxy's front transport and its upstreams' transport."""
+    """One configuration: the proxy's front transport, its upstreams' transport, the client's era."""
 
     front: Transport
     upstream: Transport
+    era: str = LEGACY
 
     @property
     def key(self) -> str:
-        """`front=stdio,upstream=http` style key used in the JSON."""
-        return f"front={self.front},upstream={self.upstream}"
+        """`front=stdio,upstream=http,client=legacy` style key used in the JSON."""
+        return f"front={self.front},upstream={self.upstream},client={self.era}"
 
 
-ALL_CELLS = tuple(Cell(front, upstream) for front in ("stdio", "http") for upstream in ("stdio", "http"))
-# Both fronts and both upstream transports, every figure: enough to keep the suite working.
-DIAGONAL_CELLS = (Cell("stdio", "stdio"), Cell("http", "http"))
+ALL_CELLS = tuple(
+    Cell(front, upstream, era) for front in ("stdio", "http") for upstream in ("stdio", "http") for era in ERAS
+)
+# Both fronts, both upstream transports and both eras, every figure: enough to keep the suite working.
+DIAGONAL_CELLS = (Cell("stdio", "stdio", LEGACY), Cell("http", "http", MODERN))
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,12 @@ class Plan:
     concurrency_levels: tuple[int, ...] = (16, 64)
     big_bytes: int = 1_000_000
     upstream_count: int = 5
+    peers: tuple[str, ...] = ("mcp-proxy", "fastmcp")
+    """The peers measured beside the proxy (names in `bench.peers`)."""
+    peer_fronts: tuple[Transport, ...] = ("stdio", "http")
+    install_peers: bool = True
+    """Create a missing peer environment (from PyPI); otherwise a missing one is a gap."""
+    chat: bool = True
 
 
 FULL = Plan(
@@ -70,4 +84,8 @@ QUICK = Plan(
     # Process launches are most of a quick run: one upstream and two setups keep it short.
     upstream_count=1,
     cells=DIAGONAL_CELLS,
+    # One cheap peer path, and only when its environment already exists: a quick run installs nothing.
+    peers=("fastmcp",),
+    peer_fronts=("stdio",),
+    install_peers=False,
 )

@@ -33,9 +33,14 @@ def _met(met: bool | None) -> str:
     return {True: "yes", False: "**no**", None: "—"}[met]
 
 
+ERA_LABELS = {"legacy": "handshake-era client", "2026-07-28": "2026-07-28 client"}
+
+
 def _cell_title(cell: str) -> str:
     parts = dict(part.split("=", 1) for part in cell.split(","))
-    return f"{parts['front']} front, {parts['upstream']} upstreams"
+    title = f"{parts['front']} front, {parts['upstream']} upstreams"
+    era = parts.get("client")
+    return f"{title}, {ERA_LABELS.get(era, era)}" if era else title
 
 
 def _targets_table(rows: list[dict[str, Any]]) -> list[str]:
@@ -46,13 +51,22 @@ def _targets_table(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _cell_table(sides: dict[str, dict[str, float | None]]) -> list[str]:
-    lines = ["| figure | unit | direct | proxy | proxy/direct |", "|---|---|---:|---:|---:|"]
+def _cell_table(sides: dict[str, Any]) -> list[str]:
+    """One row per figure: direct, the proxy and its ratio, then each peer and its ratio ("—"
+    where a peer has no figure; the reason is listed under the table)."""
+    peers: dict[str, Any] = sides.get("peers", {})
+    header = "| figure | unit | direct | proxy | proxy/direct |"
+    header += "".join(f" {name} | {name}/direct |" for name in peers)
+    lines = [header, "|---|---|---:|---:|---:|" + "---:|---:|" * len(peers)]
     for key in sides["proxy"]:
         label, unit = _LABELS.get(key, (key, ""))
         direct, proxy, ratio = sides["direct"].get(key), sides["proxy"].get(key), sides["ratio"].get(key)
-        lines.append(f"| {label} | {unit} | {_number(direct, unit)} | {_number(proxy, unit)} | {_ratio(ratio)} |")
-    return lines
+        row = f"| {label} | {unit} | {_number(direct, unit)} | {_number(proxy, unit)} | {_ratio(ratio)} |"
+        for peer in peers.values():
+            row += f" {_number(peer['figures'].get(key), unit)} | {_ratio(peer['ratio'].get(key))} |"
+        lines.append(row)
+    gaps = [f"- {name}: {peer['gap']}" for name, peer in peers.items() if peer.get("gap")]
+    return lines + (["", "Peers without figures here:", "", *gaps] if gaps else [])
 
 
 def _chat_lines(chat: dict[str, Any]) -> list[str]:
@@ -82,17 +96,23 @@ def _machine_lines(machine: dict[str, Any]) -> list[str]:
     ]
 
 
+def _peer_versions(result: dict[str, Any]) -> str:
+    peers: dict[str, str] = result.get("peers", {})
+    return ", ".join(f"{name} {version}" for name, version in peers.items()) or "none"
+
+
 def render_markdown(result: dict[str, Any]) -> str:
     """The run as Markdown: context, targets, then one table per setup."""
     plan = result["plan"]
     lines = [
-        f"# Benchmark: proxy against direct ({result['mode']} mode)",
+        f"# Benchmark: proxy and peers against direct ({result['mode']} mode)",
         "",
         f"Run {result['started_at']}, {result['duration_s']:.0f} s, {plan['repetitions']} repetition(s); "
         f"{plan['sequential_calls']} sequential calls, {plan['window_seconds']:g} s throughput windows, "
         f"{plan['upstream_count']} upstreams behind the proxy. Medians over repetitions; a ratio is the "
         "median of per-repetition proxy/direct ratios. The direct client speaks the same transport as "
-        "the proxy's front.",
+        "the proxy's front, and the same era as the proxy's client. Peers (their CPU is their own "
+        f"process's): {_peer_versions(result)}.",
         "",
     ]
     if result["mode"] == "quick":

@@ -1,25 +1,29 @@
-"""Running the matrix: for each repetition and each (front, upstream) cell, the direct side and
-the proxied side are both up and every scenario runs on one, then the other (A B A B ...), so
-slow drift of the machine lands on both sides alike."""
+"""Running the matrix: for each repetition and each (front, upstream, client era) cell, the
+direct side, the proxied side and the peers that apply are all up, and every scenario runs on
+one side after the other (A B C A B C ...), so slow drift of the machine lands on all alike."""
 
 from __future__ import annotations
 
 import sys
 import time
-from collections.abc import AsyncGenerator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from . import scenarios
+from .peer_setups import peer_target
+from .peers import PEERS_BY_NAME, Peer
 from .plan import Cell, Plan
 from .scenarios import Figures
 from .setups import HttpUpstreams, Target, direct_http, direct_stdio, proxied
 
-SIDES = ("direct", "proxy")
+OURS = ("direct", "proxy")
 
 
 RawResults = dict[str, dict[str, list[Figures]]]
+Gaps = dict[str, dict[str, str]]
+"""Per cell, the peers without figures there and why."""
 
 
 _STARTED = time.monotonic()
@@ -28,6 +32,12 @@ _STARTED = time.monotonic()
 def say(message: str) -> None:
     """A progress line on stderr, with the seconds since the run began."""
     print(f"bench: [{time.monotonic() - _STARTED:6.1f} s] {message}", file=sys.stderr, flush=True)
+
+
+def _short(error: BaseException) -> str:
+    while isinstance(error, BaseExceptionGroup) and error.exceptions:
+        error = error.exceptions[0]
+    return f"{type(error).__name__}: {error}"[:300]
 
 
 @asynccontextmanager
@@ -40,24 +50,48 @@ async def _direct(cell: Cell, plan: Plan, pool: HttpUpstreams, logs: Path) -> As
     """
     if cell.front == "stdio":
         count = plan.upstream_count if cell.upstream == "stdio" else 1
-        async with direct_stdio(count, logs / "direct") as target:
+        async with direct_stdio(count, logs / "direct", mode=cell.era) as target:
             if cell.upstream != "stdio":
                 target.startup_seconds = None
             yield target
         return
     startup: float | None = None
     if cell.upstream == "stdio":
-        async with direct_stdio(plan.upstream_count, logs / "direct") as launched:
+        async with direct_stdio(plan.upstream_count, logs / "direct", mode=cell.era) as launched:
             startup = launched.startup_seconds
-    async with direct_http(pool) as target:
+    async with direct_http(pool, mode=cell.era) as target:
         target.startup_seconds = startup
         yield target
 
 
-async def _scenarios(plan: Plan, sides: dict[str, Target], figures: dict[str, Figures]) -> None:
+def cell_peers(cell: Cell, plan: Plan, install_gaps: dict[str, str | None], gaps: Gaps) -> list[Peer]:
+    """The peers that stand in this cell; the others get their reason in `gaps`."""
+    standing: list[Peer] = []
+    for name in plan.peers:
+        peer = PEERS_BY_NAME[name]
+        reason = peer.gap(cell.front, cell.upstream, cell.era) or install_gaps.get(name)
+        if reason is None and cell.front not in plan.peer_fronts:
+            reason = f"not run on the {cell.front} front in {plan.mode} mode"
+        if reason is None:
+            standing.append(peer)
+        else:
+            gaps.setdefault(cell.key, {})[name] = reason
+    return standing
+
+
+async def _scenarios(plan: Plan, sides: dict[str, Target], figures: dict[str, Figures], gaps: dict[str, str]) -> None:
+    """Every scenario on every side in turn; a peer that fails leaves the rest of the repetition."""
+
     async def each(run: Any) -> None:
-        for side in SIDES:
-            figures[side].update(await run(sides[side]))
+        for side, target in list(sides.items()):
+            if side in OURS:
+                figures[side].update(await run(target))
+                continue
+            try:
+                figures[side].update(await run(target))
+            except Exception as error:  # a peer's failure is reported in its column, never fatal
+                gaps[side] = f"failed during the run: {_short(error)}"
+                del sides[side]
 
     await each(lambda t: scenarios.sequential_calls(t, plan.sequential_calls, plan.warmup_calls))
     for level in plan.concurrency_levels:
@@ -65,32 +99,57 @@ async def _scenarios(plan: Plan, sides: dict[str, Target], figures: dict[str, Fi
     await each(lambda t: scenarios.big_result(t, plan.big_bytes, plan.big_calls))
     await each(lambda t: scenarios.list_tools(t, plan.list_calls))
     await each(lambda t: scenarios.resource_reads(t, plan.resource_reads))
+    for side, target in sides.items():
+        figures[side].update(scenarios.memory(target))
 
 
-async def run_cell(cell: Cell, plan: Plan, pool: HttpUpstreams, logs: Path) -> dict[str, Figures]:
-    """Both sides of one cell, one repetition."""
+async def run_cell(
+    cell: Cell, plan: Plan, pool: HttpUpstreams, logs: Path, peers: Sequence[Peer] = ()
+) -> tuple[dict[str, Figures], dict[str, str]]:
+    """Every side of one cell, one repetition: its figures per side, and the peers that failed."""
     logs.mkdir(parents=True, exist_ok=True)
-    figures: dict[str, Figures] = {side: {} for side in SIDES}
-    async with (
-        _direct(cell, plan, pool, logs) as direct,
-        proxied(cell.front, cell.upstream, plan.upstream_count, logs, pool.urls) as proxy,
-    ):
-        for side, target in (("direct", direct), ("proxy", proxy)):
+    figures: dict[str, Figures] = {side: {} for side in (*OURS, *(peer.name for peer in peers))}
+    failed: dict[str, str] = {}
+    async with AsyncExitStack() as stack:
+        sides: dict[str, Target] = {
+            "direct": await stack.enter_async_context(_direct(cell, plan, pool, logs)),
+            "proxy": await stack.enter_async_context(
+                proxied(cell.front, cell.upstream, plan.upstream_count, logs, pool.urls, mode=cell.era)
+            ),
+        }
+        for peer in peers:
+            launching = peer_target(
+                peer, cell.front, cell.upstream, plan.upstream_count, logs, pool.urls, mode=cell.era
+            )
+            try:
+                sides[peer.name] = await stack.enter_async_context(launching)
+            except Exception as error:  # reported in the peer's column
+                failed[peer.name] = f"failed to start: {_short(error)}"
+        for side, target in sides.items():
             if target.startup_seconds is not None:
                 figures[side]["startup_s"] = round(target.startup_seconds, 4)
-        await _scenarios(plan, {"direct": direct, "proxy": proxy}, figures)
-        figures["direct"].update(scenarios.memory(direct))
-        figures["proxy"].update(scenarios.memory(proxy))
-    return figures
+        await _scenarios(plan, sides, figures, failed)
+    return figures, failed
 
 
-async def run_matrix(plan: Plan, pool: HttpUpstreams, logs: Path) -> RawResults:
-    """Every repetition of every cell; raw figures per cell, side and repetition."""
-    raw: RawResults = {cell.key: {side: [] for side in SIDES} for cell in plan.cells}
+async def run_matrix(
+    plan: Plan, pool: HttpUpstreams, logs: Path, install_gaps: dict[str, str | None]
+) -> tuple[RawResults, Gaps]:
+    """Every repetition of every cell; raw figures per cell, side and repetition, and the peers'
+    gaps per cell. `install_gaps` says which peer environments could not be made ready."""
+    gaps: Gaps = {}
+    peers = {cell.key: cell_peers(cell, plan, install_gaps, gaps) for cell in plan.cells}
+    raw: RawResults = {
+        cell.key: {side: [] for side in (*OURS, *(peer.name for peer in peers[cell.key]))} for cell in plan.cells
+    }
     for repetition in range(plan.repetitions):
         for cell in plan.cells:
             say(f"repetition {repetition + 1}/{plan.repetitions}: {cell.key}")
-            figures = await run_cell(cell, plan, pool, logs / f"rep{repetition}" / cell.key.replace(",", "-"))
-            for side in SIDES:
-                raw[cell.key][side].append(figures[side])
-    return raw
+            folder = logs / f"rep{repetition}" / cell.key.replace(",", "-")
+            figures, failed = await run_cell(cell, plan, pool, folder, peers[cell.key])
+            for side, runs in raw[cell.key].items():
+                runs.append(figures[side])
+            for name, reason in failed.items():
+                say(f"{name}: {reason}")
+                gaps.setdefault(cell.key, {}).setdefault(name, f"repetition {repetition + 1}: {reason}")
+    return raw, gaps

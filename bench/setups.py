@@ -63,13 +63,14 @@ def _stdio_parameters(command: Sequence[str]) -> StdioServerParameters:
     return StdioServerParameters(command=command[0], args=list(command[1:]), cwd=REPO_ROOT)
 
 
-def _http_transport(url: str, stack: AsyncExitStack) -> object:
+def http_transport(url: str, stack: AsyncExitStack) -> object:
+    """A streamable HTTP client transport to `url` whose HTTP client closes with `stack`."""
     http = httpx2.AsyncClient(timeout=HTTP_TIMEOUT)
     stack.push_async_callback(http.aclose)
     return streamable_http_client(url, http_client=http)
 
 
-def _new_child(before: set[int]) -> int:
+def new_child(before: set[int]) -> int:
     """The one child process of ours that appeared since `before` was taken."""
     new = set(procfs.children(os.getpid())) - before
     if len(new) != 1:
@@ -117,7 +118,8 @@ async def http_upstreams(count: int, logs: Path) -> AsyncGenerator[HttpUpstreams
         yield HttpUpstreams(servers)
 
 
-async def _connect(stack: AsyncExitStack, transport: object, mode: str = "auto") -> Client:
+async def connect_client(stack: AsyncExitStack, transport: object, mode: str = "auto") -> Client:
+    """A connected `Client` of era `mode` (response cache off), closed with `stack`."""
     client = Client(transport, cache=None, read_timeout_seconds=CLIENT_READ_TIMEOUT, mode=mode)  # pyright: ignore[reportArgumentType]
     return await stack.enter_async_context(client)
 
@@ -138,9 +140,9 @@ def _direct_target(client: Client, pid: int, startup: float | None = None) -> Ta
 
 
 @asynccontextmanager
-async def direct_stdio(count: int, logs: Path) -> AsyncGenerator[Target]:
+async def direct_stdio(count: int, logs: Path, *, mode: str = "auto") -> AsyncGenerator[Target]:
     """Launch `count` stdio echo upstreams in parallel and list each one's tools (the start-up
-    figure); the first one is the target of the other scenarios."""
+    figure); the first one is the target of the other scenarios. `mode` is the client's era."""
     logs.mkdir(parents=True, exist_ok=True)
     async with AsyncExitStack() as stack:
         first_log = logs / "direct-stdio-0.log"
@@ -151,7 +153,7 @@ async def direct_stdio(count: int, logs: Path) -> AsyncGenerator[Target]:
         async def connect_one(index: int) -> None:
             with (logs / f"direct-stdio-{index}.log").open("w", encoding="utf-8") as errlog:
                 transport = stdio_client(_stdio_parameters(echo_command("stdio")), errlog=errlog)
-                async with Client(transport, cache=None, read_timeout_seconds=CLIENT_READ_TIMEOUT) as client:
+                async with Client(transport, cache=None, read_timeout_seconds=CLIENT_READ_TIMEOUT, mode=mode) as client:  # pyright: ignore[reportArgumentType]
                     await list_all_tools(client)
                     clients[index] = client
                     if len(clients) == count:
@@ -170,10 +172,10 @@ async def direct_stdio(count: int, logs: Path) -> AsyncGenerator[Target]:
 
 
 @asynccontextmanager
-async def direct_http(upstreams: HttpUpstreams) -> AsyncGenerator[Target]:
-    """Connect to the first HTTP echo upstream."""
+async def direct_http(upstreams: HttpUpstreams, *, mode: str = "auto") -> AsyncGenerator[Target]:
+    """Connect to the first HTTP echo upstream with a client of era `mode`."""
     async with AsyncExitStack() as stack:
-        client = await _connect(stack, _http_transport(upstreams.urls[0], stack))
+        client = await connect_client(stack, http_transport(upstreams.urls[0], stack), mode)
         await list_all_tools(client)
         yield _direct_target(client, upstreams.servers[0].pid)
 
@@ -254,16 +256,16 @@ async def proxied(
             errlog = stack.enter_context(log.open("w", encoding="utf-8"))
             transport = stdio_client(_stdio_parameters(proxy_command(front, config)), errlog=errlog)
             before = set(procfs.children(os.getpid()))
-            client = await _connect(stack, transport, mode)
+            client = await connect_client(stack, transport, mode)
             await _wait_for_full_listing(client, expected)
             startup = time.perf_counter() - started
-            pid = _new_child(before)
+            pid = new_child(before)
             side = await wait_for_line(log, json_event("health_listening"))
             health = f"{side['url']}/health/detailed"
         else:
             command = proxy_command(front, config)
             launched = await stack.enter_async_context(launch(command, log=log, ready=json_event("http_listening")))
-            client = await _connect(stack, _http_transport(str(launched.ready["url"]), stack), mode)
+            client = await connect_client(stack, http_transport(str(launched.ready["url"]), stack), mode)
             await _wait_for_full_listing(client, expected)
             startup = time.perf_counter() - started
             health = f"{launched.ready['health']}/detailed"

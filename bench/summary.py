@@ -83,6 +83,21 @@ def summarize_sides(direct: list[Figures], proxy: list[Figures]) -> dict[str, di
     }
 
 
-def summarize(raw: dict[str, dict[str, list[Figures]]]) -> dict[str, Any]:
-    """Medians and ratios for every cell."""
-    return {cell: summarize_sides(sides["direct"], sides["proxy"]) for cell, sides in raw.items()}
+def summarize(
+    raw: dict[str, dict[str, list[Figures]]], gaps: dict[str, dict[str, str]] | None = None
+) -> dict[str, Any]:
+    """Medians and ratios for every cell: direct, proxy and their ratio, then under "peers" each
+    peer's medians ("figures") and ratios to direct ("ratio"), or the reason it has none ("gap")."""
+    summary: dict[str, Any] = {}
+    for cell, sides in raw.items():
+        summary[cell] = summarize_sides(sides["direct"], sides["proxy"])
+        peers: dict[str, Any] = {}
+        for name, runs in sides.items():
+            if name in ("direct", "proxy"):
+                continue
+            peer = summarize_sides(sides["direct"], runs)
+            peers[name] = {"figures": peer["proxy"], "ratio": peer["ratio"]}
+        for name, reason in (gaps or {}).get(cell, {}).items():
+            peers.setdefault(name, {"figures": {}, "ratio": {}})["gap"] = reason
+        summary[cell]["peers"] = peers
+    return summary
