@@ -47,7 +47,7 @@ async def run(plan: Plan, logs: Path) -> dict[str, Any]:
             say("chat service, single mode against multi mode")
             chat = await chat_benchmark(plan, pool, logs / "chat")
     machine["load_average_at_end"] = load_average()
-    summary = summarize(raw, gaps)
+    summary = summarize(raw, gaps, plan.peers)
     cells = {cell.key: {"front": cell.front, "upstream": cell.upstream, **raw[cell.key]} for cell in plan.cells}
     return {
         "mode": plan.mode,

@@ -39,6 +39,8 @@ async def serve_http(server: Any) -> None:
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
+    # Listening before the announcement: a client that connects early waits in the backlog.
+    listener.listen(128)
     port = listener.getsockname()[1]
     ready = {"event": READY_EVENT, "url": f"http://127.0.0.1:{port}/mcp", "pid": os.getpid()}
     print(json.dumps(ready), file=sys.stderr, flush=True)

@@ -83,11 +83,18 @@ def summarize_sides(direct: list[Figures], proxy: list[Figures]) -> dict[str, di
     }
 
 
+def _rank(order: tuple[str, ...], name: str) -> int:
+    return order.index(name) if name in order else len(order)
+
+
 def summarize(
-    raw: dict[str, dict[str, list[Figures]]], gaps: dict[str, dict[str, str]] | None = None
+    raw: dict[str, dict[str, list[Figures]]],
+    gaps: dict[str, dict[str, str]] | None = None,
+    order: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Medians and ratios for every cell: direct, proxy and their ratio, then under "peers" each
-    peer's medians ("figures") and ratios to direct ("ratio"), or the reason it has none ("gap")."""
+    peer's medians ("figures") and ratios to direct ("ratio"), or the reason it has none ("gap"),
+    in the order of `order` (so every table has its columns in the same order)."""
     summary: dict[str, Any] = {}
     for cell, sides in raw.items():
         summary[cell] = summarize_sides(sides["direct"], sides["proxy"])
@@ -99,5 +106,5 @@ def summarize(
             peers[name] = {"figures": peer["proxy"], "ratio": peer["ratio"]}
         for name, reason in (gaps or {}).get(cell, {}).items():
             peers.setdefault(name, {"figures": {}, "ratio": {}})["gap"] = reason
-        summary[cell]["peers"] = peers
+        summary[cell]["peers"] = dict(sorted(peers.items(), key=lambda item: _rank(order, item[0])))
     return summary
