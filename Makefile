@@ -77,7 +77,7 @@ test: install system-deps lint web
 	$(BIN)/python -m tests.conformance.run $(CONFORMANCE_ARGS)
 	$(BIN)/python -m tests.conformance.auth_clients --quiet
 
-# The benchmark suite: the proxy against direct connections (writes bench/results/latest.*).
+# The benchmark suite: the proxy and its peers against direct connections (writes bench/results/latest.*).
 bench: install
 	$(BIN)/python -m bench
 
