@@ -35,8 +35,8 @@ from .setups import (
     connect_client,
     echo_command,
     http_transport,
-    list_all_tools,
     new_child,
+    wait_for_full_listing,
 )
 
 FASTMCP_SCRIPT = Path(__file__).resolve().parent / "fastmcp_peer.py"
@@ -107,11 +107,6 @@ async def _first_upstream_uris(client: Client, peer: Peer) -> list[str]:
     return [uri for uri in uris if f"://{FIRST}/" in uri]
 
 
-async def _full_listing(client: Client, expected: int) -> None:
-    while len(await list_all_tools(client)) < expected:
-        await anyio.sleep(STARTUP_POLL_SECONDS)
-
-
 @asynccontextmanager
 async def peer_target(
     peer: Peer,
@@ -152,7 +147,7 @@ async def peer_target(
             pid = new_child(before)
         else:
             raise ValueError(f"no launcher for peer {peer.name}")
-        await _full_listing(client, expected)
+        await wait_for_full_listing(client, expected)
         startup = time.perf_counter() - started
         print(f"bench: {peer.name} ({front} front) pid {pid}", file=sys.stderr, flush=True)
         yield Target(

@@ -228,7 +228,8 @@ async def _proxied_resource_uris(client: Client) -> list[str]:
     ]
 
 
-async def _wait_for_full_listing(client: Client, expected: int) -> None:
+async def wait_for_full_listing(client: Client, expected: int) -> None:
+    """Poll the listing until it has `expected` tools (upstreams connect in the background)."""
     while len(await list_all_tools(client)) < expected:
         await anyio.sleep(STARTUP_POLL_SECONDS)
 
@@ -257,7 +258,7 @@ async def proxied(
             transport = stdio_client(_stdio_parameters(proxy_command(front, config)), errlog=errlog)
             before = set(procfs.children(os.getpid()))
             client = await connect_client(stack, transport, mode)
-            await _wait_for_full_listing(client, expected)
+            await wait_for_full_listing(client, expected)
             startup = time.perf_counter() - started
             pid = new_child(before)
             side = await wait_for_line(log, json_event("health_listening"))
@@ -266,7 +267,7 @@ async def proxied(
             command = proxy_command(front, config)
             launched = await stack.enter_async_context(launch(command, log=log, ready=json_event("http_listening")))
             client = await connect_client(stack, http_transport(str(launched.ready["url"]), stack), mode)
-            await _wait_for_full_listing(client, expected)
+            await wait_for_full_listing(client, expected)
             startup = time.perf_counter() - started
             health = f"{launched.ready['health']}/detailed"
             pid = launched.pid
