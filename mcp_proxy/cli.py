@@ -153,9 +153,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "tools":
         return anyio.run(_print_tools, config, args.json)
     if args.command in ("login", "logout"):
-        from .sign_in_command import run_sign_in_command
+        from .sign_in_command import Console, run_sign_in_command
 
-        return run_sign_in_command(args, config)
+        return run_sign_in_command(args, config, Console(out=sys.stdout, err=sys.stderr))
     return _serve(args, settings, config)
 
 

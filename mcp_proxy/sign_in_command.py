@@ -7,9 +7,10 @@ contains a token: only whether one is kept, its scopes and when it expires.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 import webbrowser
+from dataclasses import dataclass
+from typing import TextIO
 
 import anyio
 import anyio.to_thread
@@ -27,17 +28,37 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 
 
-def run_sign_in_command(args: argparse.Namespace, config: ProxyConfig) -> int:
+@dataclass(frozen=True)
+class Console:
+    """Where the command talks to the person running it: results to `out`, the rest to `err`.
+
+    The CLI hands over its own streams, so this module never chooses one itself."""
+
+    out: TextIO
+    err: TextIO
+
+    def say(self, text: str) -> None:
+        """A result of the command."""
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def tell(self, text: str) -> None:
+        """A failure, a prompt or advice, apart from the results."""
+        self.err.write(text + "\n")
+        self.err.flush()
+
+
+def run_sign_in_command(args: argparse.Namespace, config: ProxyConfig, console: Console) -> int:
     """Run `login` or `logout` for `args.server`; the process's exit status."""
     try:
         server = _signed_server(config, args.server, signing_in=args.command == "login")
         store = _store(config)
     except _Refused as exc:
-        print(f"mcp-proxy: {exc}", file=sys.stderr)
+        console.tell(f"mcp-proxy: {exc}")
         return EXIT_FAILED
     if args.command == "logout":
-        return anyio.run(_logout, server, store)
-    return anyio.run(_login, server, store, not args.no_browser, args.port)
+        return anyio.run(_logout, server, store, console)
+    return anyio.run(_login, server, store, not args.no_browser, args.port, console)
 
 
 class _Refused(Exception):
@@ -64,43 +85,41 @@ def _store(config: ProxyConfig) -> TokenStore:
         raise _Refused(str(exc)) from None
 
 
-async def _login(server: ServerConfig, store: TokenStore, browser: bool, port: int | None) -> int:
+async def _login(server: ServerConfig, store: TokenStore, browser: bool, port: int | None, console: Console) -> int:
     def show(url: str) -> None:
-        print(
-            f"Sign in to {server.name} at this address (the proxy waits for the browser to come back):", file=sys.stderr
-        )
-        print(f"  {url}", file=sys.stderr, flush=True)
+        console.tell(f"Sign in to {server.name} at this address (the proxy waits for the browser to come back):")
+        console.tell(f"  {url}")
 
     async def open_in_browser(url: str) -> None:
         if not await anyio.to_thread.run_sync(webbrowser.open, url):
-            print("(no browser could be opened: open the address above yourself)", file=sys.stderr, flush=True)
+            console.tell("(no browser could be opened: open the address above yourself)")
 
     try:
         result = await sign_in(server, store, show_url=show, open_url=open_in_browser if browser else None, port=port)
     except (SignInFailed, TokenStoreError) as exc:
-        print(f"mcp-proxy: sign-in to {server.name} failed: {exc}", file=sys.stderr)
+        console.tell(f"mcp-proxy: sign-in to {server.name} failed: {exc}")
         return EXIT_FAILED
     finally:
         await store.aclose()
     if not result.signed_in:
-        print(f"{server.name} answered without asking for a sign-in ({result.tools} tools): nothing to keep")
+        console.say(f"{server.name} answered without asking for a sign-in ({result.tools} tools): nothing to keep")
         return EXIT_OK
     expiry = f", expires in {result.expires_in:.0f} s" if result.expires_in is not None else ""
     refresh = ", refreshed automatically" if result.refreshable else ""
     scope = f" with scope {result.scope!r}" if result.scope else ""
-    print(f"signed in to {server.name}{scope}: {result.tools} tools{expiry}{refresh}; kept in {result.store}")
+    console.say(f"signed in to {server.name}{scope}: {result.tools} tools{expiry}{refresh}; kept in {result.store}")
     return EXIT_OK
 
 
-async def _logout(server: ServerConfig, store: TokenStore) -> int:
+async def _logout(server: ServerConfig, store: TokenStore, console: Console) -> int:
     try:
         removed = await sign_out(server, store)
     except TokenStoreError as exc:
-        print(f"mcp-proxy: sign-out of {server.name} failed: {exc}", file=sys.stderr)
+        console.tell(f"mcp-proxy: sign-out of {server.name} failed: {exc}")
         return EXIT_FAILED
     finally:
         await store.aclose()
-    print(f"signed out of {server.name}" if removed else f"nothing was kept for {server.name}")
+    console.say(f"signed out of {server.name}" if removed else f"nothing was kept for {server.name}")
     return EXIT_OK
 
 
