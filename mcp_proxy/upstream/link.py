@@ -12,11 +12,13 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import anyio
 import mcp_types as types
 from mcp import ClientSession, MCPError
 from mcp.client._probe import negotiate_auto  # pyright: ignore[reportPrivateUsage]
+from mcp.shared.dispatcher import CallOptions
 
 from manifold_common.failures import describe_failure
 from manifold_common.logging import get_logger
@@ -26,6 +28,7 @@ from ..config.models import ProtocolMode, ServerConfig
 from .client_capabilities import keeping_declared
 from .eras import LEGACY, MODERN, Era, era_of
 from .flights import SessionHandlers
+from .lane import RawLane, lane_of
 from .stderr_relay import StderrHold, holding_stderr
 from .transports import TransportFactory
 
@@ -43,8 +46,17 @@ class ForwardingSession(ClientSession):
     session's own (`client_capabilities.py`).
     """
 
+    lane: RawLane | None = None
+    """The transport's raw lane, for requests the lean relay forwards beside the session (`lane.py`)."""
+
     async def validate_tool_result(self, name: str, result: types.CallToolResult) -> None:
         return None
+
+    def stamp(self, message: dict[str, Any]) -> dict[str, str]:
+        """Write the negotiated era's stamp into `message` as the session would; the headers it goes with."""
+        options: CallOptions = {}
+        self._stamp(message, options)
+        return options.get("headers") or {}
 
     def adopt(self, result: types.InitializeResult | types.DiscoverResult) -> None:
         """Install the negotiated era, keeping each request's own capability declaration."""
@@ -109,7 +121,8 @@ async def open_session(
     refused: EraRefused | None = None
     async with AsyncExitStack() as stack:
         with holding_stderr(hold):  # a child started now holds its stderr back while it is probed
-            read, write = await stack.enter_async_context(transport_factory(config))
+            streams = await stack.enter_async_context(transport_factory(config))
+        read, write = streams
         session = ForwardingSession(
             EofWatch(read, closed),
             write,
@@ -120,6 +133,7 @@ async def open_session(
             elicitation_callback=handlers.on_elicitation,
             list_roots_callback=handlers.on_roots,
         )
+        session.lane = lane_of(streams)
         await stack.enter_async_context(session)
         try:
             with anyio.fail_after(max(HANDSHAKE_TIMEOUT, config.timeout)):

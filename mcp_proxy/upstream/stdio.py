@@ -41,6 +41,7 @@ from manifold_common.logging import get_logger
 
 from ..core.framing import LineFramer, parse_message
 from ..core.pipes import open_pipes
+from .lane import LanedStreams, StreamLane
 
 log = get_logger(__name__)
 
@@ -165,6 +166,7 @@ async def stdio_upstream(
     read_writer, read_stream = anyio.create_memory_object_stream[SessionMessage | Exception](0)
     write_stream, write_reader = anyio.create_memory_object_stream[SessionMessage](0)
     writer_done = anyio.Event()
+    lane = StreamLane(process.stdin.send)  # one write per line, as the SDK's writer: lines never interleave
 
     async def read_messages() -> None:
         framer = LineFramer()
@@ -173,6 +175,8 @@ async def stdio_upstream(
                 try:
                     async for chunk in process.stdout:
                         for line in framer.feed(chunk):
+                            if lane.pending and lane.take_line(line):
+                                continue  # a lane request's answer or progress: the SDK never sees it
                             if line.strip():
                                 await read_writer.send(parse_line(line, name))
                 except (anyio.ClosedResourceError, anyio.BrokenResourceError):
@@ -181,6 +185,8 @@ async def stdio_upstream(
                     await _drain_stdout(process)
         except (anyio.ClosedResourceError, anyio.BrokenResourceError, ConnectionError, OSError):
             pass  # the pipe closed under the read: the session sees the stream end
+        finally:
+            lane.close()
 
     async def write_messages() -> None:
         try:
@@ -210,8 +216,9 @@ async def stdio_upstream(
         tg.start_soon(read_messages)
         tg.start_soon(write_messages)
         try:
-            yield read_stream, write_stream
+            yield LanedStreams(read_stream, write_stream, lane)
         finally:
+            lane.close()
             with anyio.CancelScope(shield=True):  # every wait inside is bounded
                 await shut_down()
             tg.cancel_scope.cancel()
