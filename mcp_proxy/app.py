@@ -16,6 +16,7 @@ from manifold_common.logging import get_logger
 
 from .config.models import ProxyConfig
 from .core.observe import NULL_OBSERVER, Observer
+from .front.fast_relay import FastRelay
 from .front.server import ProxyServer
 from .front.stdio import StdioFront
 from .registry import Registry
@@ -100,8 +101,12 @@ async def serve_stdio(
     *,
     prelaunched: Prelaunched | None = None,
     drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
+    fast_path: bool = True,
 ) -> None:
     """Serve the proxy over this process's stdin/stdout until the client closes the pipe.
+
+    With `fast_path`, the requests the lean relay can take skip the SDK's machinery
+    (`front/fast_relay.py`).
 
     The requests read before the end of stdin, or before SIGTERM or SIGINT, are answered first
     (for at most `drain_timeout` seconds); then upstreams are closed and children terminated.
@@ -115,6 +120,8 @@ async def serve_stdio(
             running_proxy(config, observer=observer, prelaunched=prelaunched) as proxy,
         ):
             front.proxy_running(proxy.server.clients.end_listen_streams)
+            if fast_path:
+                front.relay(FastRelay(proxy.server))
             server = proxy.server.server
             await server.run(read, write, server.create_initialization_options())
         tg.cancel_scope.cancel()

@@ -221,7 +221,13 @@ def _serve_front(
     if transport == "stdio":
         http_port = settings.http_port if args.http_port is None else args.http_port
         if http_port is None:
-            serve = partial(serve_stdio, config, prelaunched=children, drain_timeout=settings.drain_timeout)
+            serve = partial(
+                serve_stdio,
+                config,
+                prelaunched=children,
+                drain_timeout=settings.drain_timeout,
+                fast_path=settings.fast_path,
+            )
             anyio.run(serve, backend_options={"use_uvloop": loop == "uvloop"})
         else:
             sock = listening_socket(SIDE_LISTENER_HOST, http_port)
@@ -250,6 +256,7 @@ def _serve_stdio_with_side_listener(
         settings.metrics_auth,
         prelaunched=children,
         drain_timeout=settings.drain_timeout,
+        fast_path=settings.fast_path,
     )
     anyio.run(serve, backend_options={"use_uvloop": loop == "uvloop"})
 

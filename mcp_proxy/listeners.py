@@ -21,6 +21,7 @@ from manifold_common.logging import get_logger
 from .app import Proxy, running_proxy, stop_on_signals
 from .config.models import ProxyConfig
 from .front.auth import BearerGuard, TokenSet
+from .front.fast_relay import FastRelay
 from .front.stdio import StdioFront
 from .health import health_routes
 from .metrics import ProxyMetrics
@@ -100,10 +101,12 @@ async def serve_stdio_with_side_listener(
     *,
     prelaunched: Prelaunched | None = None,
     drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
+    fast_path: bool = True,
 ) -> None:
     """Serve the proxy over stdin/stdout, and health and metrics on `sock`, until the client closes the pipe.
 
-    Like `app.serve_stdio`, the requests read are answered first, and SIGTERM and SIGINT end it cleanly.
+    Like `app.serve_stdio`, the requests read are answered first, and SIGTERM and SIGINT end it
+    cleanly, and with `fast_path` the lean relay takes what it can.
     """
     metrics = ProxyMetrics(transport_of=lambda _: "stdio")
     front = StdioFront(drain_timeout)
@@ -116,6 +119,8 @@ async def serve_stdio_with_side_listener(
         ):
             metrics.attach(proxy)
             front.proxy_running(proxy.server.clients.end_listen_streams)
+            if fast_path:
+                front.relay(FastRelay(proxy.server))
             app = side_app(proxy, metrics, tokens, metrics_auth)
             server = EmbeddedServer(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
             mcp_server = proxy.server.server

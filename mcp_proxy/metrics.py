@@ -126,6 +126,14 @@ class ProxyMetrics:
             ["transport", "era"],
             registry=r,
         )
+        self.relayed_requests = Counter(
+            f"{PREFIX}_relayed_requests",
+            "Client requests the lean relay answered, below the SDK's server, by MCP method.",
+            ["method"],
+            registry=r,
+        )
+        # Label children by their label values: `labels()` costs more than the update itself.
+        self._children: dict[tuple[object, ...], Any] = {}
         self.rejections = Counter(
             f"{PREFIX}_http_rejections", "HTTP requests refused by the front, by reason.", ["reason"], registry=r
         )
@@ -157,25 +165,36 @@ class ProxyMetrics:
 
     # ---- the Observer protocol -----------------------------------------------------
 
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
     def client_request(self, method: str, outcome: Outcome, seconds: float) -> None:
         """Count a client request by method (unknown methods as "other") and record its duration."""
         method = method if method in MCP_METHODS else OTHER_METHOD
-        self.requests.labels(method, outcome).inc()
-        self.request_duration.labels(method).observe(seconds)
+        self._child(self.requests, method, outcome).inc()
+        self._child(self.request_duration, method).observe(seconds)
+
+    def relayed(self, method: str) -> None:
+        """Count a client request the lean relay answered."""
+        self._child(self.relayed_requests, method if method in MCP_METHODS else OTHER_METHOD).inc()
 
     def tool_call(
         self, server: str, tool: str, outcome: Outcome, seconds: float, request_bytes: int, response_bytes: int
     ) -> None:
         """Count a forwarded tool call and record its duration and result size."""
-        self.tool_calls.labels(server, tool, outcome).inc()
-        self.tool_duration.labels(server, tool).observe(seconds)
-        self.tool_response_size.labels(server).observe(response_bytes)
+        self._child(self.tool_calls, server, tool, outcome).inc()
+        self._child(self.tool_duration, server, tool).observe(seconds)
+        self._child(self.tool_response_size, server).observe(response_bytes)
 
     def upstream_request(self, server: str, method: str, outcome: Outcome, seconds: float) -> None:
         """Count a request to an upstream; requests never sent (server unavailable) have no duration."""
-        self.upstream_requests.labels(server, method, outcome).inc()
+        self._child(self.upstream_requests, server, method, outcome).inc()
         if outcome != "unavailable":
-            self.upstream_duration.labels(server, method).observe(seconds)
+            self._child(self.upstream_duration, server, method).observe(seconds)
 
     def upstream_state(self, server: str, state: str, previous: str) -> None:
         """Count a restart each time a server that has run starts connecting again."""

@@ -63,6 +63,8 @@ class RuntimeSettings(BaseSettings):
     signal, the stdio front on a signal or at the end of its input."""
     event_loop: EventLoop = "auto"
     """`auto` (uvloop when installed, else asyncio), `uvloop`, or `asyncio`."""
+    fast_path: bool = True
+    """The lean relay: forwarded calls and lists answered below the SDK's machinery (`0` turns it off)."""
 
     def extra_hosts(self) -> tuple[str, ...]:
         """`allowed_hosts` as a tuple of names."""

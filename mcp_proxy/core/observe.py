@@ -63,6 +63,10 @@ class Observer(Protocol):
         """An upstream changed state (connecting, ready, degraded, down, disabled)."""
         ...
 
+    def relayed(self, method: str) -> None:
+        """The lean relay answered one client request (also reported as a `client_request`)."""
+        ...
+
 
 class NullObserver:
     """An observer that ignores everything."""
@@ -79,6 +83,9 @@ class NullObserver:
         return None
 
     def upstream_state(self, server: str, state: str, previous: str) -> None:
+        return None
+
+    def relayed(self, method: str) -> None:
         return None
 
 

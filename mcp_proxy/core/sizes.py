@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import mcp_types as types
+import orjson
 
 
 def payload_size(value: Any) -> int:
@@ -13,8 +13,8 @@ def payload_size(value: Any) -> int:
     if value is None:
         return 0
     try:
-        return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
-    except (TypeError, ValueError):
+        return len(orjson.dumps(value))
+    except (TypeError, ValueError):  # orjson's encode error is a TypeError
         return 0
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
@@ -103,18 +104,38 @@ class CallTimer:
         # A request that failed (an upstream's JSON-RPC error, a cancellation) ended the call too.
         if outcome == "ok" and call.outcome is not None:
             outcome = call.outcome
-        request_bytes = payload_size(call.arguments)
-        self._observer.tool_call(call.server, call.tool, outcome, seconds, request_bytes, call.response_bytes)
-        # One summary event per call; argument values only when debugging.
         principal = principal_of(ctx.request)
-        log.info(
-            "tool_call",
-            server=call.server,
-            tool=call.tool,
-            outcome=outcome,
-            duration_ms=round(seconds * 1000, 2),
-            request_bytes=request_bytes,
-            response_bytes=call.response_bytes,
-            **({"principal": principal.name} if principal is not None else {}),
+        report_tool_call(
+            self._observer,
+            ToolCallReport(call.server, call.tool, outcome, seconds, call.arguments, call.response_bytes),
+            principal.name if principal is not None else None,
         )
-        log.debug("tool_call_arguments", server=call.server, tool=call.tool, arguments=call.arguments)
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallReport:
+    """How one forwarded tool call went, as its metrics and its summary line tell it."""
+
+    server: str
+    tool: str
+    outcome: Outcome
+    seconds: float
+    arguments: Any
+    response_bytes: int
+
+
+def report_tool_call(observer: Observer, call: ToolCallReport, principal: str | None) -> None:
+    """Record a forwarded tool call: its metrics and one `tool_call` line (argument values only at debug)."""
+    request_bytes = payload_size(call.arguments)
+    observer.tool_call(call.server, call.tool, call.outcome, call.seconds, request_bytes, call.response_bytes)
+    log.info(
+        "tool_call",
+        server=call.server,
+        tool=call.tool,
+        outcome=call.outcome,
+        duration_ms=round(call.seconds * 1000, 2),
+        request_bytes=request_bytes,
+        response_bytes=call.response_bytes,
+        **({"principal": principal} if principal is not None else {}),
+    )
+    log.debug("tool_call_arguments", server=call.server, tool=call.tool, arguments=call.arguments)

@@ -159,6 +159,10 @@ class Clients:
         """Remember the level a handshake-era client asked for with `logging/setLevel`."""
         self._log_levels[connection_key(ctx)] = level
 
+    def connection_log_level(self, key: int | None) -> types.LoggingLevel | None:
+        """The level a handshake-era client connection asked for with `logging/setLevel`, if any."""
+        return self._log_levels.get(key) if key is not None else None
+
     def log_level(self, ctx: Ctx) -> types.LoggingLevel | None:
         """The log level this request wants: its own opt-in (modern era) or its connection's setting."""
         requested = (ctx.meta or {}).get(types.LOG_LEVEL_META_KEY)

@@ -125,6 +125,8 @@ class ProxyServer:
             on_set_logging_level=self._set_logging_level,
         )
         self.server.add_notification_handler("notifications/initialized", types.NotificationParams, self._initialized)
+        self.on_initialized: list[Callable[[Ctx], None]] = []
+        """Told of each handshake-era client once it has initialized (the lean relay serves it from then on)."""
         self.server.add_notification_handler(
             "notifications/roots/list_changed", types.NotificationParams, self._roots_changed
         )
@@ -161,6 +163,8 @@ class ProxyServer:
 
     async def _initialized(self, ctx: Ctx, params: types.NotificationParams) -> None:
         self.clients.register(ctx)
+        for listener in self.on_initialized:
+            listener(ctx)
         if self.clients.sole_client() is not None:
             # Servers that asked for roots before this client came can now ask it.
             await self._tell_roots_changed(None)

@@ -21,9 +21,11 @@ import stat
 import threading
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
+from functools import partial
 from typing import Any
 
 import anyio
+import anyio.abc
 import anyio.from_thread
 import anyio.lowlevel
 import anyio.to_thread
@@ -35,6 +37,8 @@ from manifold_common.logging import get_logger
 
 from ..core.framing import LineFramer, parse_message
 from ..core.pipes import EventedPipes, open_pipes
+from .fast_relay import FastRelay
+from .fast_stdio import FastIntake, WriteNow
 from .stdio_drain import OUTPUT_GRACE, InputDrain, ReadStream, WriteStream
 
 log = get_logger(__name__)
@@ -45,6 +49,8 @@ STDERR_FD = 2
 READ_CHUNK = 256 * 1024
 
 ReadChunk = Callable[[], Awaitable[bytes]]
+Offer = Callable[[bytes, anyio.abc.TaskGroup], bool]
+"""Offers a line read to the lean relay; True when it took it."""
 
 
 def _is_pipe_or_socket(fd: int) -> bool:
@@ -69,13 +75,25 @@ class StdioFront:
 
     def __init__(self, drain_timeout: float) -> None:
         self._drain = InputDrain(drain_timeout)
+        self._write_now: WriteNow | None = None
+        self._intake: FastIntake | None = None
 
     @asynccontextmanager
     async def serving(self) -> AsyncGenerator[tuple[Any, Any]]:
         """Serve MCP over stdin/stdout: yields the (read, write) message streams a server runs on."""
-        transport = _evented_stdio if evented_stdio_possible() else _threaded_stdio
+        transport = partial(_evented_stdio, self) if evented_stdio_possible() else _threaded_stdio
         async with transport() as (raw_read, raw_write), self._drain.answering(raw_read, raw_write) as streams:
             yield streams
+
+    def relay(self, relay: FastRelay) -> None:
+        """Offer each line read to the lean relay first (only where stdout is written on the event loop)."""
+        if self._write_now is not None:
+            self._intake = FastIntake(relay, self._drain, self._write_now)
+
+    def offer(self, line: bytes, tg: anyio.abc.TaskGroup) -> bool:
+        """Whether the lean relay took `line`; False hands it to the SDK's server."""
+        intake = self._intake
+        return intake is not None and intake.take(line, tg)
 
     def proxy_running(self, end_streams: Callable[[], None]) -> None:
         """The proxy behind the front serves from now on; `end_streams` ends its listen streams at the end."""
@@ -116,7 +134,7 @@ class _Claim:
 
 
 @asynccontextmanager
-async def _evented_stdio() -> AsyncGenerator[tuple[ReadStream, WriteStream]]:
+async def _evented_stdio(front: StdioFront) -> AsyncGenerator[tuple[ReadStream, WriteStream]]:
     claim = _Claim()
     pipes: EventedPipes | None = None
     try:
@@ -129,9 +147,11 @@ async def _evented_stdio() -> AsyncGenerator[tuple[ReadStream, WriteStream]]:
             writer.write(data)
             await writer.drain()
 
-        async with _framed(lambda: reader.read(READ_CHUNK), write) as streams:
+        front._write_now = writer.write  # pyright: ignore[reportPrivateUsage]
+        async with _framed(lambda: reader.read(READ_CHUNK), write, front.offer) as streams:
             yield streams
     finally:
+        front._write_now = None  # pyright: ignore[reportPrivateUsage]
         claim.restore()
         if pipes is not None:
             pipes.close()  # closes the private descriptors; the restored standard ones stay
@@ -187,9 +207,13 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
+def _nothing_taken(line: bytes, tg: anyio.abc.TaskGroup) -> bool:
+    return False
+
+
 @asynccontextmanager
 async def _framed(
-    read_chunk: ReadChunk, write: Callable[[bytes], Awaitable[None]]
+    read_chunk: ReadChunk, write: Callable[[bytes], Awaitable[None]], offer: Offer = _nothing_taken
 ) -> AsyncGenerator[tuple[ReadStream, WriteStream]]:
     """Messages over a byte transport, one per line; the last answers are written before it closes."""
     inbound_send, inbound = create_context_streams[SessionMessage | Exception](0)
@@ -201,6 +225,8 @@ async def _framed(
             framer = LineFramer()
             while chunk := await read_chunk():
                 for line in framer.feed(chunk):
+                    if offer(line, tg):
+                        continue
                     if line.strip():
                         await inbound_send.send(parse_message(line))
             last = framer.rest()

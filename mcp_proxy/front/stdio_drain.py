@@ -74,6 +74,16 @@ class InputDrain:
         self._finish.set()
         return True
 
+    def owe(self, request_id: types.RequestId, method: str) -> None:
+        """A request read and answered beside the server (the lean relay) is owed like any other."""
+        self._owed[request_id] = method
+        self._note_change()
+
+    def paid(self, request_id: types.RequestId) -> None:
+        """A request noted with `owe` was answered (or cancelled, which is never answered)."""
+        if self._owed.pop(request_id, None) is not None:
+            self._note_change()
+
     def work(self) -> int:
         """Requests read and not answered yet, listen streams aside."""
         return sum(1 for method in self._owed.values() if method != LISTEN_METHOD)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import mcp_types as types
 
@@ -100,6 +100,15 @@ class Caller(ClientLine, Protocol):
 
     async def log(self, params: types.LoggingMessageNotificationParams) -> None:
         """Relay a log message the server wrote while the request ran."""
+        ...
+
+
+@runtime_checkable
+class ImmediateLog(Protocol):
+    """A caller that writes a log message to its client without waiting (the lean relay's)."""
+
+    def log_notice(self, params: dict[str, Any]) -> None:
+        """Relay a server's log message (its wire params) to the client now."""
         ...
 
 

@@ -14,7 +14,7 @@ they belong to it. Otherwise:
 from __future__ import annotations
 
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +27,7 @@ from mcp.client.session import ElicitationFnT, ListRootsFnT, LoggingFnT, Message
 from manifold_common.logging import get_logger
 
 from ..config.models import ServerConfig
-from .caller import Caller, ClientDirectory, ClientLine, no_caller_error, unsolicited_error
+from .caller import Caller, ClientDirectory, ClientLine, ImmediateLog, no_caller_error, unsolicited_error
 
 log = get_logger(__name__)
 
@@ -43,6 +43,8 @@ class SessionHandlers:
     on_sampling: SamplingFnT
     on_elicitation: ElicitationFnT
     on_roots: ListRootsFnT
+    log_at_once: Callable[[dict[str, Any]], bool]
+    """Delivers a log message to the call in flight without waiting, where it can (`lane.route_logs`)."""
 
 
 class Flights:
@@ -132,6 +134,14 @@ class Flights:
             return "no client that can be asked is connected"
         return f"{count} clients are connected, so the proxy cannot tell which one should answer"
 
+    def log_at_once(self, params: dict[str, Any]) -> bool:
+        """Deliver a log message to the call in flight now, if it is one that writes without waiting."""
+        call = self.caller()
+        if not isinstance(call, ImmediateLog):
+            return False
+        call.log_notice(params)
+        return True
+
     def handlers(self, on_message: MessageHandlerFnT) -> SessionHandlers:
         """Session callbacks that route the server's messages by the rules of this module."""
 
@@ -151,4 +161,4 @@ class Flights:
         async def on_roots(context: ClientRequestContext) -> Any:
             return await self.answer(types.ListRootsRequest())
 
-        return SessionHandlers(on_message, on_log, on_sampling, on_elicitation, on_roots)
+        return SessionHandlers(on_message, on_log, on_sampling, on_elicitation, on_roots, self.log_at_once)

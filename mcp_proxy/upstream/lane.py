@@ -36,6 +36,8 @@ CANCEL_NOTICE_TIMEOUT = 1.0
 """Seconds telling the server a request was cancelled may take; the cancelled caller does not wait longer."""
 
 Message = dict[str, Any]
+LogRouter = Callable[[Message], bool]
+"""Delivers a server's log message (its params) to the call it belongs to at once; False: it cannot."""
 NoticeSink = Callable[[Message], None]
 """Receives the server's notifications about one lane request (its progress, and, on HTTP, its log messages)."""
 
@@ -45,6 +47,21 @@ class LaneClosed(MCPError):
 
     def __init__(self, why: str = "the connection to the server closed") -> None:
         super().__init__(code=types.CONNECTION_CLOSED, message=why)
+
+
+class AnsweredError(MCPError):
+    """The server answered a lane request with a JSON-RPC error, kept as it was sent for the client."""
+
+    def __init__(self, raw: Any) -> None:
+        raw = cast("Message", raw) if isinstance(raw, dict) else {"code": types.INTERNAL_ERROR, "message": str(raw)}
+        code = raw.get("code")
+        message = raw.get("message")
+        super().__init__(
+            code=code if type(code) is int else types.INTERNAL_ERROR,
+            message=message if isinstance(message, str) else "",
+            data=raw.get("data"),
+        )
+        self.raw = raw
 
 
 class PendingRequests:
@@ -110,6 +127,14 @@ class PendingRequests:
 class RawLane(ABC):
     """One transport's way to send a JSON-RPC request and receive its answer without the SDK's session."""
 
+    def serves(self, modern: bool) -> bool:
+        """Whether the lane can carry requests of a session of that era (2026-07-28 when `modern`)."""
+        return True
+
+    def route_logs(self, router: LogRouter) -> None:
+        """Hand the server's log messages to `router` while lane requests wait (see `StreamLane`)."""
+        _ = router  # by default log messages arrive on each request's own stream (`NoticeSink`)
+
     @abstractmethod
     async def request(self, message: Message, headers: Mapping[str, str], on_notice: NoticeSink) -> Message:
         """Send `message` and return the server's answer (a result or an error) as decoded JSON.
@@ -135,6 +160,17 @@ class StreamLane(RawLane):
     def __init__(self, write_line: Callable[[bytes], Awaitable[None]]) -> None:
         self._write_line = write_line
         self.pending = PendingRequests()
+        self._log_router: LogRouter | None = None
+
+    def route_logs(self, router: LogRouter) -> None:
+        """Deliver log messages read while lane requests wait through `router`.
+
+        A log message carries no reference to the request it is about; on the SDK's session it
+        reaches the call it belongs to in a task of its own, which may run after the call's
+        answer, read just after it, was taken here. Delivered by the reader itself, it reaches
+        the client before that answer, as the server sent it.
+        """
+        self._log_router = router
 
     async def request(self, message: Message, headers: Mapping[str, str], on_notice: NoticeSink) -> Message:
         request_id, answer = self.pending.open(on_notice)
@@ -162,7 +198,13 @@ class StreamLane(RawLane):
             message = orjson.loads(line)
         except orjson.JSONDecodeError:
             return False  # the SDK's parser reports it as it always did
-        return isinstance(message, dict) and self.pending.take(cast("Message", message))
+        if not isinstance(message, dict):
+            return False
+        message = cast("Message", message)
+        if message.get("method") == "notifications/message":
+            router, params = self._log_router, message.get("params")
+            return router is not None and isinstance(params, dict) and router(cast("Message", params))
+        return self.pending.take(message)
 
     def close(self) -> None:
         """The transport ended: whatever waits on the lane fails with `LaneClosed`."""

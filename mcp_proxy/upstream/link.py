@@ -134,6 +134,8 @@ async def open_session(
             list_roots_callback=handlers.on_roots,
         )
         session.lane = lane_of(streams)
+        if session.lane is not None:
+            session.lane.route_logs(handlers.log_at_once)
         await stack.enter_async_context(session)
         try:
             with anyio.fail_after(max(HANDSHAKE_TIMEOUT, config.timeout)):
