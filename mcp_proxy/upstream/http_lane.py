@@ -171,7 +171,7 @@ class HttpLane(RawLane):
         try:
             response = await self._post(orjson.dumps(message), sent)
             return await self._answer(response, request_id, session_id, on_notice)
-        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise self._failure(exc) from exc
         except asyncio.CancelledError:
             if response is not None:
@@ -261,7 +261,7 @@ class HttpLane(RawLane):
     def _failure(self, exc: BaseException) -> MCPError:
         if self._closed is not None:
             return self._closed
-        if isinstance(exc, asyncio.TimeoutError):
+        if isinstance(exc, TimeoutError):
             return MCPError(code=types.REQUEST_TIMEOUT, message="the server sent nothing for too long")
         return LaneClosed(f"the connection to the server failed: {type(exc).__name__}")
 
@@ -318,9 +318,7 @@ async def laned_streamable_http(
         def start_get_stream() -> None:
             tg.start_soon(transport.handle_get_stream, http_client, read_writer)
 
-        tg.start_soon(
-            transport.post_writer, http_client, write_reader, read_writer, write_stream, start_get_stream, tg
-        )
+        tg.start_soon(transport.post_writer, http_client, write_reader, read_writer, write_stream, start_get_stream, tg)
         try:
             yield LanedStreams(read_stream, write_stream, lane)
         finally:

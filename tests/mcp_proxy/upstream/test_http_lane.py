@@ -2,7 +2,8 @@
 
 Run as a module, this file is that server: `python -m tests.mcp_proxy.upstream.test_http_lane
 [--json] --marks DIR` serves the test upstream (`tests/upstreams.py`) plus a `watched` tool that
-writes `DIR/<tag>.started` when its call begins and `DIR/<tag>` when it is cancelled, answering requests with JSON (`--json`) or SSE.
+writes `DIR/<tag>.started` when its call begins and `DIR/<tag>` when it is cancelled, answering
+requests with JSON (`--json`) or SSE.
 """
 
 from __future__ import annotations
@@ -124,7 +125,9 @@ async def test_progress_on_the_sse_stream_reaches_the_requests_sink(era: str, tm
 
 
 @pytest.mark.parametrize("era", ERAS)
-async def test_a_json_rpc_error_reply_is_returned_as_the_error_the_session_would_raise(era: str, tmp_path: Path) -> None:
+async def test_a_json_rpc_error_reply_is_returned_as_the_error_the_session_would_raise(
+    era: str, tmp_path: Path
+) -> None:
     uri = "note://nowhere/missing"
     async with upstream(tmp_path) as server, session_to(server, era) as link:
         assert link.session.lane is not None
