@@ -8,6 +8,9 @@ A stdio child's command comes from the configuration only, never from a client. 
 environment is the minimal default set (HOME, LOGNAME, PATH, SHELL, TERM, USER), plus the
 proxy's own variables the server lists in `inherit_env`, plus its configured `env`. What it
 writes on stderr is logged line by line as `upstream_stderr` events (see `stderr_relay.py`).
+
+A streamable-HTTP server gets a raw lane beside its streams (`http_lane.py`) unless it signs in
+with `auth` or an environment proxy applies to it; a stdio server's lane is `stdio.py`'s.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from manifold_common.logging import get_logger
 
 from ..config.models import ServerConfig
 from .child_spec import child_spec, reveal_secrets
+from .http_lane import lane_fits, laned_streamable_http
 from .prelaunch import Prelaunched
 from .stderr_relay import relaying_stderr, stderr_relay
 from .stdio import stdio_upstream
@@ -98,8 +102,10 @@ async def _streamable_http(config: ServerConfig, auth: httpx2.Auth | None) -> As
     assert config.url is not None
     timeout = httpx2.Timeout(HTTP_CONNECT_TIMEOUT, read=HTTP_STREAM_READ_TIMEOUT)
     headers = reveal_secrets(dict(config.headers))
-    async with (
-        httpx2.AsyncClient(headers=headers, timeout=timeout, auth=auth) as http_client,
-        streamable_http_client(config.url, http_client=http_client) as streams,
-    ):
-        yield streams
+    async with httpx2.AsyncClient(headers=headers, timeout=timeout, auth=auth) as http_client:
+        if not lane_fits(config.url, auth):
+            async with streamable_http_client(config.url, http_client=http_client) as streams:
+                yield streams
+            return
+        async with laned_streamable_http(config.url, http_client, headers) as streams:
+            yield streams
