@@ -54,13 +54,16 @@ def name_words(text: str) -> list[str]:
 def query_terms(query: str) -> list[str]:
     """The words of a search query that take part in the ranking (in order, without repeats).
 
-    Empty when the query has no word to search for: it is empty, only punctuation, or only
-    function words.
+    A camelCase word counts whole and in parts ("GitHub": "github", "git", "hub"): descriptions
+    are indexed as written, names taken apart. Empty when the query has no word to search for:
+    it is empty, only punctuation, or only function words.
     """
     seen: dict[str, None] = {}
-    for word in name_words(query):
-        if word not in _FUNCTION_WORDS:
-            seen.setdefault(word, None)
+    for chunk in _WORD.findall(query):
+        parts = [part.lower() for part in _CAMEL_BOUNDARY.split(chunk) if part]
+        for word in (chunk.lower(), *parts) if len(parts) > 1 else parts:
+            if word not in _FUNCTION_WORDS:
+                seen.setdefault(word, None)
     return list(seen)
 
 
