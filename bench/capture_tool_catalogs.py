@@ -86,7 +86,7 @@ def _log(message: str) -> None:
 
 def _npm_extras() -> Path:
     folder = EXTRAS_DIR / "npm"
-    wanted = {package: version for package, version in EXTRA_NPM}
+    wanted = dict(EXTRA_NPM)
     if all(_npm_version(folder, package) == version for package, version in wanted.items()):
         return folder
     folder.mkdir(parents=True, exist_ok=True)
@@ -240,9 +240,8 @@ def write_readme(folder: Path) -> None:
     rows = []
     for path in sorted(folder.glob("*.json")):
         data = json.loads(path.read_text())
-        rows.append(
-            f"| `{data['server']}` | `{data['package']}` | {data['version']} | {data['licence']} | {len(data['tools'])} |"
-        )
+        what = f"`{data['package']}` | {data['version']} | {data['licence']}"
+        rows.append(f"| `{data['server']}` | {what} | {len(data['tools'])} |")
     folder.joinpath("README.md").write_text(
         "# Tool lists of real MCP servers\n\n"
         "The `tools/list` answer of each server below, captured over stdio by\n"
@@ -271,7 +270,7 @@ async def capture(names: list[str] | None, folder: Path = FIXTURE_DIR) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Command line: capture every server, or only those given with `--only`."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--only", nargs="*", help="capture only these servers")
     args = parser.parse_args(argv)
     anyio.run(capture, args.only)

@@ -189,7 +189,7 @@ def summary(report: Report) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Command line: run the evaluation, print the figures, write the Markdown report."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=RESULTS_FILE, help="where to write the Markdown report")
     args = parser.parse_args(argv)
     report = evaluate()

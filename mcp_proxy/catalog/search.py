@@ -41,8 +41,11 @@ _WORD = re.compile(r"[^\W_]+")
 # "readFile" -> "read File", "HTMLPage" -> "HTML Page", "utf8Text" -> "utf8 Text".
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _FUNCTION_WORDS = frozenset(
-    "a an and are as at be by can do does for from how i in is it me my of on or please "
-    "some that the this to want what which with would you".split()
+    {
+        *("a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from", "how", "i"),
+        *("in", "is", "it", "me", "my", "of", "on", "or", "please", "some", "that", "the", "this", "to"),
+        *("want", "what", "which", "with", "would", "you"),
+    }
 )
 
 
