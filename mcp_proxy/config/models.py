@@ -96,6 +96,10 @@ class ProxySection(BaseModel):
     """Most resource reads kept at once."""
     resource_cache_max_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
     """Most bytes of resource reads kept at once."""
+    tool_search: bool = False
+    """List `search_tools` and `call_tool` (and the `tool_search_always` tools) instead of every tool."""
+    tool_search_always: list[str] = Field(default_factory=list[str])
+    """Exposed-name globs of the tools still listed as usual when `tool_search` is on."""
     roots: list[str] = Field(default_factory=list[str])
     """`file://` URIs given to servers that ask for roots when no client can be asked (servers may set their own)."""
     auth: FrontOAuth | None = None

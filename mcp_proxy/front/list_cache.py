@@ -22,7 +22,8 @@ LIST_METHODS = frozenset({"tools/list", "resources/list", "resources/templates/l
 # Parameters that cannot change what a page contains; anything else goes the uncached way.
 _NEUTRAL_PARAMS = frozenset({"cursor", "_meta"})
 
-PageKey = tuple[str, str, str | None, int]
+# The last part says which tools/list is served: the whole catalog, or the tool-search view.
+PageKey = tuple[str, str, str | None, int, tuple[str, ...] | None]
 
 
 class ListPageCache:
@@ -61,4 +62,6 @@ class ListPageCache:
         cursor = params.get("cursor")
         if not params.keys() <= _NEUTRAL_PARAMS or not (cursor is None or isinstance(cursor, str)):
             return None
-        return (ctx.method, ctx.protocol_version, cursor, self._registry.config.proxy.page_size)
+        proxy = self._registry.config.proxy
+        view = tuple(proxy.tool_search_always) if proxy.tool_search and ctx.method == "tools/list" else None
+        return (ctx.method, ctx.protocol_version, cursor, proxy.page_size, view)

@@ -44,6 +44,7 @@ from .output_cap import cap_tool_result
 from .resource_cache import ResourceCache
 from .sign_in_prompt import after_sign_in, sign_in_tool_result
 from .status_resource import STATUS_URI, read_status
+from .tool_search import ToolSearch
 
 SERVER_TITLE = "Manifold MCP proxy"
 
@@ -153,6 +154,7 @@ class ProxyServer:
         registry.add_state_listener(self._status_changed)
         # Questions a handshake-era session pushes, asked of 2026-07-28 clients in rounds.
         self.input_rounds = InputRounds()
+        self.tool_search = ToolSearch(registry)
 
     def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
         # The SDK validates modern-era parameter headers against this; answering from the
@@ -226,6 +228,8 @@ class ProxyServer:
 
     @guarded
     async def _list_tools(self, ctx: Ctx, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
+        if self.tool_search.enabled:
+            return self.tool_search.list_result(params)
         items, cursor = self._page("tools", params)
         return types.ListToolsResult(tools=items, next_cursor=cursor)
 
@@ -304,6 +308,11 @@ class ProxyServer:
     async def _call_tool(
         self, ctx: Ctx, params: types.CallToolRequestParams
     ) -> types.CallToolResult | types.InputRequiredResult:
+        if self.tool_search.takes(params.name):  # search_tools answered; call_tool unwrapped to its call
+            answered = self.tool_search.answer(params)
+            if isinstance(answered, types.CallToolResult):
+                return answered
+            params = answered
         route = _routed(self.registry.catalog.route_tool(params.name), "tool", params.name)
         record = current_tool_call()
         record.routed(route.server, route.original, params.arguments)
