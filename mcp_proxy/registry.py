@@ -23,8 +23,8 @@ from .upstream.caller import ClientDirectory
 from .upstream.credentials import UpstreamCredentials
 from .upstream.per_user import PerUserSignIns
 from .upstream.supervisor import Upstream, UpstreamState
-from .upstream.trust import CatalogTrust
 from .upstream.transports import TransportFactory, open_transport
+from .upstream.trust import CatalogTrust
 
 log = get_logger(__name__)
 

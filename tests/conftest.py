@@ -14,7 +14,6 @@ from tests.oauth.fixtures import authorization_server, authorization_server_tree
 # A real redis-server, for the shared token store's tests.
 from tests.redis_server import redis_url  # noqa: F401
 
-
 # The proxy keeps state (pinned tool definitions, tokens) in the user's state folder: tests, and
 # the proxies they launch, keep theirs in a folder of their own, never the real one.
 os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="manifold-test-state-")

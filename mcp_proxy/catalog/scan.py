@@ -25,7 +25,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Literal, cast
 
 import mcp_types as types
 
@@ -132,13 +132,13 @@ def prompt_text(prompt: types.Prompt) -> str:
 
 def _schema_descriptions(schema: object) -> Iterator[str]:
     if isinstance(schema, Mapping):
-        for key, value in schema.items():  # pyright: ignore[reportUnknownVariableType]
+        for key, value in cast("Mapping[object, object]", schema).items():
             if key in ("description", "title") and isinstance(value, str):
                 yield value
             else:
                 yield from _schema_descriptions(value)
     elif isinstance(schema, list):
-        for value in schema:  # pyright: ignore[reportUnknownVariableType]
+        for value in cast("list[object]", schema):
             yield from _schema_descriptions(value)
 
 
@@ -157,8 +157,9 @@ def scan_servers(servers: Sequence[ScannedServer]) -> list[Finding]:
     owners = _reference_owners(servers)
     findings: list[Finding] = []
     for entry in servers:
-        items: list[tuple[ItemKind, str, str]] = [("tool", t.name, tool_text(t)) for t in entry.tools]
-        items += [("prompt", p.name, prompt_text(p)) for p in entry.prompts]
+        items: list[tuple[ItemKind, str, str]] = []
+        items.extend(("tool", t.name, tool_text(t)) for t in entry.tools)
+        items.extend(("prompt", p.name, prompt_text(p)) for p in entry.prompts)
         for kind, name, text in items:
             findings.extend(Finding(entry.server, kind, name, rule, detail) for rule, detail in scan_text(text))
             findings.extend(_references(entry.server, kind, name, text, owners))
@@ -182,9 +183,7 @@ def _distinctive(names: Iterable[str]) -> Iterator[str]:
             yield name
 
 
-def _references(
-    server: str, kind: ItemKind, name: str, text: str, owners: Mapping[str, set[str]]
-) -> Iterator[Finding]:
+def _references(server: str, kind: ItemKind, name: str, text: str, owners: Mapping[str, set[str]]) -> Iterator[Finding]:
     seen: set[str] = set()
     for word in _IDENTIFIER.findall(text):
         key = word.lower()
