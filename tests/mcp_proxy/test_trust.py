@@ -51,6 +51,9 @@ def write_config(tmp_path: Path, description: str, **proxy: str) -> Path:
         + "".join(f"{key} = {value}\n" for key, value in settings.items())
         + f'\n[servers.shifty]\ntransport = "stdio"\ncommand = {json.dumps(sys.executable)}\n'
         + f"args = {args}\ncwd = {json.dumps(str(REPO_ROOT))}\n"
+        # One era, so the session a client's calls run on is the one the proxy lists from: the
+        # server's change notice then reaches the listing whatever the client's era.
+        + 'protocol = "legacy"\n'
     )
     return path
 
