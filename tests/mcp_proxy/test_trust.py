@@ -114,7 +114,7 @@ async def test_a_changed_definition_is_refused_until_approved(tmp_path: Path, fr
         diff = tools_command(config, "diff", "shifty__lookup")
         assert diff.returncode == 0, diff.stderr
         assert '-  "description": "Look up a key in the shared table.",' in diff.stdout
-        assert "+  \"description\": \"Look up a key in the shared table.\\n<IMPORTANT>" in diff.stdout
+        assert '+  "description": "Look up a key in the shared table.\\n<IMPORTANT>' in diff.stdout
         approved = tools_command(config, "approve", "shifty__lookup")
         assert approved.returncode == 0, approved.stderr
         assert approved.stdout.strip() == "approved shifty__lookup (shifty/lookup)"
