@@ -91,6 +91,7 @@ async def running_proxy(
         finally:
             log.info("proxy_stopping")
             tg.cancel_scope.cancel()
+    proxy.server.audit.close()
     with anyio.CancelScope(shield=True):
         await credentials.aclose()
 

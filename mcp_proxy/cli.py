@@ -33,6 +33,7 @@ from .upstream.prelaunch import Prelaunched
 
 if TYPE_CHECKING:
     from .http_app import FrontOptions
+    from .sign_in_command import Console
 
 log = get_logger(__name__)
 
@@ -46,6 +47,8 @@ examples:
   mcp-proxy serve --transport http --port 8000      streamable HTTP at /mcp, legacy SSE at /sse
   mcp-proxy check --config servers.toml             validate a config and show the resolved servers
   mcp-proxy tools                                   connect and print the merged tool table
+  mcp-proxy tools diff github__search_code          show how a pinned tool's definition changed
+  mcp-proxy tools approve github__search_code       accept the change (or --all)
   mcp-proxy login github                            sign in to a server that uses OAuth (a browser opens)
   mcp-proxy import claude-desktop > servers.toml    convert a Claude Desktop config
 
@@ -91,7 +94,17 @@ def build_parser() -> argparse.ArgumentParser:
             "check", help="validate the configuration, check that every stdio server can start, show the servers"
         )
     )
-    tools = with_common(commands.add_parser("tools", help="connect to every server and print the merged tools"))
+    tools = with_common(
+        commands.add_parser(
+            "tools",
+            help="connect to every server and print the merged tools; or review pinned definitions",
+            description="Without ACTION: connect and print the merged tools. "
+            "pins: list pinned tools; diff [NAME]: show changed definitions; approve NAME|--all: accept them.",
+        )
+    )
+    tools.add_argument("action", nargs="?", choices=["pins", "diff", "approve"], help="review pinned definitions")
+    tools.add_argument("name", nargs="?", help="a tool as clients see it (github__search_code) or server/tool")
+    tools.add_argument("--all", action="store_true", help="with approve: every changed or held tool")
     tools.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     login = with_common(commands.add_parser("login", help="sign the proxy in to a server that uses OAuth"))
@@ -150,6 +163,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             sign_ins = describe_sign_ins(config)
         print(render_check(config, sign_ins))
         return EXIT_OK
+    if args.command == "tools" and args.action is not None:
+        from .sign_in_command import Console
+
+        return review_pins(args, config, Console(out=sys.stdout, err=sys.stderr))
     if args.command == "tools":
         return anyio.run(_print_tools, config, args.json)
     if args.command in ("login", "logout"):
@@ -157,6 +174,42 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_sign_in_command(args, config, Console(out=sys.stdout, err=sys.stderr))
     return _serve(args, settings, config)
+
+
+def review_pins(args: argparse.Namespace, config: ProxyConfig, console: Console) -> int:
+    """`mcp-proxy tools pins | diff [NAME] | approve NAME|--all`, on the configured pin store."""
+    from .upstream.pin_review import NoSuchPin, approve, render_diff, render_pins
+    from .upstream.pin_store import PinStore, PinStoreError, default_pins_path
+
+    if args.action == "approve" and (args.name is None) == (not args.all):
+        console.tell("mcp-proxy: tools approve takes a tool name or --all (not both)")
+        return EXIT_USAGE
+    try:
+        store = PinStore(config.proxy.pins_path or default_pins_path())
+    except PinStoreError as exc:
+        console.tell(f"mcp-proxy: {exc}")
+        return EXIT_CONFIG_ERROR
+    try:
+        if args.action == "pins":
+            console.say(render_pins(store))
+        elif args.action == "diff":
+            console.say(render_diff(store, args.name))
+        else:
+            approved = approve(store, args.name)
+            for pin in approved:
+                console.say(f"approved {pin.exposed} ({pin.server}/{pin.tool})")
+            if not approved:
+                console.tell("mcp-proxy: nothing to approve: no changed or held tool" + _named(args.name))
+    except NoSuchPin as exc:
+        console.tell(f"mcp-proxy: {exc}")
+        return EXIT_CONFIG_ERROR
+    finally:
+        store.close()
+    return EXIT_OK
+
+
+def _named(name: str | None) -> str:
+    return f" named {name!r}" if name else ""
 
 
 def token_store_secrets(config: ProxyConfig) -> list[str]:

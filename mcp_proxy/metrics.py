@@ -242,6 +242,16 @@ class _ProxyCollector:
         size = GaugeMetricFamily(f"{PREFIX}_resource_cache_bytes", "Bytes held in the resource cache.")
         hits = CounterMetricFamily(f"{PREFIX}_resource_cache_hits", "Resource reads answered from the cache.")
         misses = CounterMetricFamily(f"{PREFIX}_resource_cache_misses", "Resource reads sent upstream.")
+        changes = CounterMetricFamily(
+            f"{PREFIX}_tool_definition_changes",
+            "Changed definitions of pinned tools seen, by server.",
+            labels=["server"],
+        )
+        findings = GaugeMetricFamily(
+            f"{PREFIX}_description_findings",
+            "Signs of hidden or instruction-like content in descriptions now listed, by server and rule.",
+            labels=["server", "rule"],
+        )
         proxy = self._source()
         if proxy is not None:
             for upstream in proxy.registry.upstreams.values():
@@ -256,4 +266,13 @@ class _ProxyCollector:
             size.add_metric([], float(stats["bytes"]))
             hits.add_metric([], float(stats["hits"]))
             misses.add_metric([], float(stats["misses"]))
-        return [up, tools, items, conflicts, entries, size, hits, misses]
+            trust = proxy.registry.trust
+            for server, count in trust.definition_changes.items():
+                changes.add_metric([server], float(count))
+            counted: dict[tuple[str, str], int] = {}
+            for finding in trust.findings:
+                key = (finding.server, finding.rule)
+                counted[key] = counted.get(key, 0) + 1
+            for (server, rule), count in counted.items():
+                findings.add_metric([server, rule], float(count))
+        return [up, tools, items, conflicts, entries, size, hits, misses, changes, findings]

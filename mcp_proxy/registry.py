@@ -24,6 +24,7 @@ from .upstream.credentials import UpstreamCredentials
 from .upstream.per_user import PerUserSignIns
 from .upstream.supervisor import Upstream, UpstreamState
 from .upstream.transports import TransportFactory, open_transport
+from .upstream.trust import CatalogTrust
 
 log = get_logger(__name__)
 
@@ -60,6 +61,8 @@ class Registry:
         self._state_listeners: list[ChangeListener] = []
         self._dirty = anyio.Event()
         self._reported_conflicts: set[Conflict] = set()
+        self.trust = CatalogTrust(config.proxy)
+        """Pinned tool definitions and the description scan; `trust.refusal(route)` before each tool call."""
 
     def _make_upstream(self, server: ServerConfig) -> Upstream:
         return Upstream(
@@ -111,7 +114,14 @@ class Registry:
             await self._wait_for_startup()
             self._rebuild()
             task_status.started()
-            await self._rebuild_forever()
+            tg.start_soon(self.trust.watch, self._dirty_set)
+            try:
+                await self._rebuild_forever()
+            finally:
+                self.trust.close()
+
+    def _dirty_set(self) -> None:
+        self._dirty.set()
 
     def _start(self, upstream: Upstream) -> None:
         assert self._tg is not None
@@ -194,8 +204,9 @@ class Registry:
         self._dirty.set()
 
     def _rebuild(self) -> set[ChangedList]:
-        listings = [u.listing for u in self.upstreams.values() if self._listed(u)]
+        listings = self.trust.review([u.listing for u in self.upstreams.values() if self._listed(u)], self.config.proxy)
         new = build_catalog(listings, separator=self.config.proxy.separator, name_budget=self.config.proxy.name_budget)
+        self.trust.built(new)
         changed = catalog_diff(self._catalog, new)
         self._catalog = new
         for conflict in new.conflicts:
@@ -234,4 +245,5 @@ class Registry:
                 {"kind": c.kind, "name": c.exposed, "winner": c.winner, "losers": list(c.losers)}
                 for c in catalog.conflicts
             ],
+            **self.trust.status(),
         }

@@ -131,7 +131,7 @@ def parse_config_data(
         proxy_data, server_data, problems = _native_document(data, source)
     expansion = environ if interpolate else None
     proxy, found = _expand_and_validate(
-        ProxySection, proxy_data, source, None, "proxy.", expansion, {"interpolated": interpolate}
+        ProxySection, proxy_data, source, None, "proxy.", expansion, {"interpolated": interpolate, "base_dir": base_dir}
     )
     problems += found
     security_data: object = data.get("security", {}) if syntax == "toml" else {}

@@ -77,6 +77,16 @@ def _file_uris(roots: list[str] | None, info: ValidationInfo) -> list[str] | Non
     return roots
 
 
+def _beside_config(value: Path | None, info: ValidationInfo) -> Path | None:
+    """A relative path is relative to the configuration file's folder; `~` is the user's home."""
+    context = _context(info)
+    base_dir = context.get("base_dir")
+    if value is None or (not context.get("interpolated", True) and "${" in str(value)):
+        return value
+    value = value.expanduser()
+    return value if value.is_absolute() or base_dir is None else Path(base_dir) / value
+
+
 class ProxySection(BaseModel):
     """The `[proxy]` table: settings that apply to the whole proxy."""
 
@@ -110,6 +120,22 @@ class ProxySection(BaseModel):
     token_store: SecretStr | None = None
     """Where sign-in tokens of remote servers are kept: `sqlite:///path` or `redis://host:port/db`.
     None keeps them in `tokens.db` under the user's state folder (`$XDG_STATE_HOME/manifold`)."""
+    pins: Literal["enforce", "warn", "off"] = "enforce"
+    """What a changed pinned tool definition does: `enforce` refuses calls until approved, `warn` only reports it."""
+    pins_path: Path | None = None
+    """The SQLite file of pinned tool definitions; None keeps `pins.db` under the user's state folder."""
+    new_tools: Literal["accept", "hold"] = "accept"
+    """A tool that appears on a server already pinned: `accept` pins it, `hold` hides it until approved."""
+    scan: Literal["warn", "block", "off"] = "warn"
+    """Descriptions with instruction-like or hidden content: `warn` reports them, `block` also hides them."""
+    audit_file: Path | None = None
+    """Also append one JSON line per forwarded request to this file (rotated by size); None: the log only."""
+    audit_arguments: bool = False
+    """Put each request's arguments in its audit event (secrets redacted); by default only their digest."""
+    audit_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    """Size at which the audit file is rotated."""
+    audit_backups: int = Field(default=5, ge=0)
+    """How many rotated audit files are kept (`audit.jsonl.1` is the newest)."""
 
     @field_validator("token_store")
     @classmethod
@@ -120,6 +146,11 @@ class ProxySection(BaseModel):
         if problem := token_store_problem(text):
             raise ValueError(problem)
         return value
+
+    @field_validator("pins_path", "audit_file")
+    @classmethod
+    def _resolve_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return _beside_config(value, info)
 
     @field_validator("public_url")
     @classmethod
@@ -276,12 +307,7 @@ class ServerConfig(ServerPolicy):
     @field_validator("cwd")
     @classmethod
     def _resolve_cwd(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        context = _context(info)
-        base_dir = context.get("base_dir")
-        if value is None or (not context.get("interpolated", True) and "${" in str(value)):
-            return value
-        value = value.expanduser()
-        return value if value.is_absolute() or base_dir is None else Path(base_dir) / value
+        return _beside_config(value, info)
 
     @field_validator("roots")
     @classmethod

@@ -10,7 +10,8 @@ Hierarchy::
         ├── UpstreamUnavailable   the server is not connected (down, connecting, disabled)
         ├── UpstreamTimeout       the server did not answer within its timeout
         ├── UnidentifiedClient    a per-client server, and a client that cannot be told from others
-        └── SignInRequired        a per-user server, and a user who has not signed in to it (yet)
+        ├── SignInRequired        a per-user server, and a user who has not signed in to it (yet)
+        └── DefinitionChanged     a tool whose definition changed since it was pinned, refused until approved
 
 What a client sees of them is decided in one place, the front's boundary
 (`mcp_proxy.front.boundary`); this module only names them, and imports nothing.
@@ -107,3 +108,20 @@ class SignInRequired(UpstreamUnavailable):
         self.principal = principal
         self.url = url
         super().__init__(server, reason)
+
+
+class DefinitionChanged(UpstreamError):
+    """A call to a tool whose definition changed since it was pinned, refused until someone approves it.
+
+    The message is what the client sees, whole: which tool, since when, and the commands that
+    review and approve the change.
+    """
+
+    def __init__(self, server: str, exposed: str, changed_on: str) -> None:
+        self.exposed = exposed
+        self.changed_on = changed_on
+        super().__init__(server, "changed a pinned tool definition")
+        self.args = (
+            f"the definition of {exposed} changed on {changed_on}; review it with "
+            f"`mcp-proxy tools diff {exposed}` and approve it with `mcp-proxy tools approve {exposed}`",
+        )

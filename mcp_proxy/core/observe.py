@@ -16,9 +16,9 @@ from typing import Literal, Protocol
 
 import anyio
 
-from .errors import UpstreamTimeout, UpstreamUnavailable
+from .errors import DefinitionChanged, UpstreamTimeout, UpstreamUnavailable
 
-Outcome = Literal["ok", "tool_error", "error", "timeout", "unavailable", "cancelled"]
+Outcome = Literal["ok", "tool_error", "error", "timeout", "unavailable", "cancelled", "refused"]
 """How one call ended.
 
 - ``ok``: answered.
@@ -28,11 +28,14 @@ Outcome = Literal["ok", "tool_error", "error", "timeout", "unavailable", "cancel
 - ``unavailable``: the server was not usable (down, breaker open, too busy) or dropped the
   connection during the call.
 - ``cancelled``: the caller withdrew the call before it ended.
+- ``refused``: the proxy would not forward it: the tool's pinned definition changed (tool calls only).
 """
 
 
 def outcome_of(exc: BaseException) -> Outcome:
     """How a call that raised `exc` ended."""
+    if isinstance(exc, DefinitionChanged):
+        return "refused"
     if isinstance(exc, UpstreamTimeout):
         return "timeout"
     if isinstance(exc, UpstreamUnavailable):

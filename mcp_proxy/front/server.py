@@ -24,7 +24,7 @@ from opentelemetry import trace
 from manifold_common.proxy_contract import PROXY_SERVER_NAME
 
 from .. import __version__
-from ..catalog.merged import ChangedList, ListKind, Route
+from ..catalog.merged import Catalog, ChangedList, ListKind, Route
 from ..catalog.naming import expose_content_uris, expose_uri
 from ..core.errors import SignInRequired, UnknownNameError, UpstreamError
 from ..core.observe import outcome_of
@@ -33,6 +33,7 @@ from ..registry import Registry
 from ..upstream.caller import Caller
 from ..upstream.client_capabilities import declaring
 from ..upstream.supervisor import Upstream
+from .audit import AuditTrail, audited, completion_subject, prompt_subject, resource_subject, tool_subject
 from .boundary import failed_tool_result, guarded
 from .call_timer import CallTimer, current_tool_call
 from .capabilities import AggregatingServer
@@ -155,6 +156,12 @@ class ProxyServer:
         # Questions a handshake-era session pushes, asked of 2026-07-28 clients in rounds.
         self.input_rounds = InputRounds()
         self.tool_search = ToolSearch(registry)
+        self.audit = AuditTrail(proxy)
+
+    @property
+    def catalog(self) -> Catalog:
+        """The registry's current catalog."""
+        return self.registry.catalog
 
     def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
         # The SDK validates modern-era parameter headers against this; answering from the
@@ -304,6 +311,7 @@ class ProxyServer:
     def _target(self, server: str) -> Upstream:
         return self.registry.upstreams[server]
 
+    @audited(tool_subject)
     @guarded
     async def _call_tool(
         self, ctx: Ctx, params: types.CallToolRequestParams
@@ -321,6 +329,8 @@ class ProxyServer:
             self._forward, ctx, route, params, partial(upstream.call_tool, route.original, params.arguments)
         )
         try:
+            if (refused := self.registry.trust.refusal(route)) is not None:
+                raise refused  # a changed pinned definition: the tool error below says what to do
             result = await self._signed_in(ctx, forward)
         except SignInRequired as exc:
             failed = sign_in_tool_result(exc)  # the link, for a model to pass on to its user
@@ -340,6 +350,7 @@ class ProxyServer:
         record.ended("tool_error" if result.is_error else "ok", size)
         return result
 
+    @audited(resource_subject)
     @guarded
     async def _read_resource(
         self, ctx: Ctx, params: types.ReadResourceRequestParams
@@ -379,6 +390,7 @@ class ProxyServer:
         self._cache_clients.discard(client)
         self.cache.forget_client(client)
 
+    @audited(prompt_subject)
     @guarded
     async def _get_prompt(
         self, ctx: Ctx, params: types.GetPromptRequestParams
@@ -395,6 +407,7 @@ class ProxyServer:
             ]
         return result
 
+    @audited(completion_subject)
     @guarded
     async def _complete(self, ctx: Ctx, params: types.CompleteRequestParams) -> types.CompleteResult:
         ref = params.ref

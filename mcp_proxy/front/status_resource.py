@@ -30,6 +30,7 @@ def status_document(registry: Registry, cache: ResourceCache | None = None) -> d
     reaches the proxy only over MCP (the chat service) has no other way to see it.
     """
     servers: list[dict[str, Any]] = []
+    trust = registry.trust.status()
     for upstream in registry.upstreams.values():
         if not upstream.config.enabled:
             continue
@@ -50,6 +51,7 @@ def status_document(registry: Registry, cache: ResourceCache | None = None) -> d
                 "retry_in_s": info["retry_in_s"],
                 **sign_in,
                 **users,
+                **trust_of_server(trust, info["name"]),
             }
         )
     document: dict[str, Any] = {"servers": servers}
@@ -57,6 +59,26 @@ def status_document(registry: Registry, cache: ResourceCache | None = None) -> d
         stats = cache.stats()
         document["resource_cache"] = {"entries": stats["entries"], "bytes": stats["bytes"]}
     return document
+
+
+def trust_of_server(trust: dict[str, Any], server: str) -> dict[str, Any]:
+    """One server's share of the trust status: its changed and held tools, and its flagged items.
+
+    Empty when there is nothing to report, so a healthy server's entry stays as it was.
+    """
+    found: dict[str, Any] = {}
+    changed = [pin["exposed"] for pin in trust["pins"]["changed"] if pin["server"] == server]
+    held = [pin["exposed"] for pin in trust["pins"]["held"] if pin["server"] == server]
+    flagged = sorted(
+        {f"{f['kind']} {f['name']}: {f['rule']}" for f in trust["scan"]["findings"] if f["server"] == server}
+    )
+    if changed:
+        found["changed_tools"] = changed
+    if held:
+        found["held_tools"] = held
+    if flagged:
+        found["flagged"] = flagged
+    return found
 
 
 def read_status(registry: Registry, cache: ResourceCache | None = None) -> types.ReadResourceResult:
