@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import anyio.lowlevel
@@ -49,6 +49,8 @@ class FrontClient:
     """The protocol version a handshake-era client negotiated."""
     connection_key: int | None = None
     """A handshake-era client's connection, as `clients.connection_key` names it (for its log level)."""
+    name: str | None = None
+    """The name a handshake-era client gave itself at `initialize` (for the audit trail)."""
     closing: list[Callable[[], object]] = field(default_factory=list[Callable[[], object]])
 
     def closed(self) -> None:
@@ -56,6 +58,12 @@ class FrontClient:
         callbacks, self.closing = self.closing, []
         for callback in callbacks:
             callback()
+
+
+def _client_name(meta: Message) -> str | None:
+    info = meta.get(types.CLIENT_INFO_META_KEY)
+    name = cast("Message", info).get("name") if isinstance(info, dict) else None
+    return name if isinstance(name, str) else None
 
 
 class FastCall:
@@ -76,6 +84,7 @@ class FastCall:
         self._modern = modern
         meta = meta or {}
         self._progress_token = meta.get("progressToken")
+        self.client_name = _client_name(meta) if modern else client.name
         level = meta.get(types.LOG_LEVEL_META_KEY) if modern else None
         # A 2026-07-28 request gets log messages only at the level it opted into, or above.
         self._min_log_rank: int = -1

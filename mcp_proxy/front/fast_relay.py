@@ -166,6 +166,8 @@ class FastRelay:
             version = client.version
         if version is None:
             return None
+        if method == "tools/list" and self.proxy.tool_search.enabled:
+            return None  # search mode lists its meta-tools: the SDK path's
         if method in LIST_KINDS:
             return self._plan_list(cast(str, method), version, message["id"], params, client)
         if method in _RELAYED and params is not None:
@@ -219,7 +221,7 @@ class FastRelay:
         self, method: str, version: str, request_id: Any, params: Message, client: FrontClient, *, modern: bool
     ) -> Run | None:
         name = params.get(_NAME_PARAM[method])
-        if not isinstance(name, str):
+        if not isinstance(name, str) or (method == "tools/call" and self.proxy.tool_search.takes(name)):
             return None
         catalog = self.registry.catalog
         route = catalog.route_tool(name) if method == "tools/call" else catalog.route_prompt(name)
@@ -303,6 +305,8 @@ class FastRelay:
         outcome: Outcome = "ok"
         response_bytes = 0
         try:
+            if method == "tools/call" and (refused := self.registry.trust.refusal(route)) is not None:
+                raise refused  # a changed pinned definition: the tool error says what to do
             result = await upstream.request(method, on_lane, call)
             await call.drain()
             result, response_bytes, outcome = self._result(method, version, result, upstream, call.is_modern)
@@ -333,8 +337,20 @@ class FastRelay:
             seconds = time.perf_counter() - started
             self._observer.client_request(method, outcome, seconds)
             self._observer.relayed(method)
+            arguments = params.get("arguments")
             if method == "tools/call":
-                self._report_tool_call(call, route, params.get("arguments"), outcome, seconds, response_bytes)
+                self._report_tool_call(call, route, arguments, outcome, seconds, response_bytes)
+            name = cast(str, params.get(_NAME_PARAM[method]))
+            self.proxy.audit.record(
+                call.identity.principal,
+                route.server,
+                method,
+                name,
+                outcome,
+                seconds,
+                arguments,
+                client=call.client_name,
+            )
 
     @staticmethod
     def _send_error(call: FastCall, request_id: Any, exc: MCPError) -> None:

@@ -25,6 +25,7 @@ from mcp.server.context import ServerRequestContext
 from manifold_common.logging import get_logger
 
 from ..upstream.caller import ClientIdentity
+from .audit import caller_of
 from .clients import client_identity, connection_key, on_connection_closed
 from .fast_call import FrontClient, Message
 from .fast_relay import FastRelay
@@ -67,6 +68,7 @@ class FastIntake:
             session=ctx.session,
             version=ctx.protocol_version,
             connection_key=connection_key(ctx),
+            name=caller_of(ctx)[1],
         )
         on_connection_closed(ctx, client.closed)
         self._legacy_client = client
