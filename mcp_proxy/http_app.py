@@ -37,6 +37,8 @@ from manifold_common.logging import get_logger
 from .app import Proxy, running_proxy
 from .config.models import ProxyConfig
 from .front.auth import BearerGuard, TokenSet, configured_tokens
+from .front.fast_http import FastHttpFront
+from .front.fast_relay import FastRelay
 from .front.hosts import ANY, LOOPBACK_NAMES, HostGuard, HostPolicy
 from .front.http_errors import too_many_sessions
 from .front.http_shutdown import CountRequests, FrontActivity
@@ -71,6 +73,8 @@ class FrontOptions:
     metrics_auth: bool = False
     own_url: str | None = None
     """The address the front listens at, as a browser on this machine reaches it (`http://127.0.0.1:8000`)."""
+    fast_path: bool = True
+    """Whether the lean relay answers what it can before the SDK's session manager (`front/fast_http.py`)."""
 
     @classmethod
     def from_settings(cls, settings: RuntimeSettings, host: str | None = None) -> FrontOptions:
@@ -82,6 +86,7 @@ class FrontOptions:
             extra_cors_origins=split_list(settings.cors_origins),
             env_tokens=settings.tokens(),
             metrics_auth=settings.metrics_auth,
+            fast_path=settings.fast_path,
         )
 
 
@@ -153,9 +158,17 @@ class _ProxyHolder:
     def __init__(self) -> None:
         self.proxy: Proxy | None = None
         self.manager: StreamableHTTPSessionManager | None = None
+        self.fast: FastHttpFront | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The ASGI endpoint of /mcp: the session manager exists only while the app runs."""
+        """The ASGI endpoint of /mcp: the lean relay first, when on, then the session manager."""
+        if self.fast is not None:
+            await self.fast(scope, receive, send, self._sdk)
+        else:
+            await self._sdk(scope, receive, send)
+
+    async def _sdk(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # The session manager exists only while the app runs.
         if self.manager is None:
             raise RuntimeError("the proxy is not running")
         await StreamableHTTPASGIApp(self.manager)(scope, receive, send)
@@ -232,11 +245,12 @@ def build_http_app(
                 activity.count_streams_with(lambda: clients.listen_streams, clients.end_listen_streams)
             manager = _session_manager(proxy.server, transport_security, security.max_body_bytes, security.max_sessions)
             holder.proxy, holder.manager = proxy, manager
+            holder.fast = FastHttpFront(FastRelay(proxy.server)) if options.fast_path else None
             try:
                 async with manager.run():
                     yield
             finally:
-                holder.proxy, holder.manager = None, None
+                holder.proxy, holder.manager, holder.fast = None, None, None
                 metrics.detach()
                 if verifier is not None:
                     await verifier.aclose()

@@ -142,11 +142,12 @@ class FastRelay:
 
     # ---- planning ---------------------------------------------------------------------
 
-    def plan(self, message: Message, client: FrontClient) -> Run | None:
+    def plan(self, message: Message, client: FrontClient, headers: Mapping[str, str] | None = None) -> Run | None:
         """How to answer `message` (a decoded request with a usable id) on the relay; None: the SDK's job.
 
         `client.version` is the handshake-era client's version; a request carrying the 2026-07-28
-        envelope must pass the SDK's own classification, else the SDK answers it.
+        envelope must pass the SDK's own classification (with the HTTP `headers` it came with),
+        else the SDK answers it.
         """
         method = message.get("method")
         params = message.get("params")
@@ -155,7 +156,7 @@ class FastRelay:
         params = cast("Message | None", params)
         modern = client.session is None
         if modern:
-            route = classify_inbound_request(message)
+            route = classify_inbound_request(message, headers=headers)
             if isinstance(route, InboundLadderRejection):
                 return None
             version = route.protocol_version
