@@ -9,13 +9,14 @@ event before it is rendered (see `redaction.py`).
 
 from __future__ import annotations
 
+import json
 import logging
 import logging.handlers
 import sys
-from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
+import orjson
 import structlog
 
 from .redaction import PROCESS_SECRETS, Redactor
@@ -37,11 +38,20 @@ _owned_files: list[logging.Handler] = []
 
 
 def _redacting(secrets: Redactor) -> structlog.typing.Processor:
-    def redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-        scrubbed: dict[str, Any] = secrets.tree(dict(event))
-        return scrubbed
+    # Scrubs the line once it is rendered: one pass over one string, instead of a copy of the
+    # event with every key and value scrubbed, whatever the event holds.
+    def redact(_: Any, __: str, line: Any) -> Any:
+        return secrets.rendered(line) if isinstance(line, str) else line
 
     return redact
+
+
+def _json_line(event: Any, **options: Any) -> str:
+    """Render an event as one JSON line, in C (the standard library's encoder for what orjson refuses)."""
+    try:
+        return orjson.dumps(event, default=options.get("default"), option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:  # e.g. an integer beyond 64 bits
+        return json.dumps(event, **options)
 
 
 def configure_logging(
@@ -62,7 +72,9 @@ def configure_logging(
     numeric_level = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     use_console = fmt == "console" or (fmt == "auto" and out.isatty())
     renderer: structlog.typing.Processor = (
-        structlog.dev.ConsoleRenderer(colors=out.isatty()) if use_console else structlog.processors.JSONRenderer()
+        structlog.dev.ConsoleRenderer(colors=out.isatty())
+        if use_console
+        else structlog.processors.JSONRenderer(serializer=_json_line)
     )
     shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -101,8 +113,8 @@ def _formatter(
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
-            redact,  # last before rendering: tracebacks and foreign records are scrubbed too
             renderer,
+            redact,  # last, on the rendered line: tracebacks and foreign records are scrubbed too
         ],
     )
 
@@ -115,7 +127,7 @@ def _file_handler(
         path, maxBytes=LOG_FILE_MAX_BYTES, backupCount=LOG_FILE_BACKUPS, encoding="utf-8"
     )
     # A file is read by tools, not people at a terminal: always JSON.
-    handler.setFormatter(_formatter(shared, redact, structlog.processors.JSONRenderer()))
+    handler.setFormatter(_formatter(shared, redact, structlog.processors.JSONRenderer(serializer=_json_line)))
     return handler
 
 
