@@ -75,6 +75,7 @@ test: install system-deps lint web
 	cd $(WEB) && npm test
 	E2E_REQUIRED=1 $(BIN)/python -m pytest tests/e2e --output test-results/playwright
 	$(BIN)/python -m tests.conformance.run $(CONFORMANCE_ARGS)
+	$(BIN)/python -m tests.conformance.run --fast-path off --results .conformance/results/sdk-path $(CONFORMANCE_ARGS)
 	$(BIN)/python -m tests.conformance.auth_clients --quiet
 
 # The benchmark suite: the proxy and its peers against direct connections (writes bench/results/latest.*).
