@@ -231,7 +231,12 @@ def build_http_app(
         if oauth is not None:
             log.info("front_oauth", issuer=oauth.issuer, public_url=oauth.public_url, verify=oauth.verify)
         running = running_proxy(
-            config, transport_factory, observer=metrics, prelaunched=prelaunched, sign_in_links=links
+            config,
+            transport_factory,
+            observer=metrics,
+            prelaunched=prelaunched,
+            sign_in_links=links,
+            fast_path=options.fast_path,
         )
         async with running as proxy, AsyncExitStack() as stack:
             if sign_ins is not None:
