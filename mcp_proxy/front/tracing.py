@@ -72,7 +72,9 @@ def install_from_environment(environ: Mapping[str, str] = os.environ) -> bool:
     try:
         from .tracing_export import exporting_provider
     except ImportError:
-        log.warning("tracing_unavailable", reason="the OpenTelemetry SDK is not installed: pip install 'mcp-manifold[otel]'")
+        log.warning(
+            "tracing_unavailable", reason="the OpenTelemetry SDK is not installed: pip install 'mcp-manifold[otel]'"
+        )
         return False
     provider = exporting_provider(environ)
     if provider is None:

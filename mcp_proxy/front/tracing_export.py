@@ -63,7 +63,9 @@ def exporting_provider(environ: Mapping[str, str]) -> ProxyTracerProvider | None
     provider = ProxyTracerProvider(resource=resource)
     for exporter in exporters:
         provider.add_span_processor(BatchSpanProcessor(exporter))
-    log.info("tracing_enabled", exporters=[type(e).__name__ for e in exporters], service=resource.attributes[SERVICE_NAME])
+    log.info(
+        "tracing_enabled", exporters=[type(e).__name__ for e in exporters], service=resource.attributes[SERVICE_NAME]
+    )
     return provider
 
 

@@ -14,9 +14,10 @@ from collections.abc import AsyncGenerator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import anyio
+import mcp_types as types
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.sse import sse_client
@@ -44,6 +45,13 @@ CLIENT_CONTEXT = {
     "baggage": "user.id=ada,tenant=acme",
 }
 ERAS = ["legacy", "auto"]
+
+
+def client_meta() -> types.RequestParamsMeta:
+    """The client's trace context as the `_meta` of a request."""
+    return cast(types.RequestParamsMeta, dict(CLIENT_CONTEXT))
+
+
 SPAN_DEADLINE = 20.0
 
 
@@ -77,7 +85,7 @@ def stdio_proxy(config_path: Path, env: Mapping[str, str]) -> StdioServerParamet
 
 async def seen_by_upstream(client: Client, tool: str = "alpha__whoami") -> dict[str, str]:
     """The trace keys of `_meta` the upstream received with a call carrying the client's context."""
-    result = await client.session.call_tool(tool, {}, meta=dict(CLIENT_CONTEXT))
+    result = await client.session.call_tool(tool, {}, meta=client_meta())
     assert not result.is_error, result
     return {k: v for k, v in (result.structured_content or {}).items() if k != "protocol"}
 
@@ -198,7 +206,7 @@ async def test_the_proxy_span_sits_between_the_client_and_the_upstream_over_http
     receiver, env = collector
     async with http_proxy(config_path, env) as ready, Client(ready["url"], mode=mode, cache=None) as client:
         upstream_saw = await seen_by_upstream(client)
-        failed = await client.session.call_tool("alpha__fail", {}, meta=dict(CLIENT_CONTEXT))
+        failed = await client.session.call_tool("alpha__fail", {}, meta=client_meta())
         (span,) = await receiver.spans_named("tools/call alpha__whoami")
         (failed_span,) = await receiver.spans_named("tools/call alpha__fail")
     assert_links(span, upstream_saw)
@@ -222,7 +230,7 @@ async def test_the_proxy_span_sits_between_the_client_and_the_upstream_over_stdi
     params = stdio_proxy(config_path, {**env, "MCP_PROXY_FAST_PATH": "0"})
     async with Client(stdio_client(params), mode="legacy", cache=None) as client:
         upstream_saw = await seen_by_upstream(client)
-        prompt = await client.session.get_prompt("alpha__greet", {"who": "ada"}, meta=dict(CLIENT_CONTEXT))
+        prompt = await client.session.get_prompt("alpha__greet", {"who": "ada"}, meta=client_meta())
         (span,) = await receiver.spans_named("tools/call alpha__whoami")
         (prompt_span,) = await receiver.spans_named("prompts/get alpha__greet")
     assert_links(span, upstream_saw)
