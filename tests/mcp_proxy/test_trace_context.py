@@ -57,12 +57,18 @@ SPAN_DEADLINE = 20.0
 
 @pytest.fixture
 def config_path(tmp_path: Path) -> Path:
-    python, root = json.dumps(sys.executable), json.dumps(str(REPO_ROOT))
+    """One stdio upstream, `alpha` (tests/upstreams.py), whose `whoami` tool reports the `_meta` it got."""
+    lines = [
+        "[proxy]",
+        "startup_timeout = 30",
+        "[servers.alpha]",
+        'transport = "stdio"',
+        f"command = {json.dumps(sys.executable)}",
+        'args = ["-m", "tests.upstreams", "alpha"]',
+        f"cwd = {json.dumps(str(REPO_ROOT))}",
+    ]
     path = tmp_path / "servers.toml"
-    path.write_text(
-        '[proxy]\nstartup_timeout = 30\n\n[servers.alpha]\ntransport = "stdio"\n'
-        f'command = {python}\nargs = ["-m", "tests.upstreams", "alpha"]\ncwd = {root}\n'
-    )
+    path.write_text("\n".join(lines) + "\n")
     return path
 
 
