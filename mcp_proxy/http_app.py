@@ -10,7 +10,8 @@ bearer authentication when static tokens or `[proxy.auth]` are configured (401/4
 limit (413). With `[proxy.auth]`, the protected-resource metadata documents are served too.
 The sign-in routes (`/oauth/sign-in/{server}`, `/oauth/callback`, see `front/sign_in_routes.py`)
 are reached by browsers, which carry a signed ticket instead of a token.
-Health and metrics routes are described in `health.py`.
+Health and metrics routes are described in `health.py`; the server card, when `[proxy]
+server_card` is on, in `front/server_card.py`.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from manifold_common.logging import get_logger
 from .app import Proxy, running_proxy
 from .config.models import ProxyConfig
 from .front.auth import BearerGuard, TokenSet, configured_tokens
+from .front.capabilities import AggregatingServer
 from .front.fast_http import FastHttpFront
 from .front.fast_relay import FastRelay
 from .front.hosts import ANY, LOOPBACK_NAMES, HostGuard, HostPolicy
@@ -45,10 +47,12 @@ from .front.http_shutdown import CountRequests, FrontActivity
 from .front.limits import BodyLimitGuard, ConnectionCap, RateLimiter, RateLimitGuard
 from .front.oauth_resource import OAuthGuard, ProtectedResource
 from .front.server import ProxyServer
+from .front.server_card import CardSite, server_card_routes
 from .front.sign_in_routes import WebSignIns
 from .front.token_verifiers import TokenChecker, build_verifier
 from .health import health_routes
 from .metrics import ProxyMetrics
+from .registry import Registry
 from .settings import DEFAULT_HOST, RuntimeSettings, split_list
 from .upstream.prelaunch import Prelaunched
 from .upstream.sign_in_links import SignInLinks
@@ -173,6 +177,10 @@ class _ProxyHolder:
             raise RuntimeError("the proxy is not running")
         await StreamableHTTPASGIApp(self.manager)(scope, receive, send)
 
+    def serving(self) -> tuple[AggregatingServer, Registry] | None:
+        """The running MCP server and registry, for the server card; None while the proxy is not running."""
+        return (self.proxy.server.server, self.proxy.registry) if self.proxy is not None else None
+
     def require(self) -> Proxy:
         if self.proxy is None:
             raise RuntimeError("the proxy is not running")
@@ -212,6 +220,11 @@ def build_http_app(
     base_url = sign_in_base_url(config, options)
     links = SignInLinks(base_url) if base_url is not None else None
     sign_ins = WebSignIns(links, lambda: holder.proxy.registry if holder.proxy else None) if links else None
+    card_site = (
+        CardSite(base_url, MCP_PATH, SSE_PATH, bool(token_guard), policy, metrics.rejected)
+        if config.proxy.server_card
+        else None
+    )
 
     async def handle_sse(scope: Scope, receive: Receive, send: Send) -> None:
         server = holder.require().server.server
@@ -268,6 +281,7 @@ def build_http_app(
             Mount(MESSAGES_PATH, app=sse.handle_post_message, middleware=guards),
             *(resource.routes() if resource is not None else []),
             *(sign_ins.routes() if sign_ins is not None else []),
+            *(server_card_routes(holder.serving, card_site) if card_site else []),
             *health_routes(
                 lambda: holder.proxy,
                 metrics,

@@ -53,6 +53,7 @@ from ..upstream.link import ForwardingSession
 from ..upstream.supervisor import Upstream
 from .boundary import failed_tool_result, to_mcp_error
 from .call_timer import ToolCallReport, report_tool_call
+from . import tracing
 from .fast_call import FastCall, FrontClient
 from .output_cap import cap_tool_result
 from .server import ProxyServer, forwardable_meta
@@ -180,7 +181,7 @@ class FastRelay:
             return None  # search mode lists its meta-tools: the SDK path's
         if method in LIST_KINDS:
             return self._plan_list(cast(str, method), version, message["id"], params, client)
-        if method in _RELAYED and params is not None:
+        if method in _RELAYED and params is not None and not tracing.active():  # traced: the SDK path's spans
             return self._plan_forward(cast(str, method), version, message["id"], params, client, modern=modern)
         return None
 

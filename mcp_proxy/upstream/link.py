@@ -26,6 +26,7 @@ from mcp.client.session import (
 from mcp.shared.dispatcher import CallOptions, ProgressFnT
 from mcp_types import methods as _methods
 from mcp_types.version import LATEST_HANDSHAKE_VERSION
+from opentelemetry import trace
 
 from manifold_common.failures import describe_failure
 from manifold_common.logging import get_logger
@@ -71,8 +72,15 @@ class ForwardingSession(ClientSession):
         return self.discover_result is not None and self.initialize_result is None
 
     def lane_serves(self) -> bool:
-        """Whether this session's requests can go over its transport's raw lane."""
-        return self.lane is not None and self.lane.serves(self.speaks_modern)
+        """Whether this session's requests can go over its transport's raw lane.
+
+        Not while requests are traced: the session writes the trace context into each request.
+        """
+        return (
+            self.lane is not None
+            and self.lane.serves(self.speaks_modern)
+            and isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+        )
 
     async def call_tool_on_lane(
         self, params: types.CallToolRequestParams, on_progress: ProgressFnT | None
