@@ -51,9 +51,9 @@ from ..upstream.gate import Deadline
 from ..upstream.lane import AnsweredError, Message
 from ..upstream.link import ForwardingSession
 from ..upstream.supervisor import Upstream
+from . import tracing
 from .boundary import failed_tool_result, to_mcp_error
 from .call_timer import ToolCallReport, report_tool_call
-from . import tracing
 from .fast_call import FastCall, FrontClient
 from .output_cap import cap_tool_result
 from .server import ProxyServer, forwardable_meta
