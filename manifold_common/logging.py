@@ -9,14 +9,12 @@ event before it is rendered (see `redaction.py`).
 
 from __future__ import annotations
 
-import json
 import logging
 import logging.handlers
 import sys
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
-import orjson
 import structlog
 
 from .redaction import PROCESS_SECRETS, Redactor
@@ -46,14 +44,6 @@ def _redacting(secrets: Redactor) -> structlog.typing.Processor:
     return redact
 
 
-def _json_line(event: Any, **options: Any) -> str:
-    """Render an event as one JSON line, in C (the standard library's encoder for what orjson refuses)."""
-    try:
-        return orjson.dumps(event, default=options.get("default"), option=orjson.OPT_NON_STR_KEYS).decode()
-    except TypeError:  # e.g. an integer beyond 64 bits
-        return json.dumps(event, **options)
-
-
 def configure_logging(
     level: str = "INFO",
     fmt: LogFormat = "auto",
@@ -72,9 +62,7 @@ def configure_logging(
     numeric_level = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     use_console = fmt == "console" or (fmt == "auto" and out.isatty())
     renderer: structlog.typing.Processor = (
-        structlog.dev.ConsoleRenderer(colors=out.isatty())
-        if use_console
-        else structlog.processors.JSONRenderer(serializer=_json_line)
+        structlog.dev.ConsoleRenderer(colors=out.isatty()) if use_console else structlog.processors.JSONRenderer()
     )
     shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -127,7 +115,7 @@ def _file_handler(
         path, maxBytes=LOG_FILE_MAX_BYTES, backupCount=LOG_FILE_BACKUPS, encoding="utf-8"
     )
     # A file is read by tools, not people at a terminal: always JSON.
-    handler.setFormatter(_formatter(shared, redact, structlog.processors.JSONRenderer(serializer=_json_line)))
+    handler.setFormatter(_formatter(shared, redact, structlog.processors.JSONRenderer()))
     return handler
 
 
