@@ -53,6 +53,7 @@ from .lane import (
     LANE_ID_SPAN,
     LaneClosed,
     LanedStreams,
+    LogRouter,
     Message,
     NoticeSink,
     RawLane,
@@ -63,6 +64,10 @@ MAX_CONNECTIONS = 100
 MAX_REDIRECTS = 20
 """Redirects one request follows at most (httpx2's default `max_redirects`)."""
 FOLLOWED_REDIRECTS = (307, 308)
+MAX_RECONNECTION_ATTEMPTS = 2
+"""Failed attempts in a row to resume a broken event stream before the request fails (the SDK's)."""
+RECONNECTION_DELAY_MS = 1000
+"""Delay before resuming a stream when the server named none (the SDK's)."""
 """The redirects that keep a POST a POST; the others would turn it into a body-less GET."""
 
 SESSION_ID_HEADER = "mcp-session-id"
@@ -105,6 +110,10 @@ class _EventData:
         self._lines = LineFramer()
         self._data: list[bytes] = []
         self._event = b"message"
+        self.last_id: str | None = None
+        """The id of the last event that had one: where a resumed stream picks up."""
+        self.retry_ms: int | None = None
+        """The reconnection delay the server asked for."""
 
     def feed(self, chunk: bytes) -> list[bytes]:
         """The data of the events `chunk` completes."""
@@ -121,7 +130,11 @@ class _EventData:
                 self._data.append(line[6:] if line.startswith(b"data: ") else line[5:])
             elif line.startswith(b"event:"):
                 self._event = line[6:].strip()
-            # `id:`, `retry:` and `:` comments (pings) say nothing the lane uses
+            elif line.startswith(b"id:"):
+                self.last_id = line[3:].strip().decode(errors="replace") or self.last_id
+            elif line.startswith(b"retry:") and line[6:].strip().isdigit():
+                self.retry_ms = int(line[6:].strip())
+            # `:` comments (pings) say nothing the lane uses
         return events
 
 
@@ -139,6 +152,7 @@ class HttpLane(RawLane):
         }
         self._session_id = session_id
         self._deliver = deliver
+        self._log_router: LogRouter | None = None
         self._next = LANE_ID_BASE
         self._client: aiohttp.ClientSession | None = None
         self._closed: LaneClosed | None = None
@@ -170,7 +184,7 @@ class HttpLane(RawLane):
         response: aiohttp.ClientResponse | None = None
         try:
             response = await self._post(orjson.dumps(message), sent)
-            return await self._answer(response, request_id, session_id, on_notice)
+            return await self._answer(response, request_id, session_id, on_notice, sent)
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise self._failure(exc) from exc
         except asyncio.CancelledError:
@@ -200,7 +214,12 @@ class HttpLane(RawLane):
         )
 
     async def _answer(
-        self, response: aiohttp.ClientResponse, request_id: int, session_id: str | None, on_notice: NoticeSink
+        self,
+        response: aiohttp.ClientResponse,
+        request_id: int,
+        session_id: str | None,
+        on_notice: NoticeSink,
+        sent: Mapping[str, str],
     ) -> Message:
         if response.status == 202:
             raise MCPError(code=types.INVALID_REQUEST, message="server answered a request with 202 Accepted")
@@ -213,11 +232,56 @@ class HttpLane(RawLane):
                 raise MCPError(code=types.PARSE_ERROR, message="Failed to parse JSON response")
             return answer
         if content_type.startswith("text/event-stream"):
-            return await self._stream_answer(response, request_id, on_notice)
+            return await self._stream_answer(response, request_id, on_notice, sent)
         raise MCPError(code=types.INVALID_REQUEST, message=f"Unexpected content type: {content_type}")
 
-    async def _stream_answer(self, response: aiohttp.ClientResponse, request_id: int, on_notice: NoticeSink) -> Message:
+    async def _stream_answer(
+        self, response: aiohttp.ClientResponse, request_id: int, on_notice: NoticeSink, sent: Mapping[str, str]
+    ) -> Message:
+        """The answer from the request's event stream, resumed where it broke off as the SDK's client does.
+
+        A stream that ends before the answer, after an event with an id, is asked for again with
+        `Last-Event-ID` (a GET) after the delay the server asked for (`retry:`, else one second),
+        up to `MAX_RECONNECTION_ATTEMPTS` failed attempts in a row.
+        """
         events = _EventData()
+        answer = await self._read_events(response, events, request_id, on_notice)
+        failed = 0
+        while answer is None:
+            if events.last_id is None:
+                raise LaneClosed("SSE stream ended without a response")
+            if failed >= MAX_RECONNECTION_ATTEMPTS:
+                raise LaneClosed("SSE stream ended and reconnection attempts were exhausted")
+            await anyio.sleep((events.retry_ms if events.retry_ms is not None else RECONNECTION_DELAY_MS) / 1000)
+            resumed = await self._resume(events.last_id, sent)
+            if resumed is None:
+                failed += 1
+                continue
+            failed = 0
+            try:
+                answer = await self._read_events(resumed, events, request_id, on_notice)
+            finally:
+                resumed.release()
+        return answer
+
+    async def _resume(self, last_id: str, sent: Mapping[str, str]) -> aiohttp.ClientResponse | None:
+        """The request's event stream again from after `last_id`; None when the server would not give it."""
+        headers = {name: value for name, value in sent.items() if name in (SESSION_ID_HEADER, VERSION_HEADER)}
+        headers["last-event-id"] = last_id
+        headers["accept"] = "text/event-stream"
+        try:
+            response = await self._client_now().get(self._url, headers=headers)
+        except (aiohttp.ClientError, OSError, TimeoutError):
+            return None
+        if response.status == 200 and response.headers.get("Content-Type", "").lower().startswith("text/event-stream"):
+            return response
+        response.release()
+        return None
+
+    async def _read_events(
+        self, response: aiohttp.ClientResponse, events: _EventData, request_id: int, on_notice: NoticeSink
+    ) -> Message | None:
+        """The request's answer from one event stream, or None if the stream ended first."""
         async for chunk in response.content.iter_any():
             for data in events.feed(chunk):
                 if not data.strip():
@@ -227,11 +291,21 @@ class HttpLane(RawLane):
                     raise MCPError(code=types.PARSE_ERROR, message="Failed to parse SSE message")
                 if "method" not in message and message.get("id") == request_id:
                     return message
-                if _concerns(message, request_id):
-                    on_notice(message)
-                else:
+                if not _concerns(message, request_id):
                     await self._hand_over(data)
-        raise LaneClosed("SSE stream ended without a response")
+                elif not self._routed_log(message):
+                    on_notice(message)
+        return None
+
+    def route_logs(self, router: LogRouter) -> None:
+        """Deliver the log messages on a request's stream through `router` (to the call in flight at once)."""
+        self._log_router = router
+
+    def _routed_log(self, message: Message) -> bool:
+        router, params = self._log_router, message.get("params")
+        if router is None or message.get("method") != "notifications/message" or not isinstance(params, dict):
+            return False
+        return router(cast("Message", params))
 
     async def _error_answer(
         self, response: aiohttp.ClientResponse, content_type: str, request_id: int, session_id: str | None
