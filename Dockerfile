@@ -30,14 +30,14 @@ RUN python -m venv /opt/manifold
 ENV PATH=/opt/manifold/bin:$PATH
 
 # The Makefile's install target, minus what only development needs: no `-e` (the image keeps
-# no source checkout to edit) and no `[dev]` extra (test and lint tools).
+# no source checkout to edit) and no `[dev]` extra (test and lint tools); `[otel]` stays, for trace export.
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY mcp_proxy/ mcp_proxy/
 COPY manifold_common/ manifold_common/
 COPY chat_api/ chat_api/
 RUN python -m pip install --quiet --upgrade pip \
- && python -m pip install --quiet .
+ && python -m pip install --quiet ".[otel]"
 
 # The UI's build goes where the installed chat service serves it from (chat_api.web_static.DIST).
 COPY --from=web /web/dist /tmp/web-dist

@@ -47,7 +47,13 @@ class ForwardedRequests(ABC):
         relay = caller.progress if caller is not None else None
 
         async def call(s: ClientSession, deadline: Deadline) -> types.CallToolResult | types.InputRequiredResult:
-            if isinstance(s, ForwardingSession) and s.lane_serves():
+            # A caller of the session's own era only: bridging eras (input rounds for what a
+            # handshake-era session pushes) keeps the SDK's session in charge of the call's life.
+            if (
+                isinstance(s, ForwardingSession)
+                and s.lane_serves()
+                and (caller is None or caller.is_modern == s.speaks_modern)
+            ):
                 params = types.CallToolRequestParams(
                     name=name,
                     arguments=arguments,

@@ -179,7 +179,10 @@ class StreamLane(RawLane):
         params = message.setdefault("params", {})
         params["_meta"] = {**(params.get("_meta") or {}), "progressToken": request_id}
         try:
-            await self._write_line(orjson.dumps(message, option=orjson.OPT_APPEND_NEWLINE))
+            try:
+                await self._write_line(orjson.dumps(message, option=orjson.OPT_APPEND_NEWLINE))
+            except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
+                raise LaneClosed(f"the server's input is closed ({type(exc).__name__})") from exc
             return await answer
         except BaseException:
             if not answer.done():

@@ -223,9 +223,10 @@ def test_the_image_installs_the_project_with_the_makefiles_pip_command(dockerfil
     # Both upgrade pip first with the identical command (only the interpreter's path differs).
     assert make_pip[0][1:] == image_pip[0][1:] == ["-m", "pip", "install", "--quiet", "--upgrade", "pip"]
     assert Path(make_pip[0][0]).name == "python" and image_pip[0][0] == "python"
-    # Then the project: the Makefile installs `-e '.[dev]'`, the image `.`.
-    assert make_pip[1][1:] == ["-m", "pip", "install", "--quiet", "-e", ".[dev]"]
-    assert image_pip[1][1:] == ["-m", "pip", "install", "--quiet", "."]
+    # Then the project: the Makefile installs `-e '.[dev,otel]'`, the image `.[otel]` (trace export
+    # is optional, and an image is where operators turn it on with OTEL_* variables).
+    assert make_pip[1][1:] == ["-m", "pip", "install", "--quiet", "-e", ".[dev,otel]"]
+    assert image_pip[1][1:] == ["-m", "pip", "install", "--quiet", ".[otel]"]
     # `-e` only links the checkout into the venv; the image's venv must stand on its own.
     # `[dev]` adds only test and lint tools, which nothing at run time imports.
     dev = [
