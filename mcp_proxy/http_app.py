@@ -1,5 +1,9 @@
 """The HTTP front: streamable HTTP at /mcp, legacy SSE at /sse + /messages/, health and metrics.
 
+Each `[profiles.NAME]` is served beside them at /mcp/NAME and /sse/NAME (+ /sse/NAME/messages/),
+with its own catalog and clients (`front/profile_routes.py`); tokens and principals bound to
+profiles reach only theirs (`front/profile_access.py`).
+
 One Starlette app serves both MCP transports (each in both protocol eras) from one proxy. The
 app's lifespan owns the proxy: upstreams start before the first request is accepted and stop
 when the server shuts down.
@@ -42,6 +46,8 @@ from .front.http_errors import too_many_sessions
 from .front.http_shutdown import CountRequests, FrontActivity
 from .front.limits import BodyLimitGuard, ConnectionCap, RateLimiter, RateLimitGuard
 from .front.oauth_resource import OAuthGuard, ProtectedResource
+from .front.profile_access import PROFILE_PATH_PARAM, FrontTokens, ProfileAccess, ProfileGuard
+from .front.profile_routes import ProfileEndpoints
 from .front.server import ProxyServer
 from .front.sign_in_routes import WebSignIns
 from .front.token_verifiers import TokenChecker, build_verifier
@@ -134,7 +140,8 @@ def transport_of_request(ctx: ServerRequestContext[Any, Any]) -> str:
     request = ctx.request
     if not isinstance(request, Request):
         return "stdio"
-    return "sse" if str(request.scope.get("path", "")).startswith(MESSAGES_PATH) else "streamable_http"
+    path = str(request.scope.get("path", ""))
+    return "sse" if path.startswith((MESSAGES_PATH, SSE_PATH + "/")) else "streamable_http"
 
 
 class _AsgiEndpoint:
@@ -185,7 +192,10 @@ def build_http_app(
     holder = _ProxyHolder()
     metrics = ProxyMetrics(transport_of=transport_of_request)
     policy = host_policy(config, options)
-    tokens = configured_tokens(security, options.env_tokens)
+    own_tokens = configured_tokens(security, options.env_tokens)
+    access = ProfileAccess(lambda: holder.proxy.registry.config if holder.proxy else config, own_tokens)
+    # Tokens bound to profiles pass the front's authentication too; `ProfileGuard` decides where they go.
+    tokens = FrontTokens([*security.auth_tokens, *options.env_tokens], access)
     transport_security = policy.transport_security()
     sse = SseServerTransport(
         MESSAGES_PATH, security_settings=transport_security, max_request_body_size=security.max_body_bytes
@@ -196,6 +206,11 @@ def build_http_app(
     verifier = build_verifier(oauth) if oauth is not None else None
     token_guard = _auth_guard(tokens, resource, verifier, metrics)
     guards = _mcp_guards(config, policy, token_guard, metrics)
+    default_guards = [*guards, Middleware(ProfileGuard, access=access, per_profile=False)]
+    profile_guards = [*guards, Middleware(ProfileGuard, access=access, per_profile=True)]
+    profiles = ProfileEndpoints(
+        transport_security, security.max_body_bytes, security.max_sessions, sse_sessions, SSE_PATH, metrics.rejected
+    )
     base_url = sign_in_base_url(config, options)
     links = SignInLinks(base_url) if base_url is not None else None
     sign_ins = WebSignIns(links, lambda: holder.proxy.registry if holder.proxy else None) if links else None
@@ -228,12 +243,19 @@ def build_http_app(
                 # A call whose round is out with its client waits for a retry that shutdown refuses.
                 rounds = proxy.server.input_rounds
                 activity.count_calls_with(lambda: proxy.registry.calls_in_flight() - rounds.suspended)
-                clients = proxy.server.clients
-                activity.count_streams_with(lambda: clients.listen_streams, clients.end_listen_streams)
+                peers = proxy.server.peers  # the default endpoint's server and every profile's
+
+                def end_listen_streams() -> None:
+                    for peer in list(peers):
+                        peer.clients.end_listen_streams()
+
+                activity.count_streams_with(
+                    lambda: sum(peer.clients.listen_streams for peer in peers), end_listen_streams
+                )
             manager = _session_manager(proxy.server, transport_security, security.max_body_bytes, security.max_sessions)
             holder.proxy, holder.manager = proxy, manager
             try:
-                async with manager.run():
+                async with manager.run(), profiles.running(proxy.server):
                     yield
             finally:
                 holder.proxy, holder.manager = None, None
@@ -243,10 +265,24 @@ def build_http_app(
 
     app = Starlette(
         routes=[
-            Route(MCP_PATH, holder, methods=["GET", "POST", "DELETE"], middleware=guards),
+            Route(MCP_PATH, holder, methods=["GET", "POST", "DELETE"], middleware=default_guards),
             # An ASGI endpoint: the event stream is the whole response, and nothing may follow it.
-            Route(SSE_PATH, _AsgiEndpoint(handle_sse), methods=["GET"], middleware=guards),
-            Mount(MESSAGES_PATH, app=sse.handle_post_message, middleware=guards),
+            Route(SSE_PATH, _AsgiEndpoint(handle_sse), methods=["GET"], middleware=default_guards),
+            Mount(MESSAGES_PATH, app=sse.handle_post_message, middleware=default_guards),
+            # Each profile's endpoints ([profiles.NAME]), looked up per request (see front/profile_routes.py).
+            Route(
+                f"{MCP_PATH}/{{{PROFILE_PATH_PARAM}}}",
+                _AsgiEndpoint(profiles.streamable_http),
+                methods=["GET", "POST", "DELETE"],
+                middleware=profile_guards,
+            ),
+            Route(
+                f"{SSE_PATH}/{{{PROFILE_PATH_PARAM}}}",
+                _AsgiEndpoint(profiles.sse_stream),
+                methods=["GET"],
+                middleware=profile_guards,
+            ),
+            Mount(f"{SSE_PATH}/{{{PROFILE_PATH_PARAM}}}/messages", app=profiles.sse_message, middleware=profile_guards),
             *(resource.routes() if resource is not None else []),
             *(sign_ins.routes() if sign_ins is not None else []),
             *health_routes(
