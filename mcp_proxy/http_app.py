@@ -23,6 +23,7 @@ import ipaddress
 from collections.abc import AsyncGenerator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from mcp.server.context import ServerRequestContext
@@ -209,7 +210,19 @@ def build_http_app(
     default_guards = [*guards, Middleware(ProfileGuard, access=access, per_profile=False)]
     profile_guards = [*guards, Middleware(ProfileGuard, access=access, per_profile=True)]
     profiles = ProfileEndpoints(
-        transport_security, security.max_body_bytes, security.max_sessions, sse_sessions, SSE_PATH, metrics.rejected
+        partial(
+            _session_manager,
+            security=transport_security,
+            max_body_bytes=security.max_body_bytes,
+            max_sessions=security.max_sessions,
+        ),
+        lambda name: SseServerTransport(
+            f"{SSE_PATH}/{name}/messages/",
+            security_settings=transport_security,
+            max_request_body_size=security.max_body_bytes,
+        ),
+        sse_sessions,
+        metrics.rejected,
     )
     base_url = sign_in_base_url(config, options)
     links = SignInLinks(base_url) if base_url is not None else None

@@ -19,7 +19,6 @@ import anyio
 from anyio.abc import TaskGroup, TaskStatus
 from mcp.server.sse import SseServerTransport
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
-from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import Receive, Scope, Send
 
 from .http_errors import too_many_sessions
@@ -42,18 +41,15 @@ class ProfileEndpoints:
 
     def __init__(
         self,
-        security: TransportSecuritySettings,
-        max_body_bytes: int,
-        max_sessions: int,
+        session_manager: Callable[[ProxyServer], StreamableHTTPSessionManager],
+        sse_transport: Callable[[str], SseServerTransport],
         sse_sessions: ConnectionCap,
-        sse_path: str,
         on_refused: Callable[[str], None],
     ) -> None:
-        self._security = security
-        self._max_body_bytes = max_body_bytes
-        self._max_sessions = max_sessions
+        """`session_manager` and `sse_transport` (given the profile's name) make a profile's transports."""
+        self._session_manager = session_manager
+        self._sse_transport = sse_transport
         self._sse_sessions = sse_sessions
-        self._sse_path = sse_path
         self._on_refused = on_refused
         self._default: ProxyServer | None = None
         self._tg: TaskGroup | None = None
@@ -85,17 +81,7 @@ class ProfileEndpoints:
             if self._default is None or self._tg is None:
                 raise RuntimeError("the proxy is not running")
             server = ProxyServer(self._default.registry, name, peers=self._default)
-            manager = StreamableHTTPSessionManager(
-                app=server.server,
-                security_settings=self._security,
-                max_request_body_size=self._max_body_bytes,
-                max_sessions=self._max_sessions,
-            )
-            messages = f"{self._sse_path}/{name}/messages/"
-            sse = SseServerTransport(
-                messages, security_settings=self._security, max_request_body_size=self._max_body_bytes
-            )
-            created = ProfileFront(server, manager, sse)
+            created = ProfileFront(server, self._session_manager(server), self._sse_transport(name))
             await self._tg.start(self._serve, created)
             self._fronts[name] = created
             return created

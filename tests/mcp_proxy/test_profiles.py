@@ -21,6 +21,7 @@ from mcp.client.streamable_http import streamable_http_client
 from tests.processes import REPO_ROOT, Spawned, child_env, proxy_listening, spawn
 
 from .faults import list_changed_counter, wait_until
+from .test_fronts import write_config as write_example_config
 
 pytestmark = pytest.mark.anyio
 
@@ -47,32 +48,17 @@ tokens = ["${CODE_TOKEN}"]
 """
 
 
-def write_config(tmp_path: Path, profiles: str = PROFILES) -> Path:
-    """The three example servers over stdio, a front token, and the two profiles above."""
-    python, root = json.dumps(sys.executable), json.dumps(str(REPO_ROOT))
-    env = {"database": f"DB_PATH = {json.dumps(str(tmp_path / 'shop.db'))}"}
-    tables = [
-        f'[servers.{name}]\ntransport = "stdio"\ncommand = {python}\n'
-        f'args = ["-m", "examples.servers.{name}"]\ncwd = {root}\nenv = {{ {env.get(name, "")} }}\n'
-        for name in ("database", "github", "files")
-    ]
-    path = tmp_path / "servers.toml"
-    head = '[proxy]\nstartup_timeout = 20\n\n[security]\nauth_tokens = ["${FRONT_TOKEN}"]\n\n'
-    path.write_text(head + "\n".join(tables) + profiles)
+def write_config(tmp_path: Path) -> Path:
+    """The three example servers of the fronts' tests, a front token, and the two profiles above."""
+    path = write_example_config(tmp_path)
+    front = '[security]\nauth_tokens = ["${FRONT_TOKEN}"]\n\n'
+    path.write_text(path.read_text().replace("[servers.", front + "[servers.", 1) + PROFILES)
     return path
 
 
 @pytest.fixture
 def config_path(tmp_path: Path) -> Path:
     return write_config(tmp_path)
-
-
-@pytest.fixture
-async def http_proxy(config_path: Path) -> AsyncGenerator[Spawned]:
-    args = [sys.executable, "-m", "mcp_proxy", "serve", "--transport", "http", "--port", "0"]
-    args += ["--config", str(config_path), "--log-format", "json"]
-    async with spawn(args, ready=proxy_listening, env=TOKENS) as proxy:
-        yield proxy
 
 
 def base_of(proxy: Spawned) -> str:
@@ -87,6 +73,13 @@ async def http_client(url: str, token: str, mode: str = "legacy", **client: Any)
         Client(streamable_http_client(url, http_client=http), mode=mode, cache=None, **client) as session,
     ):
         yield session
+
+
+@pytest.fixture
+async def http_proxy(config_path: Path) -> AsyncGenerator[Spawned]:
+    args = [sys.executable, "-m", "mcp_proxy", "serve", "-t", "http", "-p", "0", "-c", str(config_path)]
+    async with spawn([*args, "--log-format", "json"], ready=proxy_listening, env=TOKENS) as proxy:
+        yield proxy
 
 
 def text_of(result: types.CallToolResult) -> str:
