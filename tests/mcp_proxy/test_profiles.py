@@ -112,6 +112,26 @@ async def test_a_profile_over_streamable_http_shows_only_its_view(http_proxy: Sp
     assert document["catalog"]["tools"] == len(DATA_TOOLS)
 
 
+def audit_events(proxy: Spawned) -> list[dict[str, Any]]:
+    events = [json.loads(line) for line in proxy.stderr_lines if line.startswith("{")]
+    return [event for event in events if event.get("event") == "audit"]
+
+
+async def test_audit_events_and_health_name_the_profile(http_proxy: Spawned) -> None:
+    base = base_of(http_proxy)
+    async with http_client(f"{base}/mcp/data", FRONT_TOKEN) as client:
+        await client.call_tool("sql", {"sql": SELECT})
+    async with http_client(f"{base}/mcp", FRONT_TOKEN) as client:
+        await client.call_tool("database__execute_query", {"sql": SELECT})
+    await wait_until(lambda: len(audit_events(http_proxy)) >= 2, deadline=20)
+    calls = {(e["profile"], e["name"], e["server"]) for e in audit_events(http_proxy)}
+    assert calls == {("data", "sql", "database"), ("default", "database__execute_query", "database")}
+    async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {FRONT_TOKEN}"}) as http:
+        detailed = (await http.get(f"{base}/health/detailed")).json()
+    assert detailed["profiles"]["data"] == {"tools": 2, "resources": 4, "prompts": 1}
+    assert detailed["profiles"]["code"]["tools"] == 4
+
+
 async def test_a_profile_over_sse_shows_only_its_view(http_proxy: Spawned) -> None:
     auth = {"Authorization": f"Bearer {FRONT_TOKEN}"}
     async with Client(sse_client(f"{base_of(http_proxy)}/sse/data", headers=auth), mode="legacy", cache=None) as client:
