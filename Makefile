@@ -21,7 +21,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,otel]'
 	touch $(STAMP)
 
 # The web UI, built by npm from the lockfile when its sources change (the build is not committed).
@@ -75,6 +75,7 @@ test: install system-deps lint web
 	cd $(WEB) && npm test
 	E2E_REQUIRED=1 $(BIN)/python -m pytest tests/e2e --output test-results/playwright
 	$(BIN)/python -m tests.conformance.run $(CONFORMANCE_ARGS)
+	$(BIN)/python -m tests.conformance.run --fast-path off --results .conformance/results/sdk-path $(CONFORMANCE_ARGS)
 	$(BIN)/python -m tests.conformance.auth_clients --quiet
 
 # The benchmark suite: the proxy and its peers against direct connections (writes bench/results/latest.*).

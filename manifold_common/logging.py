@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import sys
-from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
@@ -37,9 +36,10 @@ _owned_files: list[logging.Handler] = []
 
 
 def _redacting(secrets: Redactor) -> structlog.typing.Processor:
-    def redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-        scrubbed: dict[str, Any] = secrets.tree(dict(event))
-        return scrubbed
+    # Scrubs the line once it is rendered: one pass over one string, instead of a copy of the
+    # event with every key and value scrubbed, whatever the event holds.
+    def redact(_: Any, __: str, line: Any) -> Any:
+        return secrets.rendered(line) if isinstance(line, str) else line
 
     return redact
 
@@ -101,8 +101,8 @@ def _formatter(
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
-            redact,  # last before rendering: tracebacks and foreign records are scrubbed too
             renderer,
+            redact,  # last, on the rendered line: tracebacks and foreign records are scrubbed too
         ],
     )
 

@@ -9,6 +9,7 @@ scrub those exact values from whatever they are about to write.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
@@ -27,6 +28,8 @@ class Redactor:
 
     def __init__(self, values: Iterable[str] = ()) -> None:
         self._secrets: set[str] = set()
+        self._longest_first: tuple[str, ...] = ()
+        self._rendered_forms: tuple[tuple[str, str], ...] = ()
         self.register(values)
 
     def register(self, values: Iterable[str]) -> None:
@@ -39,16 +42,27 @@ class Redactor:
             for candidate in (value, value.rsplit(" ", 1)[-1]):
                 if len(candidate) >= MIN_SECRET_LENGTH:
                     self._secrets.add(candidate)
+        # Longest first, so a secret that contains another is replaced whole.
+        self._longest_first = tuple(sorted(self._secrets, key=len, reverse=True))
+        # In rendered JSON a secret may appear escaped (quotes, backslashes, control characters).
+        forms = {(secret, secret) for secret in self._longest_first}
+        forms |= {(json.dumps(secret)[1:-1], secret) for secret in self._longest_first}
+        forms |= {(json.dumps(secret, ensure_ascii=False)[1:-1], secret) for secret in self._longest_first}
+        self._rendered_forms = tuple(sorted(forms, key=lambda form: len(form[0]), reverse=True))
 
     def text(self, text: str) -> str:
         """`text` with every registered secret value replaced by `REDACTED`."""
-        if not self._secrets:
-            return text
-        # Longest first, so a secret that contains another is replaced whole.
-        for secret in sorted(self._secrets, key=len, reverse=True):
+        for secret in self._longest_first:
             if secret in text:
                 text = text.replace(secret, REDACTED)
         return text
+
+    def rendered(self, line: str) -> str:
+        """A rendered log line with every secret value replaced, as written or JSON-escaped."""
+        for form, _ in self._rendered_forms:
+            if form in line:
+                line = line.replace(form, REDACTED)
+        return line
 
     def tree(self, value: Any) -> Any:
         """A copy of a JSON-like value with every string scrubbed (keys included)."""

@@ -54,6 +54,7 @@ async def running_proxy(
     prelaunched: Prelaunched | None = None,
     sign_in_links: SignInLinks | None = None,
     profile: str | None = None,
+    fast_path: bool = True,
 ) -> AsyncGenerator[Proxy]:
     """Connect to every upstream, wait for start-up to settle, and serve until the block exits.
 
@@ -63,7 +64,8 @@ async def running_proxy(
     default the real transports, whose stdio servers adopt the children `prelaunched` started
     ahead of time. `sign_in_links` (an HTTP front's) puts a sign-in link beside every
     server that waits for a person to sign in. With `profile`, the proxy's server serves that
-    profile's view (stdio with `--profile`) instead of the default endpoint.
+    profile's view (stdio with `--profile`) instead of the default endpoint. Without `fast_path`
+    the upstreams open no raw lanes (`upstream/lane.py`): every request goes through the SDK's sessions.
     """
     silence_sdk_deprecations()
     token_store = config.proxy.token_store
@@ -72,7 +74,9 @@ async def running_proxy(
     )
     if any(server.auth is not None for server in config.servers):
         _ = credentials.store  # a store that cannot be opened stops the start, saying why
-    transports = transport_factory or partial(open_transport, prelaunched=prelaunched, credentials=credentials)
+    transports = transport_factory or partial(
+        open_transport, prelaunched=prelaunched, credentials=credentials, lanes=fast_path
+    )
     registry = Registry(config, transports, observer, credentials)
     proxy = Proxy(config=config, registry=registry, server=ProxyServer(registry, profile))
     log.info("proxy_starting", servers=[s.name for s in config.servers], source=str(config.source))
@@ -121,7 +125,9 @@ async def serve_stdio(
         # Enter the stdio server first: from here on fd 1 is reserved for protocol messages.
         async with (
             front.serving() as (read, write),
-            running_proxy(config, observer=observer, prelaunched=prelaunched, profile=profile) as proxy,
+            running_proxy(
+                config, observer=observer, prelaunched=prelaunched, fast_path=fast_path, profile=profile
+            ) as proxy,
         ):
             front.proxy_running(proxy.server.clients.end_listen_streams)
             if fast_path and profile is None:

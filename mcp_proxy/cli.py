@@ -281,9 +281,11 @@ def _serve_front(
     args: argparse.Namespace, settings: RuntimeSettings, config: ProxyConfig, children: Prelaunched
 ) -> int:
     from .app import serve_stdio
+    from .front.tracing import install_from_environment
     from .http_app import FrontOptions
     from .listeners import SIDE_LISTENER_HOST, browsable_url, listening_socket
 
+    install_from_environment()  # before the server is built: it keeps the SDK's tracing only with a provider
     transport: FrontTransport = args.transport or settings.transport
     try:
         loop = resolve_event_loop(settings.event_loop)

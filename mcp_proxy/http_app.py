@@ -14,7 +14,8 @@ bearer authentication when static tokens or `[proxy.auth]` are configured (401/4
 limit (413). With `[proxy.auth]`, the protected-resource metadata documents are served too.
 The sign-in routes (`/oauth/sign-in/{server}`, `/oauth/callback`, see `front/sign_in_routes.py`)
 are reached by browsers, which carry a signed ticket instead of a token.
-Health and metrics routes are described in `health.py`.
+Health and metrics routes are described in `health.py`; the server card, when `[proxy]
+server_card` is on, in `front/server_card.py`.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ from manifold_common.logging import get_logger
 from .app import Proxy, running_proxy
 from .config.models import ProxyConfig
 from .front.auth import BearerGuard, TokenSet, configured_tokens
+from .front.capabilities import AggregatingServer
+from .front.fast_http import FastHttpFront
+from .front.fast_relay import FastRelay
 from .front.hosts import ANY, LOOPBACK_NAMES, HostGuard, HostPolicy
 from .front.http_errors import too_many_sessions
 from .front.http_shutdown import CountRequests, FrontActivity
@@ -50,10 +54,12 @@ from .front.oauth_resource import OAuthGuard, ProtectedResource
 from .front.profile_access import PROFILE_PATH_PARAM, FrontTokens, ProfileAccess, ProfileGuard
 from .front.profile_routes import ProfileEndpoints
 from .front.server import ProxyServer
+from .front.server_card import CardSite, server_card_routes
 from .front.sign_in_routes import WebSignIns
 from .front.token_verifiers import TokenChecker, build_verifier
 from .health import health_routes
 from .metrics import ProxyMetrics
+from .registry import Registry
 from .settings import DEFAULT_HOST, RuntimeSettings, split_list
 from .upstream.prelaunch import Prelaunched
 from .upstream.sign_in_links import SignInLinks
@@ -78,6 +84,8 @@ class FrontOptions:
     metrics_auth: bool = False
     own_url: str | None = None
     """The address the front listens at, as a browser on this machine reaches it (`http://127.0.0.1:8000`)."""
+    fast_path: bool = True
+    """Whether the lean relay answers what it can before the SDK's session manager (`front/fast_http.py`)."""
 
     @classmethod
     def from_settings(cls, settings: RuntimeSettings, host: str | None = None) -> FrontOptions:
@@ -89,6 +97,7 @@ class FrontOptions:
             extra_cors_origins=split_list(settings.cors_origins),
             env_tokens=settings.tokens(),
             metrics_auth=settings.metrics_auth,
+            fast_path=settings.fast_path,
         )
 
 
@@ -161,12 +170,24 @@ class _ProxyHolder:
     def __init__(self) -> None:
         self.proxy: Proxy | None = None
         self.manager: StreamableHTTPSessionManager | None = None
+        self.fast: FastHttpFront | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The ASGI endpoint of /mcp: the session manager exists only while the app runs."""
+        """The ASGI endpoint of /mcp: the lean relay first, when on, then the session manager."""
+        if self.fast is not None:
+            await self.fast(scope, receive, send, self._sdk)
+        else:
+            await self._sdk(scope, receive, send)
+
+    async def _sdk(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # The session manager exists only while the app runs.
         if self.manager is None:
             raise RuntimeError("the proxy is not running")
         await StreamableHTTPASGIApp(self.manager)(scope, receive, send)
+
+    def serving(self) -> tuple[AggregatingServer, Registry] | None:
+        """The running MCP server and registry, for the server card; None while the proxy is not running."""
+        return (self.proxy.server.server, self.proxy.registry) if self.proxy is not None else None
 
     def require(self) -> Proxy:
         if self.proxy is None:
@@ -227,6 +248,11 @@ def build_http_app(
     base_url = sign_in_base_url(config, options)
     links = SignInLinks(base_url) if base_url is not None else None
     sign_ins = WebSignIns(links, lambda: holder.proxy.registry if holder.proxy else None) if links else None
+    card_site = (
+        CardSite(base_url, MCP_PATH, SSE_PATH, bool(token_guard), policy, metrics.rejected)
+        if config.proxy.server_card
+        else None
+    )
 
     async def handle_sse(scope: Scope, receive: Receive, send: Send) -> None:
         server = holder.require().server.server
@@ -246,7 +272,12 @@ def build_http_app(
         if oauth is not None:
             log.info("front_oauth", issuer=oauth.issuer, public_url=oauth.public_url, verify=oauth.verify)
         running = running_proxy(
-            config, transport_factory, observer=metrics, prelaunched=prelaunched, sign_in_links=links
+            config,
+            transport_factory,
+            observer=metrics,
+            prelaunched=prelaunched,
+            sign_in_links=links,
+            fast_path=options.fast_path,
         )
         async with running as proxy, AsyncExitStack() as stack:
             if sign_ins is not None:
@@ -267,11 +298,12 @@ def build_http_app(
                 )
             manager = _session_manager(proxy.server, transport_security, security.max_body_bytes, security.max_sessions)
             holder.proxy, holder.manager = proxy, manager
+            holder.fast = FastHttpFront(FastRelay(proxy.server)) if options.fast_path else None
             try:
                 async with manager.run(), profiles.running(proxy.server):
                     yield
             finally:
-                holder.proxy, holder.manager = None, None
+                holder.proxy, holder.manager, holder.fast = None, None, None
                 metrics.detach()
                 if verifier is not None:
                     await verifier.aclose()
@@ -282,7 +314,11 @@ def build_http_app(
             # An ASGI endpoint: the event stream is the whole response, and nothing may follow it.
             Route(SSE_PATH, _AsgiEndpoint(handle_sse), methods=["GET"], middleware=default_guards),
             Mount(MESSAGES_PATH, app=sse.handle_post_message, middleware=default_guards),
-            # Each profile's endpoints ([profiles.NAME]), looked up per request (see front/profile_routes.py).
+            *(resource.routes() if resource is not None else []),
+            *(sign_ins.routes() if sign_ins is not None else []),
+            *(server_card_routes(holder.serving, card_site) if card_site else []),
+            # Each profile's endpoints ([profiles.NAME]), looked up per request (see front/profile_routes.py);
+            # after /mcp/server-card, a name no profile may take.
             Route(
                 f"{MCP_PATH}/{{{PROFILE_PATH_PARAM}}}",
                 _AsgiEndpoint(profiles.streamable_http),
@@ -296,8 +332,6 @@ def build_http_app(
                 middleware=profile_guards,
             ),
             Mount(f"{SSE_PATH}/{{{PROFILE_PATH_PARAM}}}/messages", app=profiles.sse_message, middleware=profile_guards),
-            *(resource.routes() if resource is not None else []),
-            *(sign_ins.routes() if sign_ins is not None else []),
             *health_routes(
                 lambda: holder.proxy,
                 metrics,

@@ -117,7 +117,9 @@ async def serve_stdio_with_side_listener(
         # Enter the stdio server first: from here on fd 1 is reserved for protocol messages.
         async with (
             front.serving() as (read, write),
-            running_proxy(config, observer=metrics, prelaunched=prelaunched, profile=profile) as proxy,
+            running_proxy(
+                config, observer=metrics, prelaunched=prelaunched, fast_path=fast_path, profile=profile
+            ) as proxy,
         ):
             metrics.attach(proxy)
             front.proxy_running(proxy.server.clients.end_listen_streams)

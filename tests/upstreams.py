@@ -36,7 +36,12 @@ class Person(BaseModel):
     name: str
 
 
-_WHOAMI_KEYS = {"traceparent": "traceparent", "protocol": "io.modelcontextprotocol/protocolVersion"}
+_WHOAMI_KEYS = {
+    "traceparent": "traceparent",
+    "tracestate": "tracestate",
+    "baggage": "baggage",
+    "protocol": "io.modelcontextprotocol/protocolVersion",
+}
 
 
 def _sample(prompt: str) -> Sample:

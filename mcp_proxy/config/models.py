@@ -111,6 +111,8 @@ class ProxySection(BaseModel):
     """List `search_tools` and `call_tool` (and the `tool_search_always` tools) instead of every tool."""
     tool_search_always: list[str] = Field(default_factory=list[str])
     """Exposed-name globs of the tools still listed as usual when `tool_search` is on."""
+    server_card: bool = False
+    """Serve a server card at `/mcp/server-card` and `/.well-known/ai-catalog.json` on the HTTP front (experimental)."""
     roots: list[str] = Field(default_factory=list[str])
     """`file://` URIs given to servers that ask for roots when no client can be asked (servers may set their own)."""
     auth: FrontOAuth | None = None

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 DEFAULT_PROFILE = "default"
 """The name of the default endpoint (`/mcp`, `/sse`, stdio without `--profile`); no profile may take it."""
+_RESERVED_NAMES = frozenset({DEFAULT_PROFILE, "server-card"})  # the default endpoint; /mcp/server-card
 _PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 _TOOL_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 
@@ -98,8 +99,8 @@ def profile_problems(profiles: Mapping[str, ProfileConfig], server_names: Iterab
     problems: list[tuple[str, str]] = []
     for name, profile in profiles.items():
         where = f"profiles.{name}"
-        if name == DEFAULT_PROFILE:
-            problems.append((where, f"{DEFAULT_PROFILE!r} names the default endpoint (/mcp); choose another name"))
+        if name in _RESERVED_NAMES:
+            problems.append((where, f"{name!r} is taken by the front's own endpoints; choose another name"))
         elif not _PROFILE_NAME.fullmatch(name):
             problems.append(
                 (where, "a profile name is its URL path (/mcp/NAME): use letters, digits, '_' and '-', at most 64")

@@ -10,6 +10,7 @@ in the order the upstream sent them. It is the front's implementation of the ups
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -32,6 +33,9 @@ T = TypeVar("T")
 # A relay that cannot be written within this long (a client that stopped reading) must not
 # hold the result back forever.
 RELAY_DRAIN_TIMEOUT = 5.0
+
+
+_relays: set[asyncio.Task[None]] = set()  # kept until done: the loop holds only weak references
 
 
 class DownstreamCall:
@@ -85,6 +89,30 @@ class DownstreamCall:
             self._pending -= 1
             if self._pending == 0:
                 self._idle.set()
+
+    def _relay_soon(self, send: Callable[[], Awaitable[object]]) -> None:
+        # Counted now, before the task runs: the answer may arrive before it gets its turn.
+        self._pending += 1
+        self._idle = anyio.Event() if self._pending == 1 else self._idle
+
+        async def relay() -> None:
+            try:
+                await send()
+            except Exception as exc:  # a client gone meanwhile: nothing to relay to
+                log.debug("relay_failed", server=self.server, error=str(exc) or type(exc).__name__)
+            finally:
+                self._pending -= 1
+                if self._pending == 0:
+                    self._idle.set()
+
+        task = asyncio.get_running_loop().create_task(relay())
+        _relays.add(task)
+        task.add_done_callback(_relays.discard)
+
+    def log_notice(self, params: dict[str, Any]) -> None:
+        """Relay a log message read from the server's transport, counted at once (see `lane.route_logs`)."""
+        typed = types.LoggingMessageNotificationParams.model_validate(params)
+        self._relay_soon(lambda: self.log(typed))
 
     async def drain(self) -> None:
         """Wait until every relay started so far has been written to the client."""

@@ -25,8 +25,10 @@ answer stays the SDK's own. `MCP_PROXY_FAST_PATH=0` turns the relay off.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, cast
 
 import anyio
@@ -49,6 +51,7 @@ from ..upstream.gate import Deadline
 from ..upstream.lane import AnsweredError, Message
 from ..upstream.link import ForwardingSession
 from ..upstream.supervisor import Upstream
+from . import tracing
 from .boundary import failed_tool_result, to_mcp_error
 from .call_timer import ToolCallReport, report_tool_call
 from .fast_call import FastCall, FrontClient
@@ -129,6 +132,13 @@ def _expose_message_uris(message: Any, prefix: str) -> Any:
     return {**message, "content": _expose_block_uris([message.get("content")], prefix)[0]}
 
 
+@dataclass(frozen=True, slots=True)
+class _Ending:
+    outcome: Outcome
+    seconds: float
+    response_bytes: int
+
+
 class FastRelay:
     """The lean relay of one proxy: plans the requests it can take, and runs them."""
 
@@ -142,11 +152,12 @@ class FastRelay:
 
     # ---- planning ---------------------------------------------------------------------
 
-    def plan(self, message: Message, client: FrontClient) -> Run | None:
+    def plan(self, message: Message, client: FrontClient, headers: Mapping[str, str] | None = None) -> Run | None:
         """How to answer `message` (a decoded request with a usable id) on the relay; None: the SDK's job.
 
         `client.version` is the handshake-era client's version; a request carrying the 2026-07-28
-        envelope must pass the SDK's own classification, else the SDK answers it.
+        envelope must pass the SDK's own classification (with the HTTP `headers` it came with),
+        else the SDK answers it.
         """
         method = message.get("method")
         params = message.get("params")
@@ -155,7 +166,7 @@ class FastRelay:
         params = cast("Message | None", params)
         modern = client.session is None
         if modern:
-            route = classify_inbound_request(message)
+            route = classify_inbound_request(message, headers=headers)
             if isinstance(route, InboundLadderRejection):
                 return None
             version = route.protocol_version
@@ -170,7 +181,7 @@ class FastRelay:
             return None  # search mode lists its meta-tools: the SDK path's
         if method in LIST_KINDS:
             return self._plan_list(cast(str, method), version, message["id"], params, client)
-        if method in _RELAYED and params is not None:
+        if method in _RELAYED and params is not None and not tracing.active():  # traced: the SDK path's spans
             return self._plan_forward(cast(str, method), version, message["id"], params, client, modern=modern)
         return None
 
@@ -205,9 +216,14 @@ class FastRelay:
 
         return answer
 
-    def _shaped(self, method: str, version: str, dumped: Message) -> Message:
-        """A result in the client's wire form, as the SDK's server shapes it (sieve, type, identity)."""
-        dumped = serialize_server_result(method, version, dumped)
+    def _shaped(self, method: str, version: str, dumped: Message, *, sieve: bool = True) -> Message:
+        """A result in the client's wire form, as the SDK's server shapes it (sieve, type, identity).
+
+        Without `sieve` the result is taken to be in the client's version already (the server
+        speaks it too), so only the 2026-07-28 type and identity are filled in.
+        """
+        if sieve:
+            dumped = serialize_server_result(method, version, dumped)
         if version in MODERN_PROTOCOL_VERSIONS:
             dumped.setdefault("resultType", "complete")
             meta = dumped.get("_meta")
@@ -280,7 +296,7 @@ class FastRelay:
         started = time.perf_counter()
         forwarded = self._upstream_params(params, route, method, call)
 
-        async def on_lane(session: Any, deadline: Deadline) -> Message:
+        async def on_lane(session: Any, deadline: Deadline) -> tuple[Message, str | None]:
             lane = cast(ForwardingSession, session).lane
             if lane is None:
                 raise UpstreamError(upstream.name, "changed its transport during the request; retry it")
@@ -300,7 +316,7 @@ class FastRelay:
             answer = await lane.request(message, headers, on_notice)
             if "error" in answer:
                 raise AnsweredError(answer["error"])
-            return answer.get("result") or {}
+            return answer.get("result") or {}, cast(ForwardingSession, session).protocol_version
 
         outcome: Outcome = "ok"
         response_bytes = 0
@@ -334,23 +350,32 @@ class FastRelay:
             log.exception("fast_relay_failed", method=method, server=route.server)
             self._send_error(call, request_id, to_mcp_error(exc))
         finally:
+            # Recorded once the answer is on its way: metrics and log lines cost the client nothing.
             seconds = time.perf_counter() - started
-            self._observer.client_request(method, outcome, seconds)
-            self._observer.relayed(method)
-            arguments = params.get("arguments")
-            if method == "tools/call":
-                self._report_tool_call(call, route, arguments, outcome, seconds, response_bytes)
-            name = cast(str, params.get(_NAME_PARAM[method]))
-            self.proxy.audit.record(
-                call.identity.principal,
-                route.server,
-                method,
-                name,
-                outcome,
-                seconds,
-                arguments,
-                client=call.client_name,
+            asyncio.get_running_loop().call_soon(
+                self._report, method, params, route, call, _Ending(outcome, seconds, response_bytes)
             )
+
+    def _report(self, method: str, params: Message, route: Route, call: FastCall, ending: _Ending) -> None:
+        self._observer.client_request(method, ending.outcome, ending.seconds)
+        self._observer.relayed(method)
+        arguments = params.get("arguments")
+        if method == "tools/call":
+            report = ToolCallReport(
+                route.server, route.original, ending.outcome, ending.seconds, arguments, ending.response_bytes
+            )
+            report_tool_call(self._observer, report, call.identity.principal)
+        name = cast(str, params.get(_NAME_PARAM[method]))
+        self.proxy.audit.record(
+            call.identity.principal,
+            route.server,
+            method,
+            name,
+            ending.outcome,
+            ending.seconds,
+            arguments,
+            client=call.client_name,
+        )
 
     @staticmethod
     def _send_error(call: FastCall, request_id: Any, exc: MCPError) -> None:
@@ -358,11 +383,10 @@ class FastRelay:
         call.client.send({"jsonrpc": "2.0", "id": request_id, "error": error})
 
     def _result(
-        self, method: str, version: str, result: Message, upstream: Upstream, modern: bool
+        self, method: str, version: str, answered: tuple[Message, str | None], upstream: Upstream, modern: bool
     ) -> tuple[Message, int, Outcome]:
         """The server's result as the client receives it, its size, and how the call ended."""
-        session = upstream.session
-        upstream_version = session.protocol_version if session is not None else None
+        result, upstream_version = answered
         meta = result.get("_meta")
         if isinstance(meta, dict) and types.SERVER_INFO_META_KEY in meta:
             kept = {k: v for k, v in cast("Message", meta).items() if k != types.SERVER_INFO_META_KEY}
@@ -385,11 +409,5 @@ class FastRelay:
                 "messages": [_expose_message_uris(m, prefix) for m in cast("list[Any]", messages)],
             }
         if upstream_version != version or modern:
-            result = self._shaped(method, version, result)
+            result = self._shaped(method, version, result, sieve=upstream_version != version)
         return result, size, outcome
-
-    def _report_tool_call(
-        self, call: FastCall, route: Route, arguments: Any, outcome: Outcome, seconds: float, response_bytes: int
-    ) -> None:
-        report = ToolCallReport(route.server, route.original, outcome, seconds, arguments, response_bytes)
-        report_tool_call(self._observer, report, call.identity.principal)

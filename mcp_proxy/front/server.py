@@ -19,7 +19,6 @@ from mcp.client._input_required import run_input_required_driver  # pyright: ign
 from mcp.server._otel import OpenTelemetryMiddleware  # pyright: ignore[reportPrivateUsage]
 from mcp.server.context import ServerRequestContext
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
-from opentelemetry import trace
 
 from manifold_common.proxy_contract import PROXY_SERVER_NAME
 
@@ -33,6 +32,7 @@ from ..registry import Registry
 from ..upstream.caller import Caller
 from ..upstream.client_capabilities import declaring
 from ..upstream.supervisor import Upstream
+from . import tracing
 from .audit import AuditTrail, audited, completion_subject, prompt_subject, resource_subject, tool_subject
 from .boundary import failed_tool_result, guarded
 from .call_timer import CallTimer, current_tool_call
@@ -74,11 +74,6 @@ class UpstreamSend(Protocol[R_co]):
         input_responses: types.InputResponses | None,
         request_state: str | None,
     ) -> Awaitable[R_co | types.InputRequiredResult]: ...
-
-
-def tracing_configured() -> bool:
-    """Whether an OpenTelemetry tracer provider is installed (e.g. by `opentelemetry-instrument`)."""
-    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
 
 
 def forwardable_meta(meta: Mapping[str, Any] | None, log_level: str | None = None) -> dict[str, Any] | None:
@@ -142,7 +137,7 @@ class ProxyServer:
         self.server.add_notification_handler(
             "notifications/roots/list_changed", types.NotificationParams, self._roots_changed
         )
-        if not tracing_configured():
+        if not tracing.active():
             # The SDK wraps every request in an OpenTelemetry span by default; with no tracer
             # provider installed the span goes nowhere and only costs time on each call.
             self.server.middleware = [m for m in self.server.middleware if not isinstance(m, OpenTelemetryMiddleware)]
@@ -285,6 +280,14 @@ class ProxyServer:
     # ---- calls -----------------------------------------------------------------------
 
     async def _forward(
+        self, ctx: Ctx, route: Route, params: types.InputResponseRequestParams, send: UpstreamSend[R]
+    ) -> R | types.InputRequiredResult:
+        """Run a routed request on the caller's behalf, in a span of its own while tracing is on."""
+        if tracing.active():
+            return await tracing.traced(ctx, route, send, partial(self._relay, ctx, route, params))
+        return await self._relay(ctx, route, params, send)
+
+    async def _relay(
         self, ctx: Ctx, route: Route, params: types.InputResponseRequestParams, send: UpstreamSend[R]
     ) -> R | types.InputRequiredResult:
         """Run a routed request on the caller's behalf: upstream, input rounds, relays, result.

@@ -17,6 +17,7 @@ from mcp import ClientSession
 from ..config.models import ServerConfig
 from .caller import Caller
 from .gate import Deadline
+from .link import ForwardingSession
 
 T = TypeVar("T")
 Operation = Callable[[ClientSession, Deadline], Awaitable[T]]
@@ -44,9 +45,18 @@ class ForwardedRequests(ABC):
     ) -> types.CallToolResult | types.InputRequiredResult:
         """Call one upstream tool by its upstream name (a modern server may ask for input first)."""
         relay = caller.progress if caller is not None else None
-        return await self.request(
-            "tools/call",
-            lambda s, deadline: s.call_tool(
+
+        async def call(s: ClientSession, deadline: Deadline) -> types.CallToolResult | types.InputRequiredResult:
+            if isinstance(s, ForwardingSession) and s.lane_serves():
+                params = types.CallToolRequestParams(
+                    name=name,
+                    arguments=arguments,
+                    input_responses=input_responses,
+                    request_state=request_state,
+                    _meta=_typed(meta),
+                )
+                return await s.call_tool_on_lane(params, deadline.relaying(relay))
+            return await s.call_tool(
                 name,
                 arguments,
                 # The gate's deadline is the real limit; this only keeps the SDK from firing first.
@@ -56,9 +66,9 @@ class ForwardedRequests(ABC):
                 input_responses=input_responses,
                 request_state=request_state,
                 allow_input_required=True,
-            ),
-            caller,
-        )
+            )
+
+        return await self.request("tools/call", call, caller)
 
     async def read_resource(
         self,

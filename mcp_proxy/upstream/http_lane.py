@@ -220,6 +220,8 @@ class HttpLane(RawLane):
         events = _EventData()
         async for chunk in response.content.iter_any():
             for data in events.feed(chunk):
+                if not data.strip():
+                    continue  # a priming event (resumption): no message, as the SDK's client skips it
                 message = _decoded(data)
                 if message is None:
                     raise MCPError(code=types.PARSE_ERROR, message="Failed to parse SSE message")

@@ -26,6 +26,7 @@ import anyio
 import mcp_types as types
 import orjson
 from mcp import MCPError
+from mcp.shared.dispatcher import ProgressFnT
 
 LANE_ID_BASE = 1 << 30
 """The first id a lane gives a request; the SDK's own ids count up from zero."""
@@ -209,6 +210,39 @@ class StreamLane(RawLane):
     def close(self) -> None:
         """The transport ended: whatever waits on the lane fails with `LaneClosed`."""
         self.pending.close()
+
+
+def progress_notices(on_progress: ProgressFnT | None) -> NoticeSink:
+    """A `NoticeSink` that passes a request's progress to `on_progress` (in a task, as the SDK does)."""
+
+    def on_notice(notice: Message) -> None:
+        params = notice.get("params")
+        if on_progress is None or notice.get("method") != "notifications/progress" or not isinstance(params, dict):
+            return
+        params = cast("Message", params)
+        progress, total, text = params.get("progress"), params.get("total"), params.get("message")
+        if not isinstance(progress, int | float) or isinstance(progress, bool):
+            return
+        task = asyncio.get_running_loop().create_task(
+            _report_progress(
+                on_progress,
+                float(progress),
+                float(total) if isinstance(total, int | float) and not isinstance(total, bool) else None,
+                text if isinstance(text, str) else None,
+            )
+        )
+        _progress_tasks.add(task)
+        task.add_done_callback(_progress_tasks.discard)
+
+    return on_notice
+
+
+_progress_tasks: set[asyncio.Task[None]] = set()  # kept until done: the loop holds only weak references
+
+
+async def _report_progress(on_progress: ProgressFnT, progress: float, total: float | None, text: str | None) -> None:
+    with suppress(Exception):  # a client gone meanwhile: its progress has nowhere to go
+        await on_progress(progress, total, text)
 
 
 class LanedStreams(tuple[Any, Any]):

@@ -12,13 +12,21 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import mcp_types as types
 from mcp import ClientSession, MCPError
 from mcp.client._probe import negotiate_auto  # pyright: ignore[reportPrivateUsage]
-from mcp.shared.dispatcher import CallOptions
+from mcp.client.extension import UnexpectedClaimedResult
+from mcp.client.session import (
+    _clamp_inbound_ttl,  # pyright: ignore[reportPrivateUsage]
+    _later_revision_fields,  # pyright: ignore[reportPrivateUsage]
+)
+from mcp.shared.dispatcher import CallOptions, ProgressFnT
+from mcp_types import methods as _methods
+from mcp_types.version import LATEST_HANDSHAKE_VERSION
+from opentelemetry import trace
 
 from manifold_common.failures import describe_failure
 from manifold_common.logging import get_logger
@@ -28,7 +36,7 @@ from ..config.models import ProtocolMode, ServerConfig
 from .client_capabilities import keeping_declared
 from .eras import LEGACY, MODERN, Era, era_of
 from .flights import SessionHandlers
-from .lane import RawLane, lane_of
+from .lane import AnsweredError, RawLane, lane_of, progress_notices
 from .stderr_relay import StderrHold, holding_stderr
 from .transports import TransportFactory
 
@@ -57,6 +65,48 @@ class ForwardingSession(ClientSession):
         options: CallOptions = {}
         self._stamp(message, options)
         return options.get("headers") or {}
+
+    @property
+    def speaks_modern(self) -> bool:
+        """Whether the session negotiated the 2026-07-28 era."""
+        return self.discover_result is not None and self.initialize_result is None
+
+    def lane_serves(self) -> bool:
+        """Whether this session's requests can go over its transport's raw lane.
+
+        Not while requests are traced: the session writes the trace context into each request.
+        """
+        return (
+            self.lane is not None
+            and self.lane.serves(self.speaks_modern)
+            and isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+        )
+
+    async def call_tool_on_lane(
+        self, params: types.CallToolRequestParams, on_progress: ProgressFnT | None
+    ) -> types.CallToolResult | types.InputRequiredResult:
+        """`call_tool`, sent and answered on the raw lane: the same request, the same checks of the answer."""
+        lane = self.lane
+        assert lane is not None
+        message: dict[str, Any] = {
+            "jsonrpc": "2.0",
+            "method": "tools/call",
+            "params": params.model_dump(by_alias=True, mode="json", exclude_none=True),
+        }
+        answer = await lane.request(message, self.stamp(message), progress_notices(on_progress))
+        if "error" in answer:
+            raise AnsweredError(answer["error"])
+        raw = answer.get("result")
+        raw = cast("dict[str, Any]", raw) if isinstance(raw, dict) else {}
+        _clamp_inbound_ttl(raw)
+        version = self.protocol_version or LATEST_HANDSHAKE_VERSION
+        _methods.validate_server_result("tools/call", version, raw)
+        if not (foreign := _later_revision_fields("tools/call", version)).isdisjoint(raw):
+            raw = {key: value for key, value in raw.items() if key not in foreign}
+        result = self._call_tool_adapter.validate_python(raw, by_name=False)
+        if not isinstance(result, types.CallToolResult | types.InputRequiredResult):
+            raise UnexpectedClaimedResult(result)
+        return result
 
     def adopt(self, result: types.InitializeResult | types.DiscoverResult) -> None:
         """Install the negotiated era, keeping each request's own capability declaration."""

@@ -146,6 +146,7 @@ async def stdio_upstream(
     adopt: subprocess.Popen[bytes] | None = None,
     *,
     name: str = "",
+    lane: bool = True,
 ) -> AsyncGenerator[TransportStreams]:
     """Connect to the server over its stdin/stdout (the SDK's `stdio_client` contract).
 
@@ -166,7 +167,7 @@ async def stdio_upstream(
     read_writer, read_stream = anyio.create_memory_object_stream[SessionMessage | Exception](0)
     write_stream, write_reader = anyio.create_memory_object_stream[SessionMessage](0)
     writer_done = anyio.Event()
-    lane = StreamLane(process.stdin.send)  # one write per line, as the SDK's writer: lines never interleave
+    raw = StreamLane(process.stdin.send)  # one write per line, as the SDK's writer: lines never interleave
 
     async def read_messages() -> None:
         framer = LineFramer()
@@ -175,7 +176,7 @@ async def stdio_upstream(
                 try:
                     async for chunk in process.stdout:
                         for line in framer.feed(chunk):
-                            if lane.pending and lane.take_line(line):
+                            if raw.pending and raw.take_line(line):
                                 continue  # a lane request's answer or progress: the SDK never sees it
                             if line.strip():
                                 await read_writer.send(parse_line(line, name))
@@ -186,7 +187,7 @@ async def stdio_upstream(
         except (anyio.ClosedResourceError, anyio.BrokenResourceError, ConnectionError, OSError):
             pass  # the pipe closed under the read: the session sees the stream end
         finally:
-            lane.close()
+            raw.close()
 
     async def write_messages() -> None:
         try:
@@ -216,9 +217,9 @@ async def stdio_upstream(
         tg.start_soon(read_messages)
         tg.start_soon(write_messages)
         try:
-            yield LanedStreams(read_stream, write_stream, lane)
+            yield LanedStreams(read_stream, write_stream, raw if lane else None)
         finally:
-            lane.close()
+            raw.close()
             with anyio.CancelScope(shield=True):  # every wait inside is bounded
                 await shut_down()
             tg.cancel_scope.cancel()

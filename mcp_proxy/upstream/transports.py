@@ -51,23 +51,30 @@ TransportFactory = Callable[[ServerConfig], AbstractAsyncContextManager[Transpor
 
 
 def open_transport(
-    config: ServerConfig, prelaunched: Prelaunched | None = None, credentials: AuthSource | None = None
+    config: ServerConfig,
+    prelaunched: Prelaunched | None = None,
+    credentials: AuthSource | None = None,
+    *,
+    lanes: bool = True,
 ) -> AbstractAsyncContextManager[TransportStreams]:
     """Return the context manager that connects to `config`'s server over its transport.
 
     A stdio server adopts its child from `prelaunched` when one was started ahead of time. An
     HTTP server with `auth` sends its requests with the provider `credentials` holds for it.
+    Without `lanes` no transport opens a raw lane: every request goes through the SDK's session.
     """
     if config.transport == "stdio":
-        return _stdio(config, prelaunched)
+        return _stdio(config, prelaunched, lanes)
     auth = credentials.auth_for(config) if credentials is not None else None
     if config.transport == "sse":
         return _sse(config, auth)
-    return _streamable_http(config, auth)
+    return _streamable_http(config, auth, lanes)
 
 
 @asynccontextmanager
-async def _stdio(config: ServerConfig, prelaunched: Prelaunched | None) -> AsyncGenerator[TransportStreams]:
+async def _stdio(
+    config: ServerConfig, prelaunched: Prelaunched | None, lanes: bool
+) -> AsyncGenerator[TransportStreams]:
     spec = child_spec(config)
     params = StdioServerParameters(command=spec.command, args=list(spec.args), env=spec.environ, cwd=spec.cwd)
     launched = prelaunched.take(config.name, spec) if prelaunched is not None else None
@@ -75,11 +82,14 @@ async def _stdio(config: ServerConfig, prelaunched: Prelaunched | None) -> Async
         log.debug("upstream_adopted", server=config.name, pid=launched.process.pid)
         async with (
             relaying_stderr(config.name, launched.stderr_fd),
-            stdio_upstream(params, None, adopt=launched.process, name=config.name) as streams,
+            stdio_upstream(params, None, adopt=launched.process, name=config.name, lane=lanes) as streams,
         ):
             yield streams
         return
-    async with stderr_relay(config.name) as errlog, stdio_upstream(params, errlog, name=config.name) as streams:
+    async with (
+        stderr_relay(config.name) as errlog,
+        stdio_upstream(params, errlog, name=config.name, lane=lanes) as streams,
+    ):
         errlog.close()  # the child holds its own copy; ours would keep the pipe open after it exits
         yield streams
 
@@ -98,12 +108,14 @@ async def _sse(config: ServerConfig, auth: httpx2.Auth | None) -> AsyncGenerator
 
 
 @asynccontextmanager
-async def _streamable_http(config: ServerConfig, auth: httpx2.Auth | None) -> AsyncGenerator[TransportStreams]:
+async def _streamable_http(
+    config: ServerConfig, auth: httpx2.Auth | None, lanes: bool
+) -> AsyncGenerator[TransportStreams]:
     assert config.url is not None
     timeout = httpx2.Timeout(HTTP_CONNECT_TIMEOUT, read=HTTP_STREAM_READ_TIMEOUT)
     headers = reveal_secrets(dict(config.headers))
     async with httpx2.AsyncClient(headers=headers, timeout=timeout, auth=auth) as http_client:
-        if not lane_fits(config.url, auth):
+        if not lanes or not lane_fits(config.url, auth):
             async with streamable_http_client(config.url, http_client=http_client) as streams:
                 yield streams
             return

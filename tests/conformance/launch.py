@@ -78,6 +78,10 @@ def example_database(db_path: Path) -> dict[str, TomlValue]:
     }
 
 
+FAST_PATH_VARIABLE = "MCP_PROXY_FAST_PATH"
+"""Turns the proxies' lean relay on ("1") or off ("0"); `run.py --fast-path` sets it for every proxy."""
+
+
 def proxy_command(transport: str, config: Path) -> list[str]:
     """The command line of a proxy serving `config` on `transport` (HTTP on a free port)."""
     command = [sys.executable, "-m", "mcp_proxy", "serve", "--transport", transport, "--config", str(config)]

@@ -23,6 +23,7 @@ known gap, 1 when one did (or a known gap passed), 2 when the suite could not ru
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import signal
 import subprocess
@@ -35,6 +36,7 @@ from pathlib import Path
 
 import anyio
 
+from tests.conformance.launch import FAST_PATH_VARIABLE
 from tests.conformance.requirement_sets import ALL_SETS, REQUIREMENT_SETS, RequirementSet
 from tests.conformance.results import (
     RunResult,
@@ -64,6 +66,7 @@ class Options:
     results_dir: Path
     sets: Sequence[str] = ALL_SETS
     jobs: int = 1
+    fast_path: bool = True
 
 
 def parse_args(argv: Sequence[str] | None) -> Options:
@@ -92,6 +95,12 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         help=f"seconds one suite run may take (default: {DEFAULT_SUITE_TIMEOUT_SECONDS:g})",
     )
     parser.add_argument("--results", type=Path, default=RESULTS_DIR, help=f"output folder (default: {RESULTS_DIR})")
+    parser.add_argument(
+        "--fast-path",
+        choices=["on", "off"],
+        default="on",
+        help="run every proxy with its lean relay on (the default) or off (MCP_PROXY_FAST_PATH)",
+    )
     args = parser.parse_args(argv)
     if args.timeout <= 0:
         parser.error("--timeout must be positive")
@@ -105,6 +114,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         results_dir=args.results,
         sets=[name for name in ALL_SETS if name in (args.requirements or ALL_SETS)],
         jobs=args.jobs,
+        fast_path=args.fast_path == "on",
     )
 
 
@@ -291,7 +301,11 @@ async def _stop_on_signal(scope: anyio.CancelScope, reporter: Reporter) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Install what is missing, run the setups, print the summary; returns the exit status."""
     options = parse_args(argv)
+    # Every proxy a setup starts inherits it (the inner proxy of a chain through `inherit_env`).
+    os.environ[FAST_PATH_VARIABLE] = "1" if options.fast_path else "0"
     reporter = Reporter(options.quiet)
+    if not options.fast_path:  # said even when quiet: the summary lines below read the same either way
+        print("conformance: the proxies' lean relay is off (MCP_PROXY_FAST_PATH=0)", file=sys.stderr, flush=True)
     started = time.monotonic()
     try:
         results, expected = anyio.run(run_all, options, reporter)

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.conformance.launch import (
+    FAST_PATH_VARIABLE,
     FIXTURE_MODULE,
     PUSH_FIXTURE_MODULE,
     TomlValue,
@@ -143,7 +144,9 @@ def through_front(module: str, front: str) -> Start:
         inner = {"fixture": bare_fixture_over_stdio(module)}
         if front == "stdio":
             config = write_config(inner, workdir / "inner-proxy.toml")
-            async with running_proxy({"inner": bare_over_stdio(proxy_command("stdio", config))}, workdir) as proxy:
+            # The inner proxy runs with the lean relay on or off as the outer one does.
+            entry = {**bare_over_stdio(proxy_command("stdio", config)), "inherit_env": [FAST_PATH_VARIABLE]}
+            async with running_proxy({"inner": entry}, workdir) as proxy:
                 yield proxy["url"]
             return
         async with (

@@ -24,7 +24,7 @@ import pytest
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
-from tests.processes import REPO_ROOT, child_env
+from tests.processes import REPO_ROOT, child_env, proxy_listening, spawn
 
 from .test_parity import SURFACES, Observations, observe
 
@@ -78,8 +78,12 @@ async def _proxied(name: str, tmp: Path, mode: str, fast_path: bool) -> AsyncGen
 
 
 async def _relayed_calls(errlog: Path) -> float:
-    """How many requests the proxy's relay answered, from its metrics."""
-    url = await _metrics_url(errlog)
+    """How many requests the stdio proxy's relay answered, from its side listener's metrics."""
+    return await _relayed_at(await _metrics_url(errlog))
+
+
+async def _relayed_at(url: str) -> float:
+    """How many requests the relay of the proxy serving `url` answered, from its metrics."""
     async with httpx2.AsyncClient(base_url=url) as http:
         text = (await http.get("/metrics")).text
     return sum(
@@ -126,4 +130,30 @@ async def test_the_relay_answers_as_the_sdk_path_and_the_server_itself_do(name: 
     )
     assert relayed["sdk"] == 0
     # Every tool call and prompt of the surface, and the lists, went over the relay.
+    assert relayed["relay"] >= len(surface.tools) + len(surface.prompts)
+
+
+async def _over_http(name: str, tmp: Path, fast_path: bool) -> tuple[Observations, float]:
+    config = _config(name, tmp, "auto")
+    args = [sys.executable, "-m", "mcp_proxy", "serve", "--transport", "http", "--port", "0"]
+    args += ["--config", str(config), "--log-format", "json"]
+    env = {"MCP_PROXY_FAST_PATH": "1" if fast_path else "0"}
+    async with spawn(args, ready=proxy_listening, env=env) as proxy:
+        url = proxy.ready["url"]
+        async with Client(url, mode="auto", cache=None) as client:
+            observed = await observe(client, SURFACES[name])
+        return observed, await _relayed_at(url.removesuffix("/mcp"))
+
+
+@pytest.mark.parametrize("name", list(SURFACES))
+async def test_a_2026_client_over_http_gets_the_same_answers_from_the_relay(name: str, tmp_path: Path) -> None:
+    observed: dict[str, Observations] = {}
+    relayed: dict[str, float] = {}
+    for label, fast in (("relay", True), ("sdk", False)):
+        run = tmp_path / label
+        run.mkdir()
+        observed[label], relayed[label] = await _over_http(name, run, fast)
+    assert observed["relay"] == observed["sdk"]
+    assert relayed["sdk"] == 0
+    surface = SURFACES[name]
     assert relayed["relay"] >= len(surface.tools) + len(surface.prompts)

@@ -62,7 +62,7 @@ def test_a_colliding_or_invalid_rename_is_refused(tool: dict[str, Any], fragment
     assert "profiles.dev.tool." in problem and fragment in problem
 
 
-@pytest.mark.parametrize("name", ["default", "with space", "a/b"])
+@pytest.mark.parametrize("name", ["default", "server-card", "with space", "a/b"])
 def test_a_profile_name_must_fit_a_url_path(name: str) -> None:
     [problem] = problems({name: {}})
     assert f"field 'profiles.{name}'" in problem

@@ -71,7 +71,11 @@ async def unexpected(*_: Any) -> None:
     return None
 
 
-HANDLERS = SessionHandlers(unexpected, unexpected, answer_sampling, unexpected, unexpected)  # pyright: ignore[reportArgumentType]
+def no_call_in_flight(_: dict[str, Any]) -> bool:
+    return False  # log messages go to the session's own callback
+
+
+HANDLERS = SessionHandlers(unexpected, unexpected, answer_sampling, unexpected, unexpected, no_call_in_flight)  # pyright: ignore[reportArgumentType]
 
 
 @asynccontextmanager
