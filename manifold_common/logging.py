@@ -12,6 +12,9 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import sys
+import threading
+from collections.abc import MutableMapping
+from contextlib import suppress
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
@@ -57,6 +60,11 @@ def configure_logging(
     same events are also appended to that file as JSON lines, rotated at `LOG_FILE_MAX_BYTES`.
     Every value in `secrets` (the process's, unless told otherwise) is scrubbed from every line,
     including values registered after this call.
+
+    The process's own events are rendered by structlog and written by `_Output` directly; only
+    the standard library's records (the SDK's, uvicorn's) pass through `logging`'s handlers. The
+    standard library's machinery (a record, the caller's frame, handler locks and a formatter
+    per line) cost about three times the rendering itself, on every event.
     """
     out = stream if stream is not None else sys.stderr
     numeric_level = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
@@ -70,18 +78,26 @@ def configure_logging(
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
-        cache_logger_on_first_use=False,
-    )
     handler = logging.StreamHandler(out)
     redact = _redacting(secrets)
     handler.setFormatter(_formatter(shared, redact, renderer))
     handlers: list[logging.Handler] = [handler]
-    if log_file is not None:
-        handlers.append(_file_handler(log_file, shared, redact))
+    log_file_handler = _file_handler(log_file, shared, redact) if log_file is not None else None
+    if log_file_handler is not None:
+        handlers.append(log_file_handler)
+    _OUTPUT.direct_to(out, renderer, log_file_handler, secrets)
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            _add_component,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+        ],
+        logger_factory=_Component,
+        wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
+        cache_logger_on_first_use=False,
+    )
     root = logging.getLogger()
     for old in _owned_files:
         old.close()  # a reconfiguration must not leave the previous log file open
@@ -91,6 +107,72 @@ def configure_logging(
     quiet_level = max(numeric_level, logging.WARNING)
     for name in _QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(quiet_level)
+
+
+class _RotatingLines(logging.handlers.RotatingFileHandler):
+    """The log file: records of the standard library, and lines rendered elsewhere, rotated by size."""
+
+    def write_line(self, line: str) -> None:
+        """Append one rendered line, rotating first when it would pass the size limit."""
+        self.acquire()
+        try:
+            if self.stream is None:  # pyright: ignore[reportUnnecessaryComparison]
+                self.stream = self._open()
+            if self.maxBytes > 0 and self.stream.tell() + len(line) + 1 >= self.maxBytes:
+                self.doRollover()
+            self.stream.write(line + "\n")
+            self.flush()
+        finally:
+            self.release()
+
+
+class _Output:
+    """Where the process's own events are written: the stream, and the log file as JSON."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stream: TextIO = sys.stderr
+        self._renderer: structlog.typing.Processor = structlog.processors.JSONRenderer()
+        self._json = structlog.processors.JSONRenderer()
+        self._file: _RotatingLines | None = None
+        self._secrets = PROCESS_SECRETS
+
+    def direct_to(
+        self, stream: TextIO, renderer: structlog.typing.Processor, file: _RotatingLines | None, secrets: Redactor
+    ) -> None:
+        """Write from now on to `stream` rendered by `renderer`, and to `file` as JSON, scrubbing `secrets`."""
+        with self._lock:
+            self._stream, self._renderer, self._file, self._secrets = stream, renderer, file, secrets
+
+    def write(self, event: dict[str, Any]) -> None:
+        """Render one event for each destination, scrub it, and write it whole."""
+        with self._lock:
+            line = self._secrets.rendered(str(self._renderer(None, "", dict(event))))
+            with suppress(ValueError, OSError):  # a closed stream (a test's, or stderr at exit) takes nothing
+                self._stream.write(line + "\n")
+                self._stream.flush()
+            if self._file is not None:
+                self._file.write_line(self._secrets.rendered(str(self._json(None, "", event))))
+
+
+_OUTPUT = _Output()
+
+
+class _Component:
+    """The logger structlog hands each event to: a component's name, and the process's output."""
+
+    def __init__(self, name: str = "", *_: Any) -> None:
+        self.name = name
+
+    def _write(self, **event: Any) -> None:
+        _OUTPUT.write(event)
+
+    debug = info = warning = error = critical = exception = fatal = msg = log = _write
+
+
+def _add_component(logger: Any, _: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    event["logger"] = getattr(logger, "name", "")
+    return event
 
 
 def _formatter(
@@ -109,16 +191,14 @@ def _formatter(
 
 def _file_handler(
     path: Path, shared: list[structlog.typing.Processor], redact: structlog.typing.Processor
-) -> logging.Handler:
+) -> _RotatingLines:
     path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.handlers.RotatingFileHandler(
-        path, maxBytes=LOG_FILE_MAX_BYTES, backupCount=LOG_FILE_BACKUPS, encoding="utf-8"
-    )
+    handler = _RotatingLines(path, maxBytes=LOG_FILE_MAX_BYTES, backupCount=LOG_FILE_BACKUPS, encoding="utf-8")
     # A file is read by tools, not people at a terminal: always JSON.
     handler.setFormatter(_formatter(shared, redact, structlog.processors.JSONRenderer()))
     return handler
 
 
-def get_logger(name: str) -> structlog.stdlib.BoundLogger:
+def get_logger(name: str) -> structlog.typing.FilteringBoundLogger:
     """Return a structlog logger bound to a component name."""
-    return structlog.stdlib.get_logger(name)
+    return structlog.get_logger(name)

@@ -53,6 +53,7 @@ async def running_proxy(
     watch: bool = True,
     prelaunched: Prelaunched | None = None,
     sign_in_links: SignInLinks | None = None,
+    profile: str | None = None,
     fast_path: bool = True,
 ) -> AsyncGenerator[Proxy]:
     """Connect to every upstream, wait for start-up to settle, and serve until the block exits.
@@ -62,8 +63,9 @@ async def running_proxy(
     (and SIGHUP) are applied while running. Upstreams connect with `transport_factory`, by
     default the real transports, whose stdio servers adopt the children `prelaunched` started
     ahead of time. `sign_in_links` (an HTTP front's) puts a sign-in link beside every
-    server that waits for a person to sign in. Without `fast_path` the upstreams open no raw lanes
-    (`upstream/lane.py`): every request goes through the SDK's sessions.
+    server that waits for a person to sign in. With `profile`, the proxy's server serves that
+    profile's view (stdio with `--profile`) instead of the default endpoint. Without `fast_path`
+    the upstreams open no raw lanes (`upstream/lane.py`): every request goes through the SDK's sessions.
     """
     silence_sdk_deprecations()
     token_store = config.proxy.token_store
@@ -76,7 +78,7 @@ async def running_proxy(
         open_transport, prelaunched=prelaunched, credentials=credentials, lanes=fast_path
     )
     registry = Registry(config, transports, observer, credentials)
-    proxy = Proxy(config=config, registry=registry, server=ProxyServer(registry))
+    proxy = Proxy(config=config, registry=registry, server=ProxyServer(registry, profile))
     log.info("proxy_starting", servers=[s.name for s in config.servers], source=str(config.source))
     async with anyio.create_task_group() as tg:
         await tg.start(proxy.server.input_rounds.run)
@@ -107,11 +109,12 @@ async def serve_stdio(
     prelaunched: Prelaunched | None = None,
     drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
     fast_path: bool = True,
+    profile: str | None = None,
 ) -> None:
     """Serve the proxy over this process's stdin/stdout until the client closes the pipe.
 
     With `fast_path`, the requests the lean relay can take skip the SDK's machinery
-    (`front/fast_relay.py`).
+    (`front/fast_relay.py`); it serves the default endpoint only, so never with a `profile`.
 
     The requests read before the end of stdin, or before SIGTERM or SIGINT, are answered first
     (for at most `drain_timeout` seconds); then upstreams are closed and children terminated.
@@ -122,10 +125,12 @@ async def serve_stdio(
         # Enter the stdio server first: from here on fd 1 is reserved for protocol messages.
         async with (
             front.serving() as (read, write),
-            running_proxy(config, observer=observer, prelaunched=prelaunched, fast_path=fast_path) as proxy,
+            running_proxy(
+                config, observer=observer, prelaunched=prelaunched, fast_path=fast_path, profile=profile
+            ) as proxy,
         ):
             front.proxy_running(proxy.server.clients.end_listen_streams)
-            if fast_path:
+            if fast_path and profile is None:
                 front.relay(FastRelay(proxy.server))
             server = proxy.server.server
             await server.run(read, write, server.create_initialization_options())

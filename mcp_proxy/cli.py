@@ -88,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="with --transport stdio: serve /healthz, /readyz, /health and /metrics on 127.0.0.1:PORT",
     )
+    serve.add_argument(
+        "--profile", help="with --transport stdio: serve the [profiles.NAME] view instead of the whole catalog"
+    )
 
     with_common(
         commands.add_parser(
@@ -251,11 +254,27 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: RuntimeSettings, config: ProxyConfig) -> int:
+    if (problem := _profile_problem(args, settings, config)) is not None:
+        print(f"mcp-proxy: {problem}", file=sys.stderr)
+        return EXIT_CONFIG_ERROR
     # The stdio children start importing their SDK now, while the proxy imports its own. Leaving
     # the block kills the children no connection adopted (the proxy stopped first).
     with Prelaunched() as children:
         children.launch_all(config)
         return _serve_front(args, settings, config, children)
+
+
+def _profile_problem(args: argparse.Namespace, settings: RuntimeSettings, config: ProxyConfig) -> str | None:
+    """Why `--profile` cannot be served, or None (also when it is not given)."""
+    if args.profile is None:
+        return None
+    if (args.transport or settings.transport) != "stdio":
+        return "--profile applies to --transport stdio; over HTTP each profile is served at /mcp/NAME and /sse/NAME"
+    if args.profile not in config.profiles:
+        known = ", ".join(sorted(config.profiles)) or "none are configured"
+        source = config.source or "the configuration"
+        return f"--profile {args.profile!r}: {source} has no [profiles.{args.profile}]; the profiles are: {known}"
+    return None
 
 
 def _serve_front(
@@ -282,11 +301,12 @@ def _serve_front(
                 prelaunched=children,
                 drain_timeout=settings.drain_timeout,
                 fast_path=settings.fast_path,
+                profile=args.profile,
             )
             anyio.run(serve, backend_options={"use_uvloop": loop == "uvloop"})
         else:
             sock = listening_socket(SIDE_LISTENER_HOST, http_port)
-            _serve_stdio_with_side_listener(config, sock, settings, loop, children)
+            _serve_stdio_with_side_listener(config, sock, settings, loop, children, args.profile)
         return EXIT_OK
     options = FrontOptions.from_settings(settings, args.host)
     port = settings.port if args.port is None else args.port
@@ -297,7 +317,12 @@ def _serve_front(
 
 
 def _serve_stdio_with_side_listener(
-    config: ProxyConfig, sock: socket.socket, settings: RuntimeSettings, loop: LoopName, children: Prelaunched
+    config: ProxyConfig,
+    sock: socket.socket,
+    settings: RuntimeSettings,
+    loop: LoopName,
+    children: Prelaunched,
+    profile: str | None,
 ) -> None:
     from .front.auth import configured_tokens
     from .listeners import serve_stdio_with_side_listener
@@ -312,6 +337,7 @@ def _serve_stdio_with_side_listener(
         prelaunched=children,
         drain_timeout=settings.drain_timeout,
         fast_path=settings.fast_path,
+        profile=profile,
     )
     anyio.run(serve, backend_options={"use_uvloop": loop == "uvloop"})
 

@@ -1,5 +1,9 @@
 """The HTTP front: streamable HTTP at /mcp, legacy SSE at /sse + /messages/, health and metrics.
 
+Each `[profiles.NAME]` is served beside them at /mcp/NAME and /sse/NAME (+ /sse/NAME/messages/),
+with its own catalog and clients (`front/profile_routes.py`); tokens and principals bound to
+profiles reach only theirs (`front/profile_access.py`).
+
 One Starlette app serves both MCP transports (each in both protocol eras) from one proxy. The
 app's lifespan owns the proxy: upstreams start before the first request is accepted and stop
 when the server shuts down.
@@ -20,6 +24,7 @@ import ipaddress
 from collections.abc import AsyncGenerator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from mcp.server.context import ServerRequestContext
@@ -46,6 +51,8 @@ from .front.http_errors import too_many_sessions
 from .front.http_shutdown import CountRequests, FrontActivity
 from .front.limits import BodyLimitGuard, ConnectionCap, RateLimiter, RateLimitGuard
 from .front.oauth_resource import OAuthGuard, ProtectedResource
+from .front.profile_access import PROFILE_PATH_PARAM, FrontTokens, ProfileAccess, ProfileGuard
+from .front.profile_routes import ProfileEndpoints
 from .front.server import ProxyServer
 from .front.server_card import CardSite, server_card_routes
 from .front.sign_in_routes import WebSignIns
@@ -143,7 +150,8 @@ def transport_of_request(ctx: ServerRequestContext[Any, Any]) -> str:
     request = ctx.request
     if not isinstance(request, Request):
         return "stdio"
-    return "sse" if str(request.scope.get("path", "")).startswith(MESSAGES_PATH) else "streamable_http"
+    path = str(request.scope.get("path", ""))
+    return "sse" if path.startswith((MESSAGES_PATH, SSE_PATH + "/")) else "streamable_http"
 
 
 class _AsgiEndpoint:
@@ -206,7 +214,10 @@ def build_http_app(
     holder = _ProxyHolder()
     metrics = ProxyMetrics(transport_of=transport_of_request)
     policy = host_policy(config, options)
-    tokens = configured_tokens(security, options.env_tokens)
+    own_tokens = configured_tokens(security, options.env_tokens)
+    access = ProfileAccess(lambda: holder.proxy.registry.config if holder.proxy else config, own_tokens)
+    # Tokens bound to profiles pass the front's authentication too; `ProfileGuard` decides where they go.
+    tokens = FrontTokens([*security.auth_tokens, *options.env_tokens], access)
     transport_security = policy.transport_security()
     sse = SseServerTransport(
         MESSAGES_PATH, security_settings=transport_security, max_request_body_size=security.max_body_bytes
@@ -217,6 +228,23 @@ def build_http_app(
     verifier = build_verifier(oauth) if oauth is not None else None
     token_guard = _auth_guard(tokens, resource, verifier, metrics)
     guards = _mcp_guards(config, policy, token_guard, metrics)
+    default_guards = [*guards, Middleware(ProfileGuard, access=access, per_profile=False)]
+    profile_guards = [*guards, Middleware(ProfileGuard, access=access, per_profile=True)]
+    profiles = ProfileEndpoints(
+        partial(
+            _session_manager,
+            security=transport_security,
+            max_body_bytes=security.max_body_bytes,
+            max_sessions=security.max_sessions,
+        ),
+        lambda name: SseServerTransport(
+            f"{SSE_PATH}/{name}/messages/",
+            security_settings=transport_security,
+            max_request_body_size=security.max_body_bytes,
+        ),
+        sse_sessions,
+        metrics.rejected,
+    )
     base_url = sign_in_base_url(config, options)
     links = SignInLinks(base_url) if base_url is not None else None
     sign_ins = WebSignIns(links, lambda: holder.proxy.registry if holder.proxy else None) if links else None
@@ -259,13 +287,20 @@ def build_http_app(
                 # A call whose round is out with its client waits for a retry that shutdown refuses.
                 rounds = proxy.server.input_rounds
                 activity.count_calls_with(lambda: proxy.registry.calls_in_flight() - rounds.suspended)
-                clients = proxy.server.clients
-                activity.count_streams_with(lambda: clients.listen_streams, clients.end_listen_streams)
+                peers = proxy.server.peers  # the default endpoint's server and every profile's
+
+                def end_listen_streams() -> None:
+                    for peer in list(peers):
+                        peer.clients.end_listen_streams()
+
+                activity.count_streams_with(
+                    lambda: sum(peer.clients.listen_streams for peer in peers), end_listen_streams
+                )
             manager = _session_manager(proxy.server, transport_security, security.max_body_bytes, security.max_sessions)
             holder.proxy, holder.manager = proxy, manager
             holder.fast = FastHttpFront(FastRelay(proxy.server)) if options.fast_path else None
             try:
-                async with manager.run():
+                async with manager.run(), profiles.running(proxy.server):
                     yield
             finally:
                 holder.proxy, holder.manager, holder.fast = None, None, None
@@ -275,13 +310,28 @@ def build_http_app(
 
     app = Starlette(
         routes=[
-            Route(MCP_PATH, holder, methods=["GET", "POST", "DELETE"], middleware=guards),
+            Route(MCP_PATH, holder, methods=["GET", "POST", "DELETE"], middleware=default_guards),
             # An ASGI endpoint: the event stream is the whole response, and nothing may follow it.
-            Route(SSE_PATH, _AsgiEndpoint(handle_sse), methods=["GET"], middleware=guards),
-            Mount(MESSAGES_PATH, app=sse.handle_post_message, middleware=guards),
+            Route(SSE_PATH, _AsgiEndpoint(handle_sse), methods=["GET"], middleware=default_guards),
+            Mount(MESSAGES_PATH, app=sse.handle_post_message, middleware=default_guards),
             *(resource.routes() if resource is not None else []),
             *(sign_ins.routes() if sign_ins is not None else []),
             *(server_card_routes(holder.serving, card_site) if card_site else []),
+            # Each profile's endpoints ([profiles.NAME]), looked up per request (see front/profile_routes.py);
+            # after /mcp/server-card, a name no profile may take.
+            Route(
+                f"{MCP_PATH}/{{{PROFILE_PATH_PARAM}}}",
+                _AsgiEndpoint(profiles.streamable_http),
+                methods=["GET", "POST", "DELETE"],
+                middleware=profile_guards,
+            ),
+            Route(
+                f"{SSE_PATH}/{{{PROFILE_PATH_PARAM}}}",
+                _AsgiEndpoint(profiles.sse_stream),
+                methods=["GET"],
+                middleware=profile_guards,
+            ),
+            Mount(f"{SSE_PATH}/{{{PROFILE_PATH_PARAM}}}/messages", app=profiles.sse_message, middleware=profile_guards),
             *health_routes(
                 lambda: holder.proxy,
                 metrics,

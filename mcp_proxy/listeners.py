@@ -102,11 +102,13 @@ async def serve_stdio_with_side_listener(
     prelaunched: Prelaunched | None = None,
     drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
     fast_path: bool = True,
+    profile: str | None = None,
 ) -> None:
     """Serve the proxy over stdin/stdout, and health and metrics on `sock`, until the client closes the pipe.
 
     Like `app.serve_stdio`, the requests read are answered first, and SIGTERM and SIGINT end it
-    cleanly, and with `fast_path` the lean relay takes what it can.
+    cleanly, and with `fast_path` the lean relay takes what it can (the default endpoint only: never
+    with a `profile`).
     """
     metrics = ProxyMetrics(transport_of=lambda _: "stdio")
     front = StdioFront(drain_timeout)
@@ -115,11 +117,13 @@ async def serve_stdio_with_side_listener(
         # Enter the stdio server first: from here on fd 1 is reserved for protocol messages.
         async with (
             front.serving() as (read, write),
-            running_proxy(config, observer=metrics, prelaunched=prelaunched, fast_path=fast_path) as proxy,
+            running_proxy(
+                config, observer=metrics, prelaunched=prelaunched, fast_path=fast_path, profile=profile
+            ) as proxy,
         ):
             metrics.attach(proxy)
             front.proxy_running(proxy.server.clients.end_listen_streams)
-            if fast_path:
+            if fast_path and profile is None:
                 front.relay(FastRelay(proxy.server))
             app = side_app(proxy, metrics, tokens, metrics_auth)
             server = EmbeddedServer(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))

@@ -17,7 +17,9 @@ from anyio.abc import TaskGroup, TaskStatus
 from manifold_common.logging import get_logger
 
 from .catalog.merged import Catalog, ChangedList, Conflict, build_catalog, catalog_diff
+from .catalog.profiles import NameRules, ToolChange, ViewRules, profile_view
 from .config.models import ProxyConfig, ServerConfig
+from .config.profiles import ProfileConfig
 from .core.observe import NULL_OBSERVER, Observer
 from .upstream.caller import ClientDirectory
 from .upstream.credentials import UpstreamCredentials
@@ -61,6 +63,7 @@ class Registry:
         self._state_listeners: list[ChangeListener] = []
         self._dirty = anyio.Event()
         self._reported_conflicts: set[Conflict] = set()
+        self._views: dict[str, tuple[Catalog, ProfileConfig, Catalog]] = {}
         self.trust = CatalogTrust(config.proxy)
         """Pinned tool definitions and the description scan; `trust.refusal(route)` before each tool call."""
 
@@ -80,6 +83,21 @@ class Registry:
     def catalog(self) -> Catalog:
         """The current merged catalog (an immutable snapshot; swapped whole on every change)."""
         return self._catalog
+
+    def profile_catalog(self, name: str) -> Catalog | None:
+        """The current catalog as profile `name` shows it; None when no such profile is configured.
+
+        Derived once per catalog and profile: both are swapped whole on every change.
+        """
+        profile = self.config.profiles.get(name)
+        if profile is None:
+            return None
+        cached = self._views.get(name)
+        if cached is not None and cached[0] is self._catalog and cached[1] is profile:
+            return cached[2]
+        view = profile_view(self._catalog, view_rules(profile))
+        self._views[name] = (self._catalog, profile, view)
+        return view
 
     def add_listener(self, listener: ChangeListener) -> None:
         """Call `listener` with the changed list kinds ("tools", "resources", "prompts") after each rebuild."""
@@ -245,5 +263,21 @@ class Registry:
                 {"kind": c.kind, "name": c.exposed, "winner": c.winner, "losers": list(c.losers)}
                 for c in catalog.conflicts
             ],
+            "profiles": {
+                name: {"tools": len(view.tools), "resources": len(view.resources), "prompts": len(view.prompts)}
+                for name in self.config.profiles
+                if (view := self.profile_catalog(name)) is not None
+            },
             **self.trust.status(),
         }
+
+
+def view_rules(profile: ProfileConfig) -> ViewRules:
+    """What a `[profiles.NAME]` table asks of the catalog, in the catalog's terms."""
+    return ViewRules(
+        servers=frozenset(profile.servers) if profile.servers is not None else None,
+        tools=NameRules(tuple(profile.tools), tuple(profile.exclude_tools)),
+        prompts=NameRules(tuple(profile.prompts), tuple(profile.exclude_prompts)),
+        resources=NameRules(tuple(profile.resources), tuple(profile.exclude_resources)),
+        tool_changes={name: ToolChange(o.name, o.description) for name, o in profile.tool.items()},
+    )

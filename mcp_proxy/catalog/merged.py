@@ -107,7 +107,9 @@ class _TemplateMatcher:
 
 
 @dataclass(frozen=True)
-class _Tables:
+class CatalogTables:
+    """What a `Catalog` is made of: its sorted lists and its routing tables (views derive new ones)."""
+
     tools: tuple[types.Tool, ...] = ()
     resources: tuple[types.Resource, ...] = ()
     resource_templates: tuple[types.ResourceTemplate, ...] = ()
@@ -131,13 +133,18 @@ class Catalog:
 
     __slots__ = ("_tables",)
 
-    def __init__(self, tables: _Tables) -> None:
+    def __init__(self, tables: CatalogTables) -> None:
         self._tables = tables
 
     @classmethod
     def empty(cls) -> Catalog:
         """A catalog with nothing in it, for before any upstream is ready."""
-        return cls(_Tables())
+        return cls(CatalogTables())
+
+    @property
+    def tables(self) -> CatalogTables:
+        """The catalog's lists and routing tables, from which a view (`catalog/profiles.py`) is derived."""
+        return self._tables
 
     @property
     def tools(self) -> list[types.Tool]:
@@ -288,7 +295,7 @@ def build_catalog(
 
     exposed_tools = _expose(tools, lambda c, e: {"name": e, "meta": _origin_meta(c, "name")})
     return Catalog(
-        _Tables(
+        CatalogTables(
             tools=exposed_tools,
             prompts=_expose(prompts, lambda c, e: {"name": e, "meta": _origin_meta(c, "name")}),
             resources=_expose(resources, lambda c, e: {"uri": e, "meta": _origin_meta(c, "uri")}),

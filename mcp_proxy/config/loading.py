@@ -27,6 +27,7 @@ from mcp_proxy.config.interpolate import expand_tree, path_label
 from mcp_proxy.config.models import ProxyConfig, ProxySection, ServerConfig, cross_server_problems, front_problems
 from mcp_proxy.config.policy import POLICY_FIELDS
 from mcp_proxy.config.problems import translate_validation_error, unknown_key_message
+from mcp_proxy.config.profiles import ProfileConfig, profile_problems
 from mcp_proxy.config.security import SecuritySection
 from mcp_proxy.core.errors import ConfigError, ConfigProblem
 
@@ -52,7 +53,7 @@ CONFIG_SEARCH_PATHS: tuple[Path, ...] = (
 
 _REFERENCE_MARK = "${"
 
-_SECTIONS = ("proxy", "security", "server_defaults", "servers")
+_SECTIONS = ("proxy", "security", "server_defaults", "servers", "profiles")
 
 
 def _native_document(
@@ -155,14 +156,41 @@ def parse_config_data(
         ConfigProblem(source, message, server, field)
         for server, field, message in cross_server_problems(servers, proxy.separator) + front_problems(servers, proxy)
     ]
+    profiles, found = _profiles(data.get("profiles", {}) if syntax == "toml" else {}, source, expansion)
+    problems += found
+    problems += [
+        ConfigProblem(source, message, None, field)
+        for field, message in profile_problems(profiles, [server.name for server in servers])
+    ]
     if problems:
         raise ConfigError(problems)
     return ProxyConfig(
         proxy=proxy,
         security=security or SecuritySection(),
         servers=servers,
+        profiles=profiles,
         auth_tokens_in_clear=_tokens_in_clear(security_table),
     )
+
+
+def _profiles(
+    tables: object, source: str, expansion: Mapping[str, str] | None
+) -> tuple[dict[str, ProfileConfig], list[ConfigProblem]]:
+    """Validate every `[profiles.NAME]` table; problems name `profiles.NAME.<field>`."""
+    if not isinstance(tables, Mapping):
+        return {}, [ConfigProblem(source, "must be a table of profiles: [profiles.NAME] sections", None, "profiles")]
+    profiles: dict[str, ProfileConfig] = {}
+    problems: list[ConfigProblem] = []
+    for name, table in cast(Mapping[str, Any], tables).items():
+        if not isinstance(table, Mapping):
+            problems.append(ConfigProblem(source, f"must be a table: [profiles.{name}]", None, f"profiles.{name}"))
+            continue
+        fields = cast(Mapping[str, Any], table)
+        profile, found = _expand_and_validate(ProfileConfig, fields, source, None, f"profiles.{name}.", expansion, {})
+        problems += found
+        if profile is not None:
+            profiles[name] = profile
+    return profiles, problems
 
 
 def _tokens_in_clear(security: Mapping[str, Any]) -> int:

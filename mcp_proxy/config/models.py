@@ -28,6 +28,7 @@ from mcp_proxy.catalog.naming import (
 from mcp_proxy.config.front_auth import FrontOAuth, checked_public_url
 from mcp_proxy.config.policy import ServerPolicy
 from mcp_proxy.config.problems import FieldProblems
+from mcp_proxy.config.profiles import ProfileConfig, profile_problems
 from mcp_proxy.config.security import SecuritySection
 from mcp_proxy.config.upstream_auth import (
     OAuthAuth,
@@ -376,6 +377,8 @@ class ProxyConfig(BaseModel):
     proxy: ProxySection = Field(default_factory=ProxySection)
     security: SecuritySection = Field(default_factory=SecuritySection)
     servers: list[ServerConfig] = Field(default_factory=list[ServerConfig])
+    profiles: dict[str, ProfileConfig] = Field(default_factory=dict[str, ProfileConfig])
+    """`[profiles.NAME]`: views of the catalog served at `/mcp/NAME`, `/sse/NAME` and `serve --profile NAME`."""
     source: Path | None = None
     """The file this configuration was loaded from."""
     auth_tokens_in_clear: int = 0
@@ -384,8 +387,10 @@ class ProxyConfig(BaseModel):
     @model_validator(mode="after")
     def _check_servers_together(self) -> ProxyConfig:
         problems = cross_server_problems(self.servers, self.proxy.separator) + front_problems(self.servers, self.proxy)
-        if problems:
-            raise FieldProblems([(field, f"server {server!r}: {message}") for server, field, message in problems])
+        found = [(field, f"server {server!r}: {message}") for server, field, message in problems]
+        found += profile_problems(self.profiles, [server.name for server in self.servers])
+        if found:
+            raise FieldProblems(list[tuple[str | None, str]](found))
         return self
 
 

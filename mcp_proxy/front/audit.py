@@ -31,13 +31,13 @@ from manifold_common.redaction import redact_tree
 
 from ..catalog.merged import Catalog, Route
 from ..config.models import ProxySection
+from ..config.profiles import DEFAULT_PROFILE
 from ..core.observe import outcome_of
 from .auth import principal_of
 from .call_timer import current_tool_call
 
 log = get_logger(__name__)
 
-DEFAULT_PROFILE = "default"
 Ctx = ServerRequestContext[Any, Any]
 S = TypeVar("S", bound="AuditedServer")
 P = TypeVar("P")
@@ -156,6 +156,9 @@ class AuditedServer(Protocol):
     @property
     def catalog(self) -> Catalog: ...
 
+    @property
+    def profile(self) -> str: ...
+
 
 def caller_of(ctx: Ctx) -> tuple[str | None, str | None]:
     """Who sent a request: its authenticated principal (never a token), and the client's own name."""
@@ -188,8 +191,17 @@ def audited(
             finally:
                 identity, client = caller_of(ctx)
                 server = route.server if route is not None else None
+                duration = time.perf_counter() - started
                 owner.audit.record(
-                    identity, server, ctx.method, name, outcome, time.perf_counter() - started, arguments, client=client
+                    identity,
+                    server,
+                    ctx.method,
+                    name,
+                    outcome,
+                    duration,
+                    arguments,
+                    client=client,
+                    profile=owner.profile,
                 )
 
         return audited_handler

@@ -16,7 +16,7 @@ from typing import Any
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 
 from ..catalog.merged import Catalog
-from ..registry import Registry
+from .endpoint import Endpoint
 
 LIST_METHODS = frozenset({"tools/list", "resources/list", "resources/templates/list", "prompts/list"})
 # Parameters that cannot change what a page contains; anything else goes the uncached way.
@@ -29,8 +29,8 @@ PageKey = tuple[str, str, str | None, int, tuple[str, ...] | None]
 class ListPageCache:
     """A server middleware that serves repeated list requests from their first answer."""
 
-    def __init__(self, registry: Registry) -> None:
-        self._registry = registry
+    def __init__(self, endpoint: Endpoint) -> None:
+        self._endpoint = endpoint
         self._catalog: Catalog | None = None
         self._pages: dict[PageKey, dict[str, Any]] = {}
         self.hits = 0
@@ -40,7 +40,7 @@ class ListPageCache:
         key = self._key(ctx)
         if key is None:
             return await call_next(ctx)
-        catalog = self._registry.catalog
+        catalog = self._endpoint.catalog
         if catalog is not self._catalog:
             self._pages.clear()
             self._catalog = catalog
@@ -51,7 +51,7 @@ class ListPageCache:
         self.misses += 1
         result = await call_next(ctx)
         # Only a page built from the catalog still current is worth keeping.
-        if isinstance(result, dict) and self._registry.catalog is catalog is self._catalog:
+        if isinstance(result, dict) and self._endpoint.catalog is catalog is self._catalog:
             self._pages[key] = result
         return result
 
@@ -62,6 +62,7 @@ class ListPageCache:
         cursor = params.get("cursor")
         if not params.keys() <= _NEUTRAL_PARAMS or not (cursor is None or isinstance(cursor, str)):
             return None
-        proxy = self._registry.config.proxy
-        view = tuple(proxy.tool_search_always) if proxy.tool_search and ctx.method == "tools/list" else None
-        return (ctx.method, ctx.protocol_version, cursor, proxy.page_size, view)
+        endpoint = self._endpoint
+        search = endpoint.tool_search and ctx.method == "tools/list"
+        view = tuple(endpoint.tool_search_always) if search else None
+        return (ctx.method, ctx.protocol_version, cursor, endpoint.registry.config.proxy.page_size, view)

@@ -23,7 +23,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from manifold_common.proxy_contract import PROXY_SERVER_NAME
 
 from .. import __version__
-from ..catalog.merged import Catalog, ChangedList, ListKind, Route
+from ..catalog.merged import Catalog, ChangedList, ListKind, Route, catalog_diff
 from ..catalog.naming import expose_content_uris, expose_uri
 from ..core.errors import SignInRequired, UnknownNameError, UpstreamError
 from ..core.observe import outcome_of
@@ -39,6 +39,7 @@ from .call_timer import CallTimer, current_tool_call
 from .capabilities import AggregatingServer
 from .clients import Clients, client_identity, connection_key, on_connection_closed
 from .downstream import DownstreamCall
+from .endpoint import Endpoint
 from .input_rounds import InputRounds
 from .list_cache import ListPageCache
 from .output_cap import cap_tool_result
@@ -96,12 +97,21 @@ def _routed(route: Route | None, kind: str, name: str) -> Route:
 
 
 class ProxyServer:
-    """The MCP server clients talk to, backed by a `Registry` of upstreams."""
+    """The MCP server clients talk to, backed by a `Registry` of upstreams.
 
-    def __init__(self, registry: Registry) -> None:
+    One serves each endpoint: the default one (`profile` None) or a profile's (`endpoint.py`).
+    The servers of one proxy are `peers`: they share the audit trail, and the resource
+    subscriptions asked of each upstream are those of all their clients.
+    """
+
+    def __init__(self, registry: Registry, profile: str | None = None, *, peers: ProxyServer | None = None) -> None:
         self.registry = registry
+        self.endpoint = Endpoint(registry, profile)
+        self.peers: list[ProxyServer] = peers.peers if peers is not None else []
+        self.peers.append(self)
         self.clients = Clients(self._sync_subscriptions, default_roots=lambda: registry.config.proxy.roots)
-        registry.client_directory.reach = self.clients  # servers' requests outside any call reach clients here
+        if peers is None:  # servers' requests outside any call reach the first server's clients
+            registry.client_directory.reach = self.clients
         self.server = AggregatingServer(
             PROXY_SERVER_NAME,
             registry,
@@ -134,7 +144,7 @@ class ProxyServer:
         # Outermost, so every request is timed, including those answered from the list cache.
         self.call_timer = CallTimer(registry.observer)
         self.server.middleware.insert(0, self.call_timer)
-        self.list_cache = ListPageCache(registry)
+        self.list_cache = ListPageCache(self.endpoint)
         self.server.middleware.append(self.list_cache)
         proxy = registry.config.proxy
         self.cache = ResourceCache(
@@ -143,25 +153,34 @@ class ProxyServer:
             max_bytes=proxy.resource_cache_max_bytes,
         )
         self._cache_clients: set[int] = set()
-        registry.add_listener(self._catalog_changed)
+        if profile is None:
+            registry.add_listener(self._catalog_changed)
+        else:  # a view changes with the catalog and with its profile (on reload): compare what it shows
+            self._shown = self.catalog
+            registry.add_state_listener(self._view_changed)
         registry.add_resource_listener(self._resource_updated)
         # Any change of a server (reconnect, new lists) may change what its resources say.
         registry.add_upstream_listener(lambda upstream: self.cache.invalidate(upstream.name))
         registry.add_state_listener(self._status_changed)
         # Questions a handshake-era session pushes, asked of 2026-07-28 clients in rounds.
         self.input_rounds = InputRounds()
-        self.tool_search = ToolSearch(registry)
-        self.audit = AuditTrail(proxy)
+        self.tool_search = ToolSearch(self.endpoint)
+        self.audit = peers.audit if peers is not None else AuditTrail(proxy)
 
     @property
     def catalog(self) -> Catalog:
-        """The registry's current catalog."""
-        return self.registry.catalog
+        """The catalog this server's endpoint serves: the registry's, or a profile's view of it."""
+        return self.endpoint.catalog
+
+    @property
+    def profile(self) -> str:
+        """The endpoint's name in audit events: the profile's, or "default"."""
+        return self.endpoint.name
 
     def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
         # The SDK validates modern-era parameter headers against this; answering from the
         # catalog keeps it from re-running the whole tools/list on every call.
-        return self.registry.catalog.tool_input_schema(name)
+        return self.catalog.tool_input_schema(name)
 
     # ---- clients and notifications ----------------------------------------------------
 
@@ -184,6 +203,11 @@ class ProxyServer:
         await self.clients.announce(kinds)
         await self._sync_subscriptions()  # a URI may now belong to another server
 
+    async def _view_changed(self, _: set[ChangedList]) -> None:
+        shown, self._shown = self._shown, self.catalog
+        if shown is not self._shown and (kinds := catalog_diff(shown, self._shown)):
+            await self._catalog_changed(kinds)
+
     async def _status_changed(self, _: set[ChangedList]) -> None:
         await self.clients.resource_updated(STATUS_URI)
 
@@ -193,11 +217,12 @@ class ProxyServer:
 
     async def _sync_subscriptions(self) -> None:
         wanted: dict[str, set[str]] = {name: set() for name in self.registry.upstreams}
-        catalog = self.registry.catalog
-        for uri in self.clients.subscribed_uris():
-            route = catalog.route_resource(uri)
-            if route is not None:
-                wanted[route.server].add(route.original)
+        for peer in self.peers:
+            catalog = peer.catalog
+            for uri in peer.clients.subscribed_uris():
+                route = catalog.route_resource(uri)
+                if route is not None and route.server in wanted:
+                    wanted[route.server].add(route.original)
         for name, uris in wanted.items():
             upstream = self.registry.upstreams[name]
             if upstream.supports("subscribe") or not uris:
@@ -206,7 +231,7 @@ class ProxyServer:
     @guarded
     async def _subscribe(self, ctx: Ctx, params: types.SubscribeRequestParams) -> types.EmptyResult:
         if params.uri != STATUS_URI:
-            _routed(self.registry.catalog.route_resource(params.uri), "resource", params.uri)
+            _routed(self.catalog.route_resource(params.uri), "resource", params.uri)
         await self.clients.subscribe(ctx, params.uri)
         return types.EmptyResult()
 
@@ -226,7 +251,7 @@ class ProxyServer:
 
     def _page(self, kind: ListKind, params: types.PaginatedRequestParams | None) -> tuple[list[Any], str | None]:
         cursor = params.cursor if params is not None else None
-        return self.registry.catalog.page(kind, cursor, self.registry.config.proxy.page_size)
+        return self.catalog.page(kind, cursor, self.registry.config.proxy.page_size)
 
     @guarded
     async def _list_tools(self, ctx: Ctx, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
@@ -324,7 +349,7 @@ class ProxyServer:
             if isinstance(answered, types.CallToolResult):
                 return answered
             params = answered
-        route = _routed(self.registry.catalog.route_tool(params.name), "tool", params.name)
+        route = _routed(self.catalog.route_tool(params.name), "tool", params.name)
         record = current_tool_call()
         record.routed(route.server, route.original, params.arguments)
         upstream = self._target(route.server)
@@ -359,8 +384,8 @@ class ProxyServer:
         self, ctx: Ctx, params: types.ReadResourceRequestParams
     ) -> types.ReadResourceResult | types.InputRequiredResult:
         if params.uri == STATUS_URI:
-            return read_status(self.registry, self.cache)
-        route = _routed(self.registry.catalog.route_resource(params.uri), "resource", params.uri)
+            return read_status(self.registry, self.cache, self.endpoint.profile)
+        route = _routed(self.catalog.route_resource(params.uri), "resource", params.uri)
         upstream = self._target(route.server)
         # A retry answering a round continues its request: never answered from the cache.
         fresh = params.request_state is None and params.input_responses is None
@@ -398,7 +423,7 @@ class ProxyServer:
     async def _get_prompt(
         self, ctx: Ctx, params: types.GetPromptRequestParams
     ) -> types.GetPromptResult | types.InputRequiredResult:
-        route = _routed(self.registry.catalog.route_prompt(params.name), "prompt", params.name)
+        route = _routed(self.catalog.route_prompt(params.name), "prompt", params.name)
         upstream = self._target(route.server)
         get = partial(upstream.get_prompt, route.original, params.arguments)
         result = await self._signed_in(ctx, partial(self._forward, ctx, route, params, get))
@@ -414,7 +439,7 @@ class ProxyServer:
     @guarded
     async def _complete(self, ctx: Ctx, params: types.CompleteRequestParams) -> types.CompleteResult:
         ref = params.ref
-        catalog = self.registry.catalog
+        catalog = self.catalog
         if isinstance(ref, types.PromptReference):
             route = _routed(catalog.route_prompt(ref.name), "prompt", ref.name)
             upstream_ref: types.PromptReference | types.ResourceTemplateReference = ref.model_copy(

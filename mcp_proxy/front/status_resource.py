@@ -20,7 +20,9 @@ from ..registry import Registry
 from .resource_cache import ResourceCache
 
 
-def status_document(registry: Registry, cache: ResourceCache | None = None) -> dict[str, Any]:
+def status_document(
+    registry: Registry, cache: ResourceCache | None = None, profile: str | None = None
+) -> dict[str, Any]:
     """What the status resource says now (no secrets: names, states and counts only).
 
     A server waiting for a sign-in carries how to sign in: the command, and with an HTTP front
@@ -28,6 +30,9 @@ def status_document(registry: Registry, cache: ResourceCache | None = None) -> d
 
     With `cache`, the resource cache's size is reported too (`resource_cache`): a client that
     reaches the proxy only over MCP (the chat service) has no other way to see it.
+
+    With profiles configured, `profiles` names them; read at a profile's endpoint, `profile`
+    says which one, and `catalog` counts what that profile shows.
     """
     servers: list[dict[str, Any]] = []
     trust = registry.trust.status()
@@ -55,6 +60,12 @@ def status_document(registry: Registry, cache: ResourceCache | None = None) -> d
             }
         )
     document: dict[str, Any] = {"servers": servers}
+    if registry.config.profiles:
+        document["profiles"] = sorted(registry.config.profiles)
+    view = registry.profile_catalog(profile) if profile is not None else None
+    if profile is not None and view is not None:
+        document["profile"] = profile
+        document["catalog"] = {"tools": len(view.tools), "resources": len(view.resources), "prompts": len(view.prompts)}
     if cache is not None:
         stats = cache.stats()
         document["resource_cache"] = {"entries": stats["entries"], "bytes": stats["bytes"]}
@@ -81,9 +92,11 @@ def trust_of_server(trust: dict[str, Any], server: str) -> dict[str, Any]:
     return found
 
 
-def read_status(registry: Registry, cache: ResourceCache | None = None) -> types.ReadResourceResult:
-    """The status resource's contents."""
-    text = json.dumps(status_document(registry, cache), separators=(",", ":"))
+def read_status(
+    registry: Registry, cache: ResourceCache | None = None, profile: str | None = None
+) -> types.ReadResourceResult:
+    """The status resource's contents, as read at the default endpoint or at `profile`'s."""
+    text = json.dumps(status_document(registry, cache, profile), separators=(",", ":"))
     return types.ReadResourceResult(
         contents=[types.TextResourceContents(uri=STATUS_URI, mime_type="application/json", text=text)]
     )

@@ -23,7 +23,7 @@ from ..catalog.merged import Catalog
 from ..catalog.naming import matches_filters
 from ..catalog.search import ToolIndex, query_terms
 from ..core.errors import InvalidCursorError
-from ..registry import Registry
+from .endpoint import Endpoint
 
 SEARCH_TOOLS = "search_tools"
 CALL_TOOL = "call_tool"
@@ -98,15 +98,15 @@ def search_result(matches: list[types.Tool]) -> types.CallToolResult:
 class ToolSearch:
     """Search mode of the front: what `tools/list` shows, and the two meta-tools' handling."""
 
-    def __init__(self, registry: Registry) -> None:
-        self._registry = registry
+    def __init__(self, endpoint: Endpoint) -> None:
+        self._endpoint = endpoint
         self._catalog: Catalog | None = None
         self._index: ToolIndex | None = None
 
     @property
     def enabled(self) -> bool:
-        """Whether `[proxy] tool_search` is on in the running configuration."""
-        return self._registry.config.proxy.tool_search
+        """Whether tool search is on for this endpoint (`[proxy]`, or the profile's own setting)."""
+        return self._endpoint.tool_search
 
     def takes(self, name: str) -> bool:
         """Whether a `tools/call` of `name` is one of the meta-tools (only in search mode)."""
@@ -114,8 +114,8 @@ class ToolSearch:
 
     def listed_tools(self) -> list[types.Tool]:
         """What `tools/list` shows in search mode: the meta-tools, then the `tool_search_always` tools."""
-        always = self._registry.config.proxy.tool_search_always
-        kept = [tool for tool in self._registry.catalog.tools if always and matches_filters(tool.name, always, ())]
+        always = self._endpoint.tool_search_always
+        kept = [tool for tool in self._endpoint.catalog.tools if always and matches_filters(tool.name, always, ())]
         return [*META_TOOLS, *(tool for tool in kept if tool.name not in (SEARCH_TOOLS, CALL_TOOL))]
 
     def list_result(self, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
@@ -140,13 +140,13 @@ class ToolSearch:
             return tool_error(f"{CALL_TOOL}: 'arguments' must be an object of the tool's arguments")
         if name in (SEARCH_TOOLS, CALL_TOOL):
             return tool_error(f"{CALL_TOOL} runs the tools {SEARCH_TOOLS} finds, not {name!r}")
-        if self._registry.catalog.route_tool(name) is None:
+        if self._endpoint.catalog.route_tool(name) is None:
             return tool_error(f"no tool is named {name!r}; {SEARCH_TOOLS} gives the exact names")
         return params.model_copy(update={"name": name, "arguments": inner})  # pyright: ignore[reportUnknownArgumentType]
 
     def index(self) -> ToolIndex:
         """The index of the current catalog's tools, built again when the catalog was replaced."""
-        catalog = self._registry.catalog
+        catalog = self._endpoint.catalog
         if self._index is None or catalog is not self._catalog:
             if self._index is not None:
                 self._index.close()
