@@ -61,6 +61,12 @@ class ServerDetail:
     """How to sign the proxy in to the server (a command), when it waits for a person to."""
     sign_in_url: str | None = None
     """Where a browser signs the proxy in to the server, when the proxy has an HTTP front."""
+    changed_tools: tuple[str, ...] = ()
+    """Tools whose definition changed since it was pinned: calls are refused until approved."""
+    held_tools: tuple[str, ...] = ()
+    """New tools held back until approved (`new_tools = "hold"`)."""
+    flagged: tuple[str, ...] = ()
+    """Descriptions the proxy's scan flagged (`kind name: rule`)."""
 
 
 @dataclass(frozen=True)

@@ -89,7 +89,17 @@ def _detail(entry: Mapping[str, Any]) -> ServerDetail | None:
         retry_in_s=float(retry) if isinstance(retry, int | float) and not isinstance(retry, bool) else None,
         sign_in=sign_in if isinstance(sign_in, str) else None,
         sign_in_url=sign_in_url if isinstance(sign_in_url, str) and _is_web_address(sign_in_url) else None,
+        changed_tools=_names(entry.get("changed_tools")),
+        held_tools=_names(entry.get("held_tools")),
+        flagged=_names(entry.get("flagged")),
     )
+
+
+def _names(value: object) -> tuple[str, ...]:
+    """A list of strings from the status document; anything else reads as none."""
+    if not isinstance(value, list):
+        return ()
+    return tuple(item for item in cast(list[Any], value) if isinstance(item, str))
 
 
 def _is_web_address(url: str) -> bool:

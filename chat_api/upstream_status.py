@@ -4,9 +4,10 @@ Everything comes over the one MCP link, never a side channel: in multi mode the 
 `manifold://status` resource (re-read on each request, so a server going down shows within one
 poll) gives per-upstream state (ready, degraded, connecting, down, login_required), transport, tool
 count, last error, retry time and, for a server waiting for a sign-in, how to sign in (`sign_in`,
-and `sign_in_url` for a browser). Without it (a single server, or a proxy that cannot be reached) the link's
-own view is given instead: each server known from the tools' origin metadata, sharing the link's
-state. `source` says which.
+and `sign_in_url` for a browser) and what the proxy's trust checks found: tools whose pinned
+definition changed, tools held back, flagged descriptions. Without it (a single server, or a proxy
+that cannot be reached) the link's own view is given instead: each server known from the tools'
+origin metadata, sharing the link's state. `source` says which.
 """
 
 from __future__ import annotations
@@ -41,6 +42,16 @@ class UpstreamStatus(BaseModel):
     sign_in: str | None = Field(default=None, description="The command that signs the proxy in to the server.")
     sign_in_url: str | None = Field(
         default=None, description="A link (valid for minutes) a browser opens to sign the proxy in to the server."
+    )
+    changed_tools: list[str] = Field(
+        default_factory=list[str],
+        description="Tools whose definition changed since it was pinned; calls are refused until approved.",
+    )
+    held_tools: list[str] = Field(
+        default_factory=list[str], description='New tools held back until approved (`new_tools = "hold"`).'
+    )
+    flagged: list[str] = Field(
+        default_factory=list[str], description="Descriptions the proxy's scan flagged, as `kind name: rule`."
     )
 
 
@@ -80,6 +91,9 @@ def report_from_proxy(link: McpLink) -> tuple[str, list[UpstreamStatus]] | None:
             retry_in_s=detail.retry_in_s,
             sign_in=detail.sign_in,
             sign_in_url=detail.sign_in_url,
+            changed_tools=list(detail.changed_tools),
+            held_tools=list(detail.held_tools),
+            flagged=list(detail.flagged),
         )
         for detail in inventory.reported
     ]

@@ -103,3 +103,22 @@ def test_how_to_sign_in_is_read_and_only_web_links_are_kept() -> None:
         ("tracker", "login_required", "mcp-proxy login tracker", link),
         ("wiki", "login_required", "mcp-proxy login wiki", None),
     ]
+
+
+def test_what_the_trust_checks_found_is_read_and_anything_else_reads_as_none() -> None:
+    servers = [
+        {
+            "name": "shifty",
+            "state": "ready",
+            "changed_tools": ["shifty__lookup"],
+            "held_tools": ["shifty__extra", 7],
+            "flagged": ["tool shifty__odd: invisible characters"],
+        },
+        {"name": "files", "state": "ready", "changed_tools": "shifty__lookup"},
+    ]
+    parsed = parse_status(json.dumps({"servers": servers}))
+    assert parsed is not None
+    assert [(d.name, d.changed_tools, d.held_tools, d.flagged) for d in parsed] == [
+        ("files", (), (), ()),
+        ("shifty", ("shifty__lookup",), ("shifty__extra",), ("tool shifty__odd: invisible characters",)),
+    ]

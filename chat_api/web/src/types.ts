@@ -140,6 +140,12 @@ export interface UpstreamInfo {
   sign_in?: string | null;
   /** A link a browser opens to sign the proxy in (the proxy's HTTP front), while it waits. */
   sign_in_url?: string | null;
+  /** Tools whose definition changed since it was pinned: their calls are refused until approved. */
+  changed_tools?: string[];
+  /** New tools held back until approved. */
+  held_tools?: string[];
+  /** Descriptions the proxy's scan flagged, as `kind name: rule`. */
+  flagged?: string[];
 }
 
 export interface ServersReport {

@@ -109,4 +109,31 @@ describe("ServersPanel", () => {
     expect(tracker).toHaveAttribute("data-state", "ready");
     expect(within(tracker).queryByRole("link")).not.toBeInTheDocument();
   });
+
+  it("says which tools changed their pinned definition, which are held, and what the scan flagged", () => {
+    const report: ServersReport = {
+      ...REPORT,
+      servers: [
+        {
+          name: "shifty",
+          state: "ready",
+          transport: "stdio",
+          tools: 2,
+          last_error: null,
+          changed_tools: ["shifty__lookup"],
+          held_tools: ["shifty__extra"],
+          flagged: ["tool shifty__odd: invisible characters"],
+        },
+        REPORT.servers[0],
+      ],
+    };
+    render(<ServersPanel report={report} health={null} error={null} />);
+    const findings = screen.getByRole("note", { name: "Trust findings for shifty" });
+    expect(findings).toHaveTextContent("Definition changed, calls refused: shifty__lookup");
+    expect(findings).toHaveTextContent("mcp-proxy tools approve");
+    expect(findings).toHaveTextContent("New tools held until approved: shifty__extra");
+    expect(findings).toHaveTextContent("Flagged descriptions: tool shifty__odd: invisible characters");
+    const database = screen.getByText("database").closest("li")!;
+    expect(within(database).queryByRole("note")).not.toBeInTheDocument();
+  });
 });

@@ -46,6 +46,36 @@ function SignIn({ server }: { server: UpstreamInfo }) {
   return null;
 }
 
+/** What the proxy's trust checks found on a server: changed or held tools, flagged descriptions. */
+function TrustFindings({ server }: { server: UpstreamInfo }) {
+  const changed = server.changed_tools ?? [];
+  const held = server.held_tools ?? [];
+  const flagged = server.flagged ?? [];
+  if (changed.length === 0 && held.length === 0 && flagged.length === 0) {
+    return null;
+  }
+  return (
+    <div className="server__trust" role="note" aria-label={`Trust findings for ${server.name}`}>
+      {changed.length > 0 ? (
+        <p className="server__warning">
+          Definition changed, calls refused: <code>{changed.join(", ")}</code>. Review with{" "}
+          <code>mcp-proxy tools diff</code>, approve with <code>mcp-proxy tools approve</code>.
+        </p>
+      ) : null}
+      {held.length > 0 ? (
+        <p className="server__warning">
+          New tools held until approved: <code>{held.join(", ")}</code>.
+        </p>
+      ) : null}
+      {flagged.length > 0 ? (
+        <p className="server__warning">
+          Flagged descriptions: <span className="small">{flagged.join("; ")}</span>
+        </p>
+      ) : null}
+    </div>
+  );
+}
+
 function ServerCard({ server }: { server: UpstreamInfo }) {
   return (
     <li className={`server server--${server.state}`} data-server={server.name} data-state={server.state}>
@@ -65,6 +95,7 @@ function ServerCard({ server }: { server: UpstreamInfo }) {
         </div>
       </dl>
       {server.state === "login_required" ? <SignIn server={server} /> : null}
+      <TrustFindings server={server} />
       {server.last_error && server.state !== "ready" ? (
         <p className="server__error">
           <span className="visually-hidden">Last error: </span>
