@@ -40,7 +40,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from fnmatch import fnmatchcase
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     import mcp_types as types
@@ -194,3 +194,27 @@ def expose_content_uris(blocks: Sequence[types.ContentBlock], prefix: str) -> li
             block = block.model_copy(update={"resource": resource})
         exposed.append(block)
     return exposed
+
+
+def expose_wire_uris(blocks: list[Any], prefix: str) -> list[Any]:
+    """Content blocks (wire JSON) with the resource URIs they carry in exposed form (`naming.expose_content_uris`)."""
+    exposed: list[Any] = []
+    for block in blocks:
+        if isinstance(block, dict):
+            block = cast("dict[str, Any]", block)
+            if block.get("type") == "resource_link" and isinstance(uri := block.get("uri"), str):
+                block = {**block, "uri": expose_uri(prefix, uri)}
+            elif block.get("type") == "resource" and isinstance(resource := block.get("resource"), dict):
+                resource = cast("dict[str, Any]", resource)
+                if isinstance(uri := resource.get("uri"), str):
+                    block = {**block, "resource": {**resource, "uri": expose_uri(prefix, uri)}}
+        exposed.append(block)
+    return exposed
+
+
+def expose_wire_message_uris(message: Any, prefix: str) -> Any:
+    """A prompt message (wire JSON) with the resource URI its content carries in exposed form."""
+    if not isinstance(message, dict):
+        return message
+    message = cast("dict[str, Any]", message)
+    return {**message, "content": expose_wire_uris([message.get("content")], prefix)[0]}

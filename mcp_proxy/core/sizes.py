@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import mcp_types as types
 import orjson
@@ -35,3 +35,26 @@ def content_size(block: types.ContentBlock) -> int:
             return text_size(resource.text)
         return len(resource.blob)
     return 0
+
+
+def wire_content_size(result: dict[str, Any]) -> int:
+    """What `output_cap` counts of a result: its content's text or data, and its structured content."""
+    total = 0
+    content = result.get("content")
+    if isinstance(content, list):
+        for block in cast("list[Any]", content):
+            if not isinstance(block, dict):
+                continue
+            block = cast("dict[str, Any]", block)
+            kind = block.get("type")
+            if kind == "text" and isinstance(text := block.get("text"), str):
+                total += text_size(text)
+            elif kind in ("image", "audio") and isinstance(data := block.get("data"), str):
+                total += len(data)
+            elif kind == "resource" and isinstance(resource := block.get("resource"), dict):
+                body = cast("dict[str, Any]", resource).get("text", cast("dict[str, Any]", resource).get("blob"))
+                total += text_size(body) if isinstance(body, str) else 0
+    structured = result.get("structuredContent")
+    if structured is not None:
+        total += len(orjson.dumps(structured))
+    return total

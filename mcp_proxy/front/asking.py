@@ -8,6 +8,7 @@ cannot carry requests, is not asked: the server gets an error saying why.
 
 from __future__ import annotations
 
+import anyio
 import mcp_types as types
 from mcp import MCPError
 from mcp.server.session import ServerSession
@@ -44,6 +45,42 @@ ASKABLE = tuple(_CAPABILITY_FOR)
 def can_answer(session: ServerSession, method: str) -> bool:
     """Whether the client of `session` declared the capability `method` needs (per request on 2026-07-28)."""
     return session.check_client_capability(_CAPABILITY_FOR[method][1])
+
+
+def mid_call_refusal(server: str, method: str) -> types.ErrorData:
+    """The answer to a server that asks a 2026-07-28 client something during a call: it cannot be asked."""
+    return types.ErrorData(
+        code=types.INVALID_REQUEST,
+        message=(
+            f"server '{server}' sent {method} during the call, but this client speaks the 2026-07-28 "
+            "protocol, which cannot receive requests mid-call; connect with a handshake-era client "
+            "(protocol 2025-11-25) to use this tool"
+        ),
+    )
+
+
+class RelayCount:
+    """The relays to a client still being written, and the wait until there are none."""
+
+    def __init__(self) -> None:
+        self._pending = 0
+        self._idle = anyio.Event()
+        self._idle.set()
+
+    def begin(self) -> None:
+        """One more relay is under way (counted at once, before any await)."""
+        self._pending += 1
+        self._idle = anyio.Event() if self._pending == 1 else self._idle
+
+    def end(self) -> None:
+        """A relay counted with `begin` is done."""
+        self._pending -= 1
+        if self._pending == 0:
+            self._idle.set()
+
+    async def idle(self) -> None:
+        """Wait until every relay begun so far has ended."""
+        await self._idle.wait()
 
 
 def undeclared(server: str | None, method: str) -> types.ErrorData:

@@ -23,7 +23,7 @@ from manifold_common.logging import get_logger
 
 from ..upstream.caller import ClientIdentity, ClientLine
 from ..upstream.gate import Deadline
-from .asking import SessionLine, ask_session, can_answer
+from .asking import RelayCount, SessionLine, ask_session, can_answer, mid_call_refusal
 from .clients import client_identity, on_connection_closed
 
 log = get_logger(__name__)
@@ -44,9 +44,7 @@ class DownstreamCall:
     def __init__(self, ctx: ServerRequestContext[Any, Any], server: str) -> None:
         self.ctx = ctx
         self.server = server
-        self._pending = 0
-        self._idle = anyio.Event()
-        self._idle.set()
+        self._relays = RelayCount()
 
     @property
     def is_modern(self) -> bool:
@@ -81,19 +79,15 @@ class DownstreamCall:
     async def _relay(self, send: Callable[[], Awaitable[T]]) -> T:
         # Counted before the first await: the forwarding code checks the count right after the
         # upstream's result arrives, and the relay task was scheduled before that result.
-        self._pending += 1
-        self._idle = anyio.Event() if self._pending == 1 else self._idle
+        self._relays.begin()
         try:
             return await send()
         finally:
-            self._pending -= 1
-            if self._pending == 0:
-                self._idle.set()
+            self._relays.end()
 
     def _relay_soon(self, send: Callable[[], Awaitable[object]]) -> None:
         # Counted now, before the task runs: the answer may arrive before it gets its turn.
-        self._pending += 1
-        self._idle = anyio.Event() if self._pending == 1 else self._idle
+        self._relays.begin()
 
         async def relay() -> None:
             try:
@@ -101,9 +95,7 @@ class DownstreamCall:
             except Exception as exc:  # a client gone meanwhile: nothing to relay to
                 log.debug("relay_failed", server=self.server, error=str(exc) or type(exc).__name__)
             finally:
-                self._pending -= 1
-                if self._pending == 0:
-                    self._idle.set()
+                self._relays.end()
 
         task = asyncio.get_running_loop().create_task(relay())
         _relays.add(task)
@@ -118,7 +110,7 @@ class DownstreamCall:
         """Wait until every relay started so far has been written to the client."""
         await anyio.lowlevel.checkpoint()  # let relays scheduled before the result start
         with anyio.move_on_after(RELAY_DRAIN_TIMEOUT):
-            await self._idle.wait()
+            await self._relays.idle()
 
     async def progress(self, progress: float, total: float | None, message: str | None) -> None:
         """Re-emit upstream progress against the client's own progress token."""
@@ -137,14 +129,6 @@ class DownstreamCall:
         return await self._relay(lambda: self._ask(request))
 
     async def _ask(self, request: types.InputRequest) -> types.InputResponse | types.ErrorData:
-        method = request.method
         if self.is_modern:
-            return types.ErrorData(
-                code=types.INVALID_REQUEST,
-                message=(
-                    f"server '{self.server}' sent {method} during the call, but this client speaks the 2026-07-28 "
-                    "protocol, which cannot receive requests mid-call; connect with a handshake-era client "
-                    "(protocol 2025-11-25) to use this tool"
-                ),
-            )
+            return mid_call_refusal(self.server, request.method)
         return await ask_session(self.ctx.session, self.server, request, self.ctx.request_id)

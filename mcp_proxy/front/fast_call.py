@@ -22,7 +22,7 @@ from mcp.server.session import ServerSession
 
 from ..upstream.caller import ClientIdentity, ClientLine
 from ..upstream.gate import Deadline
-from .asking import SessionLine, ask_session, can_answer
+from .asking import RelayCount, SessionLine, ask_session, can_answer, mid_call_refusal
 
 Message = dict[str, Any]
 
@@ -90,9 +90,7 @@ class FastCall:
         self._min_log_rank: int = -1
         if modern:
             self._min_log_rank = _LEVELS.get(level, len(_LEVELS)) if isinstance(level, str) else len(_LEVELS)
-        self._asking = 0
-        self._idle = anyio.Event()
-        self._idle.set()
+        self._asking = RelayCount()
 
     @property
     def is_modern(self) -> bool:
@@ -158,23 +156,13 @@ class FastCall:
         """Forward a server-to-client request (sampling, elicitation, roots) and return the answer."""
         session = self.client.session
         if self._modern or session is None:
-            return types.ErrorData(
-                code=types.INVALID_REQUEST,
-                message=(
-                    f"server '{self.server}' sent {request.method} during the call, but this client speaks the "
-                    "2026-07-28 protocol, which cannot receive requests mid-call; connect with a handshake-era "
-                    "client (protocol 2025-11-25) to use this tool"
-                ),
-            )
-        self._asking += 1
-        self._idle = anyio.Event() if self._asking == 1 else self._idle
+            return mid_call_refusal(self.server, request.method)
+        self._asking.begin()
         try:
             # On the connection's own channel: this request never reached the SDK's session.
             return await ask_session(session, self.server, request, None)
         finally:
-            self._asking -= 1
-            if self._asking == 0:
-                self._idle.set()
+            self._asking.end()
 
     async def drain(self) -> None:
         """Let what the server said before its answer reach the client first.
@@ -183,4 +171,4 @@ class FastCall:
         over in tasks it started before the answer arrived, so they run at the next turn.
         """
         await anyio.lowlevel.checkpoint()
-        await self._idle.wait()
+        await self._asking.idle()

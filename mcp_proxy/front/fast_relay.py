@@ -42,11 +42,11 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from manifold_common.logging import get_logger
 
 from ..catalog.merged import ListKind, Route
-from ..catalog.naming import expose_uri
+from ..catalog.naming import expose_wire_message_uris, expose_wire_uris
 from ..core.errors import UpstreamError
 from ..core.observe import Outcome, outcome_of
-from ..core.sizes import text_size
-from ..upstream.client_capabilities import CLIENT_CAPABILITIES_KEY
+from ..core.sizes import text_size, wire_content_size
+from ..upstream.client_capabilities import CLIENT_CAPABILITIES_KEY, relayable_wire
 from ..upstream.gate import Deadline
 from ..upstream.lane import AnsweredError, Message
 from ..upstream.link import ForwardingSession
@@ -76,60 +76,6 @@ _RELAYED = frozenset({"tools/call", "prompts/get"})
 _NAME_PARAM = {"tools/call": "name", "prompts/get": "name"}
 
 Run = Callable[[], Awaitable[None]]
-
-
-def _relayable_capabilities(declared: Any) -> Message:
-    """The part of a declaration the proxy can relay back (as `client_capabilities.relayable`), from wire JSON."""
-    if not isinstance(declared, dict):
-        return {}
-    wire = cast("Message", declared)
-    return {key: wire[key] for key in ("sampling", "elicitation", "roots") if isinstance(wire.get(key), dict)}
-
-
-def _content_bytes(result: Message) -> int:
-    """What `output_cap` counts of a result: its content's text or data, and its structured content."""
-    total = 0
-    content = result.get("content")
-    if isinstance(content, list):
-        for block in cast("list[Any]", content):
-            if not isinstance(block, dict):
-                continue
-            block = cast("Message", block)
-            kind = block.get("type")
-            if kind == "text" and isinstance(text := block.get("text"), str):
-                total += text_size(text)
-            elif kind in ("image", "audio") and isinstance(data := block.get("data"), str):
-                total += len(data)
-            elif kind == "resource" and isinstance(resource := block.get("resource"), dict):
-                body = cast("Message", resource).get("text", cast("Message", resource).get("blob"))
-                total += text_size(body) if isinstance(body, str) else 0
-    structured = result.get("structuredContent")
-    if structured is not None:
-        total += len(orjson.dumps(structured))
-    return total
-
-
-def _expose_block_uris(blocks: list[Any], prefix: str) -> list[Any]:
-    """Content blocks (wire JSON) with the resource URIs they carry in exposed form (`naming.expose_content_uris`)."""
-    exposed: list[Any] = []
-    for block in blocks:
-        if isinstance(block, dict):
-            block = cast("Message", block)
-            if block.get("type") == "resource_link" and isinstance(uri := block.get("uri"), str):
-                block = {**block, "uri": expose_uri(prefix, uri)}
-            elif block.get("type") == "resource" and isinstance(resource := block.get("resource"), dict):
-                resource = cast("Message", resource)
-                if isinstance(uri := resource.get("uri"), str):
-                    block = {**block, "resource": {**resource, "uri": expose_uri(prefix, uri)}}
-        exposed.append(block)
-    return exposed
-
-
-def _expose_message_uris(message: Any, prefix: str) -> Any:
-    if not isinstance(message, dict):
-        return message
-    message = cast("Message", message)
-    return {**message, "content": _expose_block_uris([message.get("content")], prefix)[0]}
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,7 +222,7 @@ class FastRelay:
         kept = forwardable_meta(cast("Mapping[str, Any] | None", meta), level if isinstance(level, str) else None)
         declared = meta.get(CLIENT_CAPABILITIES_KEY) if meta is not None else None
         if call.is_modern:
-            kept = {**(kept or {}), CLIENT_CAPABILITIES_KEY: _relayable_capabilities(declared)}
+            kept = {**(kept or {}), CLIENT_CAPABILITIES_KEY: relayable_wire(declared)}
         if kept:
             forwarded["_meta"] = kept
         else:
@@ -395,18 +341,18 @@ class FastRelay:
         size = 0
         outcome: Outcome = "ok"
         if method == "tools/call" and result.get("resultType", "complete") == "complete":
-            size = _content_bytes(result)
+            size = wire_content_size(result)
             max_bytes = upstream.config.max_output_bytes
             if max_bytes > 0 and size > max_bytes:
                 capped, size = cap_tool_result(types.CallToolResult.model_validate(result), max_bytes, upstream.name)
                 result = capped.model_dump(by_alias=True, mode="json", exclude_none=True)
             if prefix and isinstance(content := result.get("content"), list):
-                result = {**result, "content": _expose_block_uris(cast("list[Any]", content), prefix)}
+                result = {**result, "content": expose_wire_uris(cast("list[Any]", content), prefix)}
             outcome = "tool_error" if result.get("isError") else "ok"
         elif method == "prompts/get" and prefix and isinstance(messages := result.get("messages"), list):
             result = {
                 **result,
-                "messages": [_expose_message_uris(m, prefix) for m in cast("list[Any]", messages)],
+                "messages": [expose_wire_message_uris(m, prefix) for m in cast("list[Any]", messages)],
             }
         if upstream_version != version or modern:
             result = self._shaped(method, version, result, sieve=upstream_version != version)

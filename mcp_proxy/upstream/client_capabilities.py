@@ -69,3 +69,11 @@ def keeping_declared(stamp: Stamp, *, modern: bool) -> Stamp:
             data["params"]["_meta"][CLIENT_CAPABILITIES_KEY] = own
 
     return stamped
+
+
+def relayable_wire(declared: Any) -> dict[str, Any]:
+    """The part of a declaration the proxy can relay back (as `client_capabilities.relayable`), from wire JSON."""
+    if not isinstance(declared, dict):
+        return {}
+    wire = cast("dict[str, Any]", declared)
+    return {key: wire[key] for key in ("sampling", "elicitation", "roots") if isinstance(wire.get(key), dict)}

@@ -49,10 +49,9 @@ from manifold_common.http_transport import HTTP_CONNECT_TIMEOUT, HTTP_STREAM_REA
 from ..core.framing import LineFramer
 from .lane import (
     CANCEL_NOTICE_TIMEOUT,
-    LANE_ID_BASE,
-    LANE_ID_SPAN,
     LaneClosed,
     LanedStreams,
+    LaneIds,
     LogRouter,
     Message,
     NoticeSink,
@@ -153,7 +152,7 @@ class HttpLane(RawLane):
         self._session_id = session_id
         self._deliver = deliver
         self._log_router: LogRouter | None = None
-        self._next = LANE_ID_BASE
+        self._ids = LaneIds()
         self._client: aiohttp.ClientSession | None = None
         self._closed: LaneClosed | None = None
 
@@ -173,8 +172,7 @@ class HttpLane(RawLane):
     async def request(self, message: Message, headers: Mapping[str, str], on_notice: NoticeSink) -> Message:
         if self._closed is not None:
             raise self._closed
-        request_id = self._next
-        self._next = LANE_ID_BASE + (self._next - LANE_ID_BASE + 1) % LANE_ID_SPAN
+        request_id = self._ids.take()
         message["id"] = request_id
         params = message.setdefault("params", {})
         params["_meta"] = {**(params.get("_meta") or {}), "progressToken": request_id}

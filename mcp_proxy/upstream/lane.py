@@ -65,11 +65,24 @@ class AnsweredError(MCPError):
         self.raw = raw
 
 
+class LaneIds:
+    """The ids a lane gives its requests: counting up from `LANE_ID_BASE`, wrapping within the span."""
+
+    def __init__(self) -> None:
+        self._next = LANE_ID_BASE
+
+    def take(self) -> int:
+        """The next id."""
+        request_id = self._next
+        self._next = LANE_ID_BASE + (request_id - LANE_ID_BASE + 1) % LANE_ID_SPAN
+        return request_id
+
+
 class PendingRequests:
     """Lane requests sent and not answered yet, by their id: what a transport's reader resolves."""
 
     def __init__(self) -> None:
-        self._next = LANE_ID_BASE
+        self._ids = LaneIds()
         self._waiting: dict[int, asyncio.Future[Message]] = {}
         self._notices: dict[int, NoticeSink] = {}
         self._closed: LaneClosed | None = None
@@ -81,8 +94,7 @@ class PendingRequests:
         """A fresh id and the future its answer resolves; raises `LaneClosed` once the transport ended."""
         if self._closed is not None:
             raise self._closed
-        request_id = self._next
-        self._next = LANE_ID_BASE + (self._next - LANE_ID_BASE + 1) % LANE_ID_SPAN
+        request_id = self._ids.take()
         future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
         self._waiting[request_id] = future
         self._notices[request_id] = on_notice
