@@ -8,6 +8,7 @@ initializes or discovers, to what the upstreams that are ready then actually sup
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import mcp_types as types
@@ -31,6 +32,8 @@ class AggregatingServer(Server[Any]):
 
     def __init__(self, name: str, registry: Registry, **kwargs: Any) -> None:
         self._registry = registry
+        self.advertised_extensions: Callable[[], dict[str, dict[str, Any]]] | None = None
+        """The extensions declared now, as the upstreams declare them (`skills.py` sets it)."""
         super().__init__(name, **kwargs)
 
     @property
@@ -79,6 +82,8 @@ class AggregatingServer(Server[Any]):
             caps.completions = None
         if caps.resources is not None and not any(u.supports("subscribe") for u in ready):
             caps.resources = caps.resources.model_copy(update={"subscribe": False})
+        if extensions is None and self.advertised_extensions is not None:
+            caps.extensions = {**(caps.extensions or {}), **self.advertised_extensions()} or None
         return caps
 
     async def run(

@@ -45,6 +45,7 @@ from .list_cache import ListPageCache
 from .output_cap import cap_tool_result
 from .resource_cache import ResourceCache
 from .sign_in_prompt import after_sign_in, sign_in_tool_result
+from .skills import ProxySkills
 from .status_resource import STATUS_URI, read_status
 from .tool_search import ToolSearch
 
@@ -165,6 +166,8 @@ class ProxyServer:
         # Questions a handshake-era session pushes, asked of 2026-07-28 clients in rounds.
         self.input_rounds = InputRounds()
         self.tool_search = ToolSearch(self.endpoint)
+        self.skills = ProxySkills(registry, self.endpoint, self._upstream_meta)
+        self.skills.install(self.server)
         self.audit = peers.audit if peers is not None else AuditTrail(proxy)
 
     @property
@@ -385,7 +388,8 @@ class ProxyServer:
     ) -> types.ReadResourceResult | types.InputRequiredResult:
         if params.uri == STATUS_URI:
             return read_status(self.registry, self.cache, self.endpoint.profile)
-        route = _routed(self.catalog.route_resource(params.uri), "resource", params.uri)
+        found = self.catalog.route_resource(params.uri) or self.skills.route_file(params.uri)
+        route = _routed(found, "resource", params.uri)
         upstream = self._target(route.server)
         # A retry answering a round continues its request: never answered from the cache.
         fresh = params.request_state is None and params.input_responses is None

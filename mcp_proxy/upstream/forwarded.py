@@ -13,6 +13,7 @@ from typing import Any, TypeVar, cast
 
 import mcp_types as types
 from mcp import ClientSession
+from pydantic import ConfigDict, RootModel
 
 from ..config.models import ServerConfig
 from .caller import Caller
@@ -22,6 +23,20 @@ from .link import ForwardingSession
 T = TypeVar("T")
 Operation = Callable[[ClientSession, Deadline], Awaitable[T]]
 """One request on a session, within its deadline."""
+
+
+class ExtensionParams(types.RequestParams):
+    """The params of a method an extension defines (`skills/get`...): any fields, sent as given."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class ExtensionRequest(types.Request[ExtensionParams, str]):
+    """A request for a method the SDK does not know, sent through the session like any other."""
+
+
+class ExtensionResult(RootModel[dict[str, Any]]):
+    """Whatever result the server wrote for an extension's method, kept as JSON."""
 
 
 class ForwardedRequests(ABC):
@@ -136,6 +151,28 @@ class ForwardedRequests(ABC):
             params=types.CompleteRequestParams(ref=ref, argument=argument, context=context, _meta=_typed(meta))
         )
         return await self.request("completion/complete", lambda s, _: s.send_request(request, types.CompleteResult))
+
+    async def extension_request(
+        self,
+        method: str,
+        params: dict[str, Any],
+        *,
+        caller: Caller | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Send a request of an extension's method with `params`; its result as the server wrote it.
+
+        It goes on the session (so the era's stamp, the caller's session and the gate apply),
+        never on the raw lane, and so works the same with the lean relay on or off.
+        """
+        request = ExtensionRequest(method=method, params=ExtensionParams.model_validate({**params, "_meta": meta}))
+        timeout = self.config.max_timeout + self.config.timeout  # the gate's deadline is the real limit
+
+        async def send(session: ClientSession, _: Deadline) -> dict[str, Any]:
+            result = await session.send_request(request, ExtensionResult, request_read_timeout_seconds=timeout)
+            return result.root
+
+        return await self.request(method, send, caller)
 
 
 def _typed(meta: dict[str, Any] | None) -> types.RequestParamsMeta | None:

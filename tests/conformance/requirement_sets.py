@@ -7,6 +7,10 @@
   stateless requests with per-request ``_meta`` for 2026-07-28. The suite also runs scenarios
   it lists as "not scored" (extensions such as tasks, pending ones); they are reported apart
   and never count.
+* ``pending``: the 0.2.0 alpha's pending suite (``--suite pending``): the extensions (tasks,
+  skills) and the scenarios the suite holds back, each at its own wire (2026-07-28 for
+  extensions). None is scored; like every set's not-scored scenarios, they are judged against
+  the direct setup (`results.lost_unscored`).
 
 A set's scored scenarios are what the suite's own ``list --server`` prints for it.
 """
@@ -27,6 +31,8 @@ class RequirementSet:
     selection: tuple[str, ...]
     """The suite's arguments that pick the scenarios, for `server` and (when scored) for `list`."""
     listing: tuple[str, ...] = ()
+    scored: bool = True
+    """Whether the suite scores any of what it runs (a set that scores nothing has no `list`)."""
 
     def list_args(self) -> list[str]:
         """The suite's arguments that print this set's scored server scenarios."""
@@ -46,5 +52,6 @@ REQUIREMENT_SETS: dict[str, RequirementSet] = {
     SUITE_VERSION: RequirementSet(SUITE_VERSION, SUITE_VERSION, ("--suite", "all")),
     "2025-11-25": _frozen("2025-11-25"),
     "2026-07-28": _frozen("2026-07-28"),
+    "pending": RequirementSet("pending", ALPHA_SUITE_VERSION, ("--suite", "pending"), scored=False),
 }
 ALL_SETS: tuple[str, ...] = tuple(REQUIREMENT_SETS)

@@ -12,6 +12,11 @@ A setup may list known gaps: checks that fail through the proxy today for a reas
 the gap. A scenario whose failing checks are all listed counts as a known gap, not as a
 failure; one failing any other check fails as usual, and a listed scenario that passes fails
 too (its gap is out of date and must be removed), so the list cannot hide anything.
+
+What a set runs without scoring (extensions, pending scenarios) is judged against the setup's
+reference, the same fixture reached directly (`lost_unscored`): a not-scored scenario that
+passes directly must pass through the proxy too, or the run fails; one that fails directly is
+only reported.
 """
 
 from __future__ import annotations
@@ -69,6 +74,8 @@ class RunResult:
     unscored: Sequence[ScenarioResult] = ()
     """What the suite ran and reported without scoring it (extensions, pending scenarios)."""
     gaps: Sequence[KnownGap] = ()
+    lost: Sequence[str] = ()
+    """Not-scored scenarios that pass on the setup's reference (directly) but did not pass here."""
 
     @property
     def label(self) -> str:
@@ -97,6 +104,11 @@ class RunResult:
         """Scenarios that failed outside any known gap, plus listed ones that passed."""
         return len(self.scenarios) - self.passed - self.known
 
+    @property
+    def ok(self) -> bool:
+        """Whether the run leaves nothing to fix: no scored failure, no not-scored scenario lost."""
+        return self.failed == 0 and not self.lost
+
     def summary_lines(self, *, with_reasons: bool = False) -> list[str]:
         """`conformance <setup> <set>: N passed, M failed[, K known gaps]`, then what did not pass.
 
@@ -106,7 +118,8 @@ class RunResult:
         stopped run, a setup that never started): that is said once.
         """
         known = f", {self.known} known gaps" if self.known else ""
-        lines = [f"conformance {self.label}: {self.passed} passed, {self.failed} failed{known}"]
+        lost = f", {len(self.lost)} not scored lost" if self.lost else ""
+        lines = [f"conformance {self.label}: {self.passed} passed, {self.failed} failed{known}{lost}"]
         by_gap: dict[str, list[str]] = {}
         for scenario in self.scenarios:
             if (gap := self.gap_of(scenario)) is not None:
@@ -120,7 +133,21 @@ class RunResult:
                 reasons = (STALE_GAP,) if stale else scenario.reasons
                 lines.extend(f"      {reason}" for reason in reasons if reason not in self.notes)
         lines.extend(f"  known gap ({reason}): {', '.join(names)}" for reason, names in by_gap.items())
+        unscored = {scenario.name: scenario for scenario in self.unscored}
+        for name in self.lost:
+            lines.append(f"  {name} (not scored; passes directly)")
+            if with_reasons and (scenario := unscored.get(name)) is not None:
+                lines.extend(f"      {reason}" for reason in scenario.reasons if reason not in self.notes)
         return lines
+
+
+def lost_unscored(result: RunResult, reference: RunResult) -> list[str]:
+    """The not-scored scenarios that passed on `reference` (the fixture directly) but not in `result`.
+
+    One `result` did not run at all counts as lost too.
+    """
+    here = {scenario.name: scenario.passed for scenario in result.unscored}
+    return [scenario.name for scenario in reference.unscored if scenario.passed and not here.get(scenario.name, False)]
 
 
 def parse_scenario_list(listing: str) -> list[str]:

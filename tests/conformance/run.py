@@ -18,6 +18,10 @@ messages below each). Scenarios a setup lists as known gaps are counted and name
 log and ``checks.json`` files; the processes' stderr and the proxy configurations) stays in
 ``.conformance/results/<setup>/``. The exit status is 0 when no scenario failed outside its
 known gap, 1 when one did (or a known gap passed), 2 when the suite could not run.
+
+What a set runs without scoring it is judged against the setup's reference (the same fixture
+directly, `Setup.reference`), which is run first, added when not named: a not-scored scenario
+that passes there and not through the proxy fails the run (``..., 1 not scored lost``).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
@@ -41,11 +45,12 @@ from tests.conformance.requirement_sets import ALL_SETS, REQUIREMENT_SETS, Requi
 from tests.conformance.results import (
     RunResult,
     failed_everywhere,
+    lost_unscored,
     parse_scenario_list,
     read_results,
     read_unscored,
 )
-from tests.conformance.setups import SETUPS, Setup
+from tests.conformance.setups import SETUPS, Setup, with_references
 from tests.conformance.toolchain import TOOLS_DIR, Toolchain, ToolchainError, ensure_toolchain
 
 # Through a proxy that drops a message, a scenario waits for the suite client's own 60 s request
@@ -78,7 +83,8 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         "--setup",
         action="append",
         choices=list(SETUPS),
-        help="run only this setup (repeatable; default: every setup, in the order listed)",
+        help="run only this setup (repeatable; default: every setup, in the order listed); "
+        "the direct setup it is compared with runs too",
     )
     parser.add_argument(
         "--requirements",
@@ -143,6 +149,8 @@ class Reporter:
 
 async def list_scenarios(toolchain: Toolchain, requirements: RequirementSet) -> list[str]:
     """A requirement set's scored server scenarios, as the suite's own `list --server` prints them."""
+    if not requirements.scored:
+        return []
     try:
         with anyio.fail_after(LIST_TIMEOUT_SECONDS):
             listing = await anyio.run_process(toolchain.suite_command(*requirements.list_args()))
@@ -183,6 +191,8 @@ class Suites:
 
     toolchains: Mapping[str, Toolchain]
     scenarios: Mapping[str, Sequence[str]]
+    references: dict[tuple[str, str], RunResult] = field(default_factory=dict[tuple[str, str], RunResult])
+    """The results of the direct setups, by setup and set, that the others are compared with."""
 
     def toolchain(self, requirements: str) -> Toolchain:
         """The toolchain of the release that runs requirement set `requirements`."""
@@ -227,6 +237,10 @@ async def run_setup(
             reporter.progress(f"conformance {name}: up at {url} after {time.monotonic() - started:.1f} s")
             for requirements in sets:
                 result = await run_set(name, setup, requirements, url, suites, workdir, options)
+                if setup.reference is None:
+                    suites.references[(name, requirements)] = result
+                elif (reference := suites.references.get((setup.reference, requirements))) is not None:
+                    result = replace(result, lost=lost_unscored(result, reference))
                 results.append(result)
                 reporter.result(result)
     except Exception as exc:  # a report boundary: a setup that cannot start fails, the others still run
@@ -279,12 +293,16 @@ async def run_all(options: Options, reporter: Reporter) -> tuple[list[RunResult]
         async with limiter:
             results.extend(await run_setup(name, SETUPS[name], suites, options.sets, options, reporter))
 
+    chosen = with_references(options.setups)
+    # The direct setups first: the others' not-scored verdicts are compared with theirs.
+    phases = [[n for n in chosen if SETUPS[n].reference is None], [n for n in chosen if SETUPS[n].reference]]
     async with anyio.create_task_group() as group:
         group.start_soon(_stop_on_signal, group.cancel_scope, reporter)
-        async with anyio.create_task_group() as runs:
-            for name in options.setups:
-                expected += len(options.sets)
-                runs.start_soon(one, name)
+        for phase in phases:
+            async with anyio.create_task_group() as runs:
+                for name in phase:
+                    expected += len(options.sets)
+                    runs.start_soon(one, name)
         group.cancel_scope.cancel()
     return results, expected
 
@@ -315,7 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     reporter.progress(f"conformance: {len(results)} runs in {time.monotonic() - started:.0f} s")
     if len(results) < expected:
         return EXIT_UNUSABLE  # interrupted
-    return EXIT_FAILED if any(result.failed for result in results) else 0
+    return 0 if all(result.ok for result in results) else EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -23,6 +23,10 @@ Every setup runs every requirement set (`requirement_sets`). Where a scenario fa
 the proxy today for a known reason in the proxy, the setup lists it as a known gap, check by
 check, with that reason (see `results.KnownGap`): it is reported as such instead of failing the
 run, and a gap that starts passing fails the run until it is removed here.
+
+Each setup behind a proxy names its **reference**, the same fixture reached directly: what a
+set runs without scoring (extensions such as tasks and skills, pending scenarios) is judged by
+comparison with it, since the suite does not score it (see `results.lost_unscored`).
 """
 
 from __future__ import annotations
@@ -85,6 +89,8 @@ class Setup:
 
     start: Start
     gaps: Gaps = field(default_factory=dict[str, Sequence[KnownGap]])
+    reference: str | None = None
+    """The setup serving the same fixture directly, whose not-scored verdicts this one must keep."""
 
     def gaps_in(self, requirements: str) -> Sequence[KnownGap]:
         """The known gaps of one requirement set."""
@@ -158,25 +164,42 @@ def through_front(module: str, front: str) -> Start:
     return start
 
 
-def _setups(module: str, suffix: str) -> dict[str, Setup]:
+DIRECT, DIRECT_PUSH = "direct-http", "direct-http-push"
+
+
+def _setups(module: str, suffix: str, reference: str) -> dict[str, Setup]:
     """The setups of fixture `module` under `auto`: behind the proxy on each transport, and through each front."""
     return {
-        f"proxy-stdio{suffix}": Setup(behind_proxy(module, "stdio")),
-        f"proxy-http{suffix}": Setup(behind_proxy(module, "http")),
-        f"proxy-sse{suffix}": Setup(behind_proxy(module, "sse")),
-        f"stdio-front{suffix}": Setup(through_front(module, "stdio")),
-        f"sse-front{suffix}": Setup(through_front(module, "sse")),
+        f"proxy-stdio{suffix}": Setup(behind_proxy(module, "stdio"), reference=reference),
+        f"proxy-http{suffix}": Setup(behind_proxy(module, "http"), reference=reference),
+        f"proxy-sse{suffix}": Setup(behind_proxy(module, "sse"), reference=reference),
+        f"stdio-front{suffix}": Setup(through_front(module, "stdio"), reference=reference),
+        f"sse-front{suffix}": Setup(through_front(module, "sse"), reference=reference),
     }
 
 
+def _pinned(module: str, transport: str, reference: str) -> Setup:
+    return Setup(behind_proxy(module, transport, "legacy"), PINNED_LEGACY, reference)
+
+
 SETUPS: dict[str, Setup] = {
-    "direct-http": Setup(direct(FIXTURE_MODULE)),
-    **_setups(FIXTURE_MODULE, ""),
-    "proxy-two-upstreams": Setup(beside_database(FIXTURE_MODULE)),
-    "proxy-stdio-legacy": Setup(behind_proxy(FIXTURE_MODULE, "stdio", "legacy"), PINNED_LEGACY),
-    "direct-http-push": Setup(direct(PUSH_FIXTURE_MODULE)),
-    "proxy-stdio-legacy-push": Setup(behind_proxy(PUSH_FIXTURE_MODULE, "stdio", "legacy"), PINNED_LEGACY),
-    "proxy-http-legacy-push": Setup(behind_proxy(PUSH_FIXTURE_MODULE, "http", "legacy"), PINNED_LEGACY),
-    "proxy-sse-legacy-push": Setup(behind_proxy(PUSH_FIXTURE_MODULE, "sse", "legacy"), PINNED_LEGACY),
-    **_setups(PUSH_FIXTURE_MODULE, "-push"),
+    DIRECT: Setup(direct(FIXTURE_MODULE)),
+    **_setups(FIXTURE_MODULE, "", DIRECT),
+    "proxy-two-upstreams": Setup(beside_database(FIXTURE_MODULE), reference=DIRECT),
+    "proxy-stdio-legacy": _pinned(FIXTURE_MODULE, "stdio", DIRECT),
+    DIRECT_PUSH: Setup(direct(PUSH_FIXTURE_MODULE)),
+    "proxy-stdio-legacy-push": _pinned(PUSH_FIXTURE_MODULE, "stdio", DIRECT_PUSH),
+    "proxy-http-legacy-push": _pinned(PUSH_FIXTURE_MODULE, "http", DIRECT_PUSH),
+    "proxy-sse-legacy-push": _pinned(PUSH_FIXTURE_MODULE, "sse", DIRECT_PUSH),
+    **_setups(PUSH_FIXTURE_MODULE, "-push", DIRECT_PUSH),
 }
+
+
+def with_references(chosen: Sequence[str]) -> list[str]:
+    """`chosen` with the reference of each setup in it added, references first, each once."""
+    references = [
+        name
+        for name in SETUPS
+        if any(SETUPS[c].reference == name for c in chosen) or (name in chosen and SETUPS[name].reference is None)
+    ]
+    return [*references, *(name for name in chosen if name not in references)]

@@ -293,12 +293,15 @@ async def test_the_reconnection_tool_answers_where_no_stream_can_be_closed(clien
     assert only_text(await client.call_tool("test_reconnection", {})) == "Reconnection test completed"
 
 
-async def test_resources_list_three_named_resources_and_one_template(client: Client) -> None:
+async def test_resources_list_three_named_resources_each_skill_manifest_and_one_template(client: Client) -> None:
     resources = (await client.list_resources()).resources
     assert {resource.uri for resource in resources} == {
         "test://static-text",
         "test://static-binary",
         "test://watched-resource",
+        "skill://pdf-processing/SKILL.md",
+        "skill://acme/data/csv-cleaning/SKILL.md",
+        "skill://code-review/SKILL.md",
     }
     assert all(resource.name for resource in resources)
     (template,) = (await client.list_resource_templates()).resource_templates

@@ -77,7 +77,7 @@ def test_the_node_package_matches_the_machine() -> None:
 
 
 def test_each_requirement_set_names_its_release_and_how_it_picks_its_scenarios() -> None:
-    assert ALL_SETS == ("0.1.16", "2025-11-25", "2026-07-28")
+    assert ALL_SETS == ("0.1.16", "2025-11-25", "2026-07-28", "pending")
     stable, modern = REQUIREMENT_SETS["0.1.16"], REQUIREMENT_SETS["2026-07-28"]
     assert stable.list_args() == ["list", "--server"]
     assert stable.server_args("http://h/mcp", "out") == [
@@ -92,6 +92,9 @@ def test_each_requirement_set_names_its_release_and_how_it_picks_its_scenarios()
     assert modern.suite == ALPHA_SUITE_VERSION
     assert modern.list_args() == ["list", "--server", "--requirements", "2026-07-28"]
     assert modern.server_args("u", "o")[3:5] == ["--requirements", "2026-07-28"]
+    pending = REQUIREMENT_SETS["pending"]
+    assert pending.suite == ALPHA_SUITE_VERSION and not pending.scored
+    assert pending.server_args("u", "o")[3:5] == ["--suite", "pending"]
 
 
 def test_by_default_every_setup_runs_with_every_requirement_set() -> None:
