@@ -14,9 +14,12 @@ failure; one failing any other check fails as usual, and a listed scenario that 
 too (its gap is out of date and must be removed), so the list cannot hide anything.
 
 What a set runs without scoring (extensions, pending scenarios) is judged against the setup's
-reference, the same fixture reached directly (`lost_unscored`): a not-scored scenario that
-passes directly must pass through the proxy too, or the run fails; one that fails directly is
-only reported.
+reference, the same fixture reached directly (`judge_unscored`): a not-scored scenario that
+passes directly must pass through the proxy too, every check that succeeded directly
+succeeding again (a check the suite skips because the proxy hid an extension is lost, though a
+skip does not fail a scenario), or the run fails; one that fails directly is only reported. A
+known gap may list such a scenario by name: lost for the gap's reason, it is counted apart, and
+a listed one that is not lost fails the run until the gap is removed.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +46,8 @@ class ScenarioResult:
     warnings: tuple[str, ...] = ()
     failed_checks: tuple[str, ...] = ()
     """The ids of the checks that failed."""
+    succeeded_checks: tuple[str, ...] = ()
+    """The ids of the checks that succeeded (not skipped, not a warning)."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +80,11 @@ class RunResult:
     """What the suite ran and reported without scoring it (extensions, pending scenarios)."""
     gaps: Sequence[KnownGap] = ()
     lost: Sequence[str] = ()
-    """Not-scored scenarios that pass on the setup's reference (directly) but did not pass here."""
+    """Not-scored scenarios that pass on the setup's reference (directly) but not as well here."""
+    lost_known: Mapping[str, str] = field(default_factory=dict[str, str])
+    """Not-scored scenarios lost here for a known gap's reason, with that reason."""
+    stale_unscored: Sequence[str] = ()
+    """Not-scored scenarios a known gap lists that are not lost (the gap is out of date)."""
 
     @property
     def label(self) -> str:
@@ -107,7 +116,7 @@ class RunResult:
     @property
     def ok(self) -> bool:
         """Whether the run leaves nothing to fix: no scored failure, no not-scored scenario lost."""
-        return self.failed == 0 and not self.lost
+        return self.failed == 0 and not self.lost and not self.stale_unscored
 
     def summary_lines(self, *, with_reasons: bool = False) -> list[str]:
         """`conformance <setup> <set>: N passed, M failed[, K known gaps]`, then what did not pass.
@@ -118,7 +127,10 @@ class RunResult:
         stopped run, a setup that never started): that is said once.
         """
         known = f", {self.known} known gaps" if self.known else ""
-        lost = f", {len(self.lost)} not scored lost" if self.lost else ""
+        lost = (
+            f", {len(self.lost) + len(self.stale_unscored)} not scored lost" if self.lost or self.stale_unscored else ""
+        )
+        lost += f", {len(self.lost_known)} not scored known gaps" if self.lost_known else ""
         lines = [f"conformance {self.label}: {self.passed} passed, {self.failed} failed{known}{lost}"]
         by_gap: dict[str, list[str]] = {}
         for scenario in self.scenarios:
@@ -138,16 +150,44 @@ class RunResult:
             lines.append(f"  {name} (not scored; passes directly)")
             if with_reasons and (scenario := unscored.get(name)) is not None:
                 lines.extend(f"      {reason}" for reason in scenario.reasons if reason not in self.notes)
+        for name in self.stale_unscored:
+            lines.append(f"  {name} (not scored)")
+            lines.extend([f"      {STALE_GAP}"] if with_reasons else [])
+        lost_by_gap: dict[str, list[str]] = {}
+        for name, reason in self.lost_known.items():
+            lost_by_gap.setdefault(reason, []).append(name)
+        lines.extend(f"  known gap, not scored ({reason}): {', '.join(names)}" for reason, names in lost_by_gap.items())
         return lines
 
 
 def lost_unscored(result: RunResult, reference: RunResult) -> list[str]:
-    """The not-scored scenarios that passed on `reference` (the fixture directly) but not in `result`.
+    """The not-scored scenarios that passed on `reference` (the fixture directly) but not as well in `result`.
 
-    One `result` did not run at all counts as lost too.
+    Lost is one that failed here, did not run here, or passed with a check that succeeded on
+    the reference not succeeding here (skipped, say, because an extension was not declared).
     """
-    here = {scenario.name: scenario.passed for scenario in result.unscored}
-    return [scenario.name for scenario in reference.unscored if scenario.passed and not here.get(scenario.name, False)]
+    here = {scenario.name: scenario for scenario in result.unscored}
+    lost: list[str] = []
+    for direct in reference.unscored:
+        mine = here.get(direct.name)
+        if direct.passed and (
+            mine is None or not mine.passed or set(direct.succeeded_checks) - set(mine.succeeded_checks)
+        ):
+            lost.append(direct.name)
+    return lost
+
+
+def judge_unscored(result: RunResult, reference: RunResult) -> RunResult:
+    """`result` with its not-scored scenarios judged against `reference`, known gaps applied."""
+    listed = {name: gap.reason for gap in result.gaps for name in gap.checks}
+    lost = lost_unscored(result, reference)
+    unscored = {scenario.name for scenario in reference.unscored} | {scenario.name for scenario in result.unscored}
+    return replace(
+        result,
+        lost=[name for name in lost if name not in listed],
+        lost_known={name: listed[name] for name in lost if name in listed},
+        stale_unscored=[name for name in listed if name in unscored and name not in lost],
+    )
 
 
 def parse_scenario_list(listing: str) -> list[str]:
@@ -178,6 +218,7 @@ def judge(name: str, checks: Iterable[Mapping[str, Any]]) -> ScenarioResult:
     reasons: list[str] = []
     warnings: list[str] = []
     failed: list[str] = []
+    succeeded: list[str] = []
     for check in checks:
         status = check.get("status")
         if status == "FAILURE":
@@ -185,8 +226,15 @@ def judge(name: str, checks: Iterable[Mapping[str, Any]]) -> ScenarioResult:
             failed.append(str(check.get("id", "?")))
         elif status == "WARNING":
             warnings.append(_describe(check))
+        elif status == "SUCCESS":
+            succeeded.append(str(check.get("id", "?")))
     return ScenarioResult(
-        name, passed=not reasons, reasons=tuple(reasons), warnings=tuple(warnings), failed_checks=tuple(failed)
+        name,
+        passed=not reasons,
+        reasons=tuple(reasons),
+        warnings=tuple(warnings),
+        failed_checks=tuple(failed),
+        succeeded_checks=tuple(succeeded),
     )
 
 

@@ -34,7 +34,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -45,7 +45,7 @@ from tests.conformance.requirement_sets import ALL_SETS, REQUIREMENT_SETS, Requi
 from tests.conformance.results import (
     RunResult,
     failed_everywhere,
-    lost_unscored,
+    judge_unscored,
     parse_scenario_list,
     read_results,
     read_unscored,
@@ -240,7 +240,7 @@ async def run_setup(
                 if setup.reference is None:
                     suites.references[(name, requirements)] = result
                 elif (reference := suites.references.get((setup.reference, requirements))) is not None:
-                    result = replace(result, lost=lost_unscored(result, reference))
+                    result = judge_unscored(result, reference)
                 results.append(result)
                 reporter.result(result)
     except Exception as exc:  # a report boundary: a setup that cannot start fails, the others still run

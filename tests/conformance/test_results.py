@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from tests.conformance.results import (
+    KnownGap,
     RunResult,
     ScenarioResult,
     failed_everywhere,
     judge,
+    judge_unscored,
     parse_scenario_list,
     read_results,
     read_unscored,
@@ -42,7 +44,9 @@ def test_a_scenario_passes_unless_a_check_failed_and_keeps_its_warnings() -> Non
         {"id": "b", "status": "INFO"},
         {"id": "c", "status": "WARNING", "errorMessage": "no retry field"},
     ]
-    assert judge("s", checks) == ScenarioResult("s", passed=True, warnings=("c: no retry field",))
+    assert judge("s", checks) == ScenarioResult(
+        "s", passed=True, warnings=("c: no retry field",), succeeded_checks=("a",)
+    )
     failing = judge("s", [*checks, {"id": "d", "status": "FAILURE", "errorMessage": "boom"}])
     assert failing.passed is False and failing.reasons == ("d: boom",)
 
@@ -128,3 +132,51 @@ def test_what_the_suite_ran_beyond_the_scored_scenarios_is_judged_apart(tmp_path
     write_checks(tmp_path, "json-schema-2020-12", [{"id": "j", "status": "SUCCESS"}])
     unscored = read_unscored(tmp_path, ["server-stateless", "caching"])
     assert [(r.name, r.passed) for r in unscored] == [("json-schema-2020-12", True), ("tasks-lifecycle", False)]
+
+
+def unscored_run(setup: str, *unscored: ScenarioResult, gaps: tuple[KnownGap, ...] = ()) -> RunResult:
+    return RunResult(setup, "pending", [], unscored=unscored, gaps=gaps)
+
+
+DIRECT = unscored_run(
+    "direct-http",
+    ScenarioResult("skills", True, succeeded_checks=("list", "get")),
+    ScenarioResult("tasks", False, ("t: no",), failed_checks=("t",)),
+)
+
+
+def test_a_not_scored_scenario_that_passes_directly_and_fails_through_the_proxy_is_lost() -> None:
+    here = unscored_run("proxy-http", ScenarioResult("skills", False, ("get: -32601",), failed_checks=("get",)))
+    judged = judge_unscored(here, DIRECT)
+    assert judged.lost == ["skills"] and not judged.ok
+    assert judged.summary_lines(with_reasons=True) == [
+        "conformance proxy-http pending: 0 passed, 0 failed, 1 not scored lost",
+        "  skills (not scored; passes directly)",
+        "      get: -32601",
+    ]
+
+
+def test_a_check_skipped_through_the_proxy_that_succeeds_directly_is_lost_though_nothing_failed() -> None:
+    here = unscored_run("proxy-http", ScenarioResult("skills", True, succeeded_checks=("list",)))
+    assert judge_unscored(here, DIRECT).lost == ["skills"]
+
+
+def test_what_fails_directly_may_fail_through_the_proxy_and_what_matches_is_ok() -> None:
+    here = unscored_run(
+        "proxy-http",
+        ScenarioResult("skills", True, succeeded_checks=("get", "list")),
+        ScenarioResult("tasks", False, ("t: no",), failed_checks=("t",)),
+    )
+    judged = judge_unscored(here, DIRECT)
+    assert judged.lost == [] and judged.ok
+    assert judged.summary_lines() == ["conformance proxy-http pending: 0 passed, 0 failed"]
+
+
+def test_a_known_gap_accounts_for_a_lost_scenario_and_fails_once_it_is_not_lost() -> None:
+    gap = KnownGap("no extensions in the handshake era", {"skills": ()})
+    lost = judge_unscored(unscored_run("legacy", ScenarioResult("skills", True), gaps=(gap,)), DIRECT)
+    assert lost.ok and lost.lost_known == {"skills": "no extensions in the handshake era"}
+    assert lost.summary_lines()[0] == "conformance legacy pending: 0 passed, 0 failed, 1 not scored known gaps"
+    kept = ScenarioResult("skills", True, succeeded_checks=("list", "get"))
+    stale = judge_unscored(unscored_run("legacy", kept, gaps=(gap,)), DIRECT)
+    assert stale.stale_unscored == ["skills"] and not stale.ok

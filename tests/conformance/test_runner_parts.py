@@ -21,7 +21,14 @@ from tests.conformance.launch import (
 from tests.conformance.requirement_sets import ALL_SETS, REQUIREMENT_SETS
 from tests.conformance.results import KnownGap, RunResult, ScenarioResult
 from tests.conformance.run import Options, Reporter, Suites, parse_args, run_setup
-from tests.conformance.setups import HANDSHAKE_CAPABILITIES, PROXY_NAMED_KEYS, SETUPS, Setup
+from tests.conformance.setups import (
+    HANDSHAKE_CAPABILITIES,
+    HANDSHAKE_EXTENSIONS,
+    PROXY_NAMED_KEYS,
+    SETUPS,
+    Setup,
+    with_references,
+)
 from tests.conformance.toolchain import ALPHA_SUITE_VERSION, Toolchain, ToolchainError, expected_paths, node_package
 
 
@@ -155,11 +162,28 @@ def test_a_listed_scenario_that_passes_fails_until_its_gap_is_removed() -> None:
     assert "remove it from the gaps" in result.summary_lines(with_reasons=True)[-1]
 
 
-def test_the_only_known_gaps_are_those_of_an_upstream_pinned_to_the_handshake_era_in_the_2026_set() -> None:
+def test_the_only_known_gaps_are_those_of_an_upstream_pinned_to_the_handshake_era() -> None:
     for name, setup in SETUPS.items():
-        expected = [HANDSHAKE_CAPABILITIES, PROXY_NAMED_KEYS] if name.endswith(("-legacy", "-legacy-push")) else []
-        assert list(setup.gaps_in("2026-07-28")) == expected, name
+        pinned = name.endswith(("-legacy", "-legacy-push"))
+        assert list(setup.gaps_in("2026-07-28")) == ([HANDSHAKE_CAPABILITIES, PROXY_NAMED_KEYS] if pinned else []), name
+        assert list(setup.gaps_in("pending")) == ([HANDSHAKE_EXTENSIONS] if pinned else []), name
         assert not setup.gaps_in("0.1.16") and not setup.gaps_in("2025-11-25"), name
+
+
+def test_every_setup_behind_a_proxy_is_compared_with_its_fixture_directly() -> None:
+    for name, setup in SETUPS.items():
+        expected = None if name.startswith("direct-") else ("direct-http-push" if "push" in name else "direct-http")
+        assert setup.reference == expected, name
+
+
+def test_the_direct_setup_a_chosen_one_is_compared_with_runs_first() -> None:
+    assert with_references(["sse-front-push", "proxy-http"]) == [
+        "direct-http",
+        "direct-http-push",
+        "sse-front-push",
+        "proxy-http",
+    ]
+    assert with_references(["direct-http"]) == ["direct-http"]
 
 
 @asynccontextmanager
