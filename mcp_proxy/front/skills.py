@@ -59,8 +59,8 @@ UpstreamMeta = Callable[[Ctx], dict[str, Any]]
 MAX_UPSTREAM_PAGES = 64
 """How many pages of one server's `skills/list` are followed; a server that never ends is cut there."""
 
-# Keys of an upstream result that belong to its hop: the SDK writes the proxy's own.
-_HOP_RESULT_KEYS = frozenset({"resultType", "_meta"})
+# The upstream's `resultType` and `serverInfo` stamp belong to its hop: the SDK writes the proxy's own.
+_SERVER_INFO = types.SERVER_INFO_META_KEY
 
 
 class SkillParams(types.RequestParams):
@@ -72,7 +72,13 @@ class SkillParams(types.RequestParams):
 
 
 def _own_keys(result: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in result.items() if key not in _HOP_RESULT_KEYS}
+    kept = {key: value for key, value in result.items() if key not in ("resultType", "_meta")}
+    meta: Any = result.get("_meta")
+    if isinstance(meta, dict) and (
+        rest := {k: v for k, v in cast("dict[str, Any]", meta).items() if k != _SERVER_INFO}
+    ):
+        kept["_meta"] = rest
+    return kept
 
 
 def _unknown(kind: str, uri: str) -> MCPError:

@@ -89,7 +89,20 @@ handshake, which has no `extensions`: the proxy cannot know the fixture serves s
 not declare them, so the suite skips every skills check (a skip does not fail a scenario, but
 the checks that succeed directly are lost). A not-scored gap is listed by scenario."""
 
-PINNED_LEGACY: Gaps = {"2026-07-28": (HANDSHAKE_CAPABILITIES, PROXY_NAMED_KEYS), "pending": (HANDSHAKE_EXTENSIONS,)}
+UNPRIMED_STREAMS = KnownGap(
+    "the proxy's streamable HTTP front keeps no event store, so its streams are neither primed nor resumable",
+    {"server-sse-polling": ()},
+)
+"""Not scored (pending) at 2025-11-25: directly the fixture primes each stream with an event id
+and a retry hint (`server-sse-priming-event`, `server-sse-retry-field` succeed); through the
+proxy they warn."""
+
+PROXIED: Gaps = {"2025-11-25": (UNPRIMED_STREAMS,), "pending": (UNPRIMED_STREAMS,)}
+PINNED_LEGACY: Gaps = {
+    **PROXIED,
+    "2026-07-28": (HANDSHAKE_CAPABILITIES, PROXY_NAMED_KEYS),
+    "pending": (UNPRIMED_STREAMS, HANDSHAKE_EXTENSIONS),
+}
 
 
 @dataclass(frozen=True)
@@ -179,11 +192,11 @@ DIRECT, DIRECT_PUSH = "direct-http", "direct-http-push"
 def _setups(module: str, suffix: str, reference: str) -> dict[str, Setup]:
     """The setups of fixture `module` under `auto`: behind the proxy on each transport, and through each front."""
     return {
-        f"proxy-stdio{suffix}": Setup(behind_proxy(module, "stdio"), reference=reference),
-        f"proxy-http{suffix}": Setup(behind_proxy(module, "http"), reference=reference),
-        f"proxy-sse{suffix}": Setup(behind_proxy(module, "sse"), reference=reference),
-        f"stdio-front{suffix}": Setup(through_front(module, "stdio"), reference=reference),
-        f"sse-front{suffix}": Setup(through_front(module, "sse"), reference=reference),
+        f"proxy-stdio{suffix}": Setup(behind_proxy(module, "stdio"), PROXIED, reference),
+        f"proxy-http{suffix}": Setup(behind_proxy(module, "http"), PROXIED, reference),
+        f"proxy-sse{suffix}": Setup(behind_proxy(module, "sse"), PROXIED, reference),
+        f"stdio-front{suffix}": Setup(through_front(module, "stdio"), PROXIED, reference),
+        f"sse-front{suffix}": Setup(through_front(module, "sse"), PROXIED, reference),
     }
 
 
@@ -194,7 +207,7 @@ def _pinned(module: str, transport: str, reference: str) -> Setup:
 SETUPS: dict[str, Setup] = {
     DIRECT: Setup(direct(FIXTURE_MODULE)),
     **_setups(FIXTURE_MODULE, "", DIRECT),
-    "proxy-two-upstreams": Setup(beside_database(FIXTURE_MODULE), reference=DIRECT),
+    "proxy-two-upstreams": Setup(beside_database(FIXTURE_MODULE), PROXIED, DIRECT),
     "proxy-stdio-legacy": _pinned(FIXTURE_MODULE, "stdio", DIRECT),
     DIRECT_PUSH: Setup(direct(PUSH_FIXTURE_MODULE)),
     "proxy-stdio-legacy-push": _pinned(PUSH_FIXTURE_MODULE, "stdio", DIRECT_PUSH),

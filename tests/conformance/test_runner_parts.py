@@ -26,6 +26,7 @@ from tests.conformance.setups import (
     HANDSHAKE_EXTENSIONS,
     PROXY_NAMED_KEYS,
     SETUPS,
+    UNPRIMED_STREAMS,
     Setup,
     with_references,
 )
@@ -162,12 +163,14 @@ def test_a_listed_scenario_that_passes_fails_until_its_gap_is_removed() -> None:
     assert "remove it from the gaps" in result.summary_lines(with_reasons=True)[-1]
 
 
-def test_the_only_known_gaps_are_those_of_an_upstream_pinned_to_the_handshake_era() -> None:
+def test_the_known_gaps_are_the_unprimed_streams_of_every_proxy_and_those_of_an_upstream_pinned_to_2025() -> None:
     for name, setup in SETUPS.items():
-        pinned = name.endswith(("-legacy", "-legacy-push"))
+        pinned, proxied = name.endswith(("-legacy", "-legacy-push")), not name.startswith("direct-")
         assert list(setup.gaps_in("2026-07-28")) == ([HANDSHAKE_CAPABILITIES, PROXY_NAMED_KEYS] if pinned else []), name
-        assert list(setup.gaps_in("pending")) == ([HANDSHAKE_EXTENSIONS] if pinned else []), name
-        assert not setup.gaps_in("0.1.16") and not setup.gaps_in("2025-11-25"), name
+        pending = [UNPRIMED_STREAMS, HANDSHAKE_EXTENSIONS] if pinned else [UNPRIMED_STREAMS] if proxied else []
+        assert list(setup.gaps_in("pending")) == pending, name
+        assert list(setup.gaps_in("2025-11-25")) == ([UNPRIMED_STREAMS] if proxied else []), name
+        assert not setup.gaps_in("0.1.16"), name
 
 
 def test_every_setup_behind_a_proxy_is_compared_with_its_fixture_directly() -> None:

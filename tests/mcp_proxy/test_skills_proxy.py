@@ -166,3 +166,31 @@ async def test_directories_route_to_their_server_and_unknown_uris_are_invalid_pa
         with pytest.raises(MCPError) as bad_cursor:
             await skills_request(client.session, "skills/list", cursor="not-ours")
         assert bad_cursor.value.code == types.INVALID_PARAMS
+
+
+async def test_a_profile_serves_the_skills_of_its_servers_that_its_resource_globs_admit(
+    tmp_path: Path, fixture_url: str
+) -> None:
+    config = write_config(tmp_path, fixture_url)
+    profiles = (
+        '\n[profiles.docs]\nservers = ["remote"]\nexclude_resources = ["skill://remote/code-review/*"]\n'
+        '\n[profiles.plain]\nservers = ["local"]\nresources = ["test://*"]\n'
+    )
+    config.write_text(config.read_text() + profiles)
+    _, remote_entries = await direct_entries(fixture_url, "auto")
+    async with http_proxy(config, fast_path=True) as proxy:
+        base = proxy.ready["url"]
+        async with Client(f"{base}/docs", mode="auto", cache=None) as docs:
+            assert docs.server_capabilities.extensions == {SKILLS_EXTENSION: {"directoryRead": True}}
+            entries, _ = await every_skill(docs.session)
+            shown = [exposed(e) for e in remote_entries if e["uri"] != "skill://code-review/SKILL.md"]
+            assert entries == shown
+            for hidden in ("skill://pdf-processing/SKILL.md", remote("skill://code-review/SKILL.md")):
+                with pytest.raises(MCPError) as refused:
+                    await skills_request(docs.session, "skills/get", uri=hidden)
+                assert refused.value.code == types.INVALID_PARAMS
+            readable = remote("skill://pdf-processing/references/FORMS.md")
+            assert "Fill fields" in await read_text(docs, readable)
+        async with Client(f"{base}/plain", mode="auto", cache=None) as plain:
+            # Its server declares skills, but its globs admit none of them.
+            assert await every_skill(plain.session) == ([], 1)
