@@ -31,6 +31,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from tests.conformance.fixture_diagnostics import DYNAMIC_PROMPT, ListChanges, build_diagnostics
 from tests.conformance.fixture_rounds import ROUNDS_PROMPT, ROUNDS_PROMPT_DEFINITION, RoundTools
 from tests.conformance.fixture_skills import SkillFiles, SkillsExtension, install_skills
+from tests.conformance.fixture_tasks import TaskStore
 from tests.conformance.fixture_tools import Context, FixtureTool, LogGate, ToolOutcome, build_tools
 from tests.conformance.media import PNG_BASE64, PNG_MIME_TYPE
 from tests.conformance.serving import serve_main
@@ -156,6 +157,8 @@ class ConformanceFixture:
         self.changes = ListChanges(self.tools, self.events)
         self.tools.update(build_diagnostics(self.logs, self.changes))
         self.skills = SkillFiles()
+        self.tasks = TaskStore()  # the tasks extension: its tools here, its methods in `build_server`
+        self.tools.update(self.tasks.tools())
 
     def prompts(self) -> list[types.Prompt]:
         """Every prompt listed now: the suite's, the one asked in rounds, and any dynamic one."""
@@ -249,6 +252,7 @@ def build_server(fixture: ConformanceFixture | None = None) -> Server[Any]:
             on_subscriptions_listen=ListenHandler(fixture.events),
         )
     install_skills(server, SkillsExtension(fixture.skills))
+    fixture.tasks.install(server)
     return server
 
 
