@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, cast
 
 import mcp_types as types
 from mcp.client.session import (
@@ -36,16 +37,40 @@ from mcp_types.version import LATEST_HANDSHAKE_VERSION
 from ..catalog.merged import Route
 from ..catalog.naming import expose_uri
 from ..core.observe import Outcome
+from ..registry import Registry
 from ..upstream.lane import Message
 from ..upstream.supervisor import Upstream
 from .fast_call import Ending, FastCall, FrontClient
-from .server import shares_reads
+from .server import ProxyServer, shares_reads
 from .status_resource import STATUS_URI
 
-if TYPE_CHECKING:
-    from .fast_relay import FastRelay, Run
-
 READ = "resources/read"
+
+Run = Callable[[], Awaitable[None]]
+
+
+class Relay(Protocol):
+    """What reads need of the lean relay (`fast_relay.FastRelay`)."""
+
+    proxy: ProxyServer
+    registry: Registry
+
+    def lane_serves(self, upstream: Upstream, modern: bool) -> bool: ...
+
+    def forward(
+        self,
+        method: str,
+        version: str,
+        request_id: Any,
+        params: Message,
+        route: Route,
+        upstream: Upstream,
+        call: FastCall,
+    ) -> Awaitable[None]: ...
+
+    def shaped(self, method: str, version: str, dumped: Message, *, sieve: bool = True) -> Message: ...
+
+    def report(self, method: str, params: Message, route: Route, call: FastCall, ending: Ending) -> None: ...
 
 
 def checked_read(raw: Message, version: str | None) -> Message:
@@ -78,7 +103,7 @@ def _cache_client(client: FrontClient) -> int | None:
 class RelayedReads:
     """The relay's `resources/read`: planned, answered from the cache or forwarded, and remembered."""
 
-    def __init__(self, relay: FastRelay) -> None:
+    def __init__(self, relay: Relay) -> None:
         self._relay = relay
         self._cache = relay.proxy.cache
 

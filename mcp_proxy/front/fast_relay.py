@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 import anyio
@@ -55,7 +55,7 @@ from . import tracing
 from .boundary import failed_tool_result, to_mcp_error
 from .call_timer import ToolCallReport, report_tool_call
 from .fast_call import Ending, FastCall, FrontClient
-from .fast_read import READ, RelayedReads, checked_read, without_server_info
+from .fast_read import READ, RelayedReads, Run, checked_read, without_server_info
 from .output_cap import cap_tool_result
 from .server import ProxyServer, forwardable_meta
 
@@ -75,8 +75,6 @@ LIST_KINDS: dict[str, tuple[ListKind, Callable[[list[Any], str | None], types.Re
 }
 _RELAYED = frozenset({"tools/call", "prompts/get"})
 _NAME_PARAM = {"tools/call": "name", "prompts/get": "name", READ: "uri"}
-
-Run = Callable[[], Awaitable[None]]
 
 
 class FastRelay:
