@@ -57,16 +57,10 @@ class Relay(Protocol):
 
     def lane_serves(self, upstream: Upstream, modern: bool) -> bool: ...
 
-    def forward(
-        self,
-        method: str,
-        version: str,
-        request_id: Any,
-        params: Message,
-        route: Route,
-        upstream: Upstream,
-        call: FastCall,
-    ) -> Awaitable[None]: ...
+    @property
+    def forward(self) -> Callable[[str, str, Any, Message, Route, Upstream, FastCall], Awaitable[None]]:
+        """Send a planned request on the upstream's raw lane and answer the client."""
+        ...
 
     def shaped(self, method: str, version: str, dumped: Message, *, sieve: bool = True) -> Message: ...
 
