@@ -20,6 +20,7 @@ import anyio.lowlevel
 import mcp_types as types
 from mcp.server.session import ServerSession
 
+from ..core.observe import Outcome
 from ..upstream.caller import ClientIdentity, ClientLine
 from ..upstream.gate import Deadline
 from .asking import RelayCount, SessionLine, ask_session, can_answer, mid_call_refusal
@@ -48,7 +49,7 @@ class FrontClient:
     version: str | None = None
     """The protocol version a handshake-era client negotiated."""
     connection_key: int | None = None
-    """A handshake-era client's connection, as `clients.connection_key` names it (for its log level)."""
+    """A handshake-era client's connection, as `clients.connection_key` names it (its log level, its private reads)."""
     name: str | None = None
     """The name a handshake-era client gave itself at `initialize` (for the audit trail)."""
     closing: list[Callable[[], object]] = field(default_factory=list[Callable[[], object]])
@@ -58,6 +59,15 @@ class FrontClient:
         callbacks, self.closing = self.closing, []
         for callback in callbacks:
             callback()
+
+
+@dataclass(frozen=True, slots=True)
+class Ending:
+    """How a relayed request ended, for its metrics and log lines."""
+
+    outcome: Outcome
+    seconds: float
+    response_bytes: int
 
 
 def _client_name(meta: Message) -> str | None:

@@ -14,10 +14,11 @@ caller), and the metrics and `tool_call` line, written after the answer.
 What the relay takes (`plan`), and only when the client's era is settled and the upstream session
 for that era is the server's main one with a raw lane:
 
-- `tools/call` and `prompts/get` on a server shared by all clients (not `per-client`, not
-  `per_user`), when the client and the session speak the same era (so neither input rounds nor
-  pushed questions need bridging), and, for `tools/call`, when the request does not opt in to
-  tasks (a task's id must be sealed by the proxy: `tasks.py`);
+- `tools/call`, `prompts/get` and `resources/read` on a server shared by all clients (not
+  `per-client`, not `per_user`), when the client and the session speak the same era (so neither
+  input rounds nor pushed questions need bridging), and, for `tools/call`, when the request does
+  not opt in to tasks (a task's id must be sealed by the proxy: `tasks.py`); a read is answered
+  from the resource cache when it can be, and fills it (`fast_read.py`);
 - the four list methods, answered from the catalog in their wire form.
 
 Everything else, and anything malformed or refused, goes down the SDK path, so every error
@@ -28,8 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 import anyio
@@ -56,7 +56,8 @@ from ..upstream.tasks import opts_in
 from . import tracing
 from .boundary import failed_tool_result, to_mcp_error
 from .call_timer import ToolCallReport, report_tool_call
-from .fast_call import FastCall, FrontClient
+from .fast_call import Ending, FastCall, FrontClient
+from .fast_read import READ, RelayedReads, Run, checked_read, without_server_info
 from .output_cap import cap_tool_result
 from .server import ProxyServer, forwardable_meta
 
@@ -75,16 +76,7 @@ LIST_KINDS: dict[str, tuple[ListKind, Callable[[list[Any], str | None], types.Re
     ),
 }
 _RELAYED = frozenset({"tools/call", "prompts/get"})
-_NAME_PARAM = {"tools/call": "name", "prompts/get": "name"}
-
-Run = Callable[[], Awaitable[None]]
-
-
-@dataclass(frozen=True, slots=True)
-class _Ending:
-    outcome: Outcome
-    seconds: float
-    response_bytes: int
+_NAME_PARAM = {"tools/call": "name", "prompts/get": "name", READ: "uri"}
 
 
 class FastRelay:
@@ -97,6 +89,7 @@ class FastRelay:
         self._stamp = proxy.server.server_info_stamp  # the proxy's identity on 2026-07-28 results
         self._list_pages: dict[tuple[str, str, str | None], bytes] = {}
         self._pages_of: object = None
+        self._reads = RelayedReads(self)
 
     # ---- planning ---------------------------------------------------------------------
 
@@ -129,8 +122,12 @@ class FastRelay:
             return None  # search mode lists its meta-tools: the SDK path's
         if method in LIST_KINDS:
             return self._plan_list(cast(str, method), version, message["id"], params, client)
-        if method in _RELAYED and params is not None and not tracing.active():  # traced: the SDK path's spans
+        if params is None or tracing.active():  # traced: the SDK path's spans
+            return None
+        if method in _RELAYED:
             return self._plan_forward(cast(str, method), version, message["id"], params, client, modern=modern)
+        if method == READ:
+            return self._reads.plan(version, message["id"], params, client, modern=modern)
         return None
 
     def _plan_list(
@@ -153,7 +150,7 @@ class FastRelay:
                 return None  # a bad cursor: the SDK path answers it
             # Built as the SDK path builds it, so the page is the same to the byte.
             dumped = build(items, next_cursor).model_dump(by_alias=True, mode="json", exclude_none=True)
-            page = orjson.dumps(self._shaped(method, version, dumped))
+            page = orjson.dumps(self.shaped(method, version, dumped))
             self._list_pages[key] = page
 
         async def answer() -> None:
@@ -164,7 +161,7 @@ class FastRelay:
 
         return answer
 
-    def _shaped(self, method: str, version: str, dumped: Message, *, sieve: bool = True) -> Message:
+    def shaped(self, method: str, version: str, dumped: Message, *, sieve: bool = True) -> Message:
         """A result in the client's wire form, as the SDK's server shapes it (sieve, type, identity).
 
         Without `sieve` the result is taken to be in the client's version already (the server
@@ -194,16 +191,17 @@ class FastRelay:
         if route is None:
             return None  # the SDK path names the unknown tool
         upstream = self.registry.upstreams.get(route.server)
-        if upstream is None or not self._lane_serves(upstream, modern):
+        if upstream is None or not self.lane_serves(upstream, modern):
             return None
         arguments = params.get("arguments")
         if arguments is not None and not isinstance(arguments, dict):
             return None
         call = FastCall(client, route.server, request_id, params.get("_meta"), modern=modern)
-        return lambda: self._forward(method, version, request_id, params, route, upstream, call)
+        return lambda: self.forward(method, version, request_id, params, route, upstream, call)
 
     @staticmethod
-    def _lane_serves(upstream: Upstream, modern: bool) -> bool:
+    def lane_serves(upstream: Upstream, modern: bool) -> bool:
+        """Whether requests of a client of that era for `upstream` can go over its raw lane."""
         config = upstream.config
         if config.isolation == "per-client" or config.per_user or not upstream.usable:
             return False
@@ -233,7 +231,7 @@ class FastRelay:
             forwarded.pop("_meta", None)
         return forwarded
 
-    async def _forward(
+    async def forward(
         self,
         method: str,
         version: str,
@@ -243,6 +241,7 @@ class FastRelay:
         upstream: Upstream,
         call: FastCall,
     ) -> None:
+        """Send a planned request to `upstream` on its raw lane and answer the client; reported once answered."""
         started = time.perf_counter()
         forwarded = self._upstream_params(params, route, method, call)
 
@@ -266,7 +265,11 @@ class FastRelay:
             answer = await lane.request(message, headers, on_notice)
             if "error" in answer:
                 raise AnsweredError(answer["error"])
-            return answer.get("result") or {}, cast(ForwardingSession, session).protocol_version
+            result: Message = answer.get("result") or {}
+            session_version = cast(ForwardingSession, session).protocol_version
+            if method == READ:  # checked where the SDK's client checks it: a bad answer is the server's failure
+                result = checked_read(result, session_version)
+            return result, session_version
 
         outcome: Outcome = "ok"
         response_bytes = 0
@@ -275,14 +278,19 @@ class FastRelay:
                 raise refused  # a changed pinned definition: the tool error says what to do
             result = await upstream.request(method, on_lane, call)
             await call.drain()
-            result, response_bytes, outcome = self._result(method, version, result, upstream, call.is_modern)
+            if method == READ:
+                result, response_bytes, outcome = self._reads.answered(
+                    version, result, route, upstream, call, params["uri"]
+                )
+            else:
+                result, response_bytes, outcome = self._result(method, version, result, upstream, call.is_modern)
             call.client.send({"jsonrpc": "2.0", "id": request_id, "result": result})
         except UpstreamError as exc:
             outcome = outcome_of(exc)
             if method == "tools/call":
                 failed = failed_tool_result(exc)
                 response_bytes = text_size(cast(types.TextContent, failed.content[0]).text)
-                dumped = self._shaped(method, version, failed.model_dump(by_alias=True, mode="json", exclude_none=True))
+                dumped = self.shaped(method, version, failed.model_dump(by_alias=True, mode="json", exclude_none=True))
                 call.client.send({"jsonrpc": "2.0", "id": request_id, "result": dumped})
             else:
                 self._send_error(call, request_id, to_mcp_error(exc))
@@ -303,10 +311,11 @@ class FastRelay:
             # Recorded once the answer is on its way: metrics and log lines cost the client nothing.
             seconds = time.perf_counter() - started
             asyncio.get_running_loop().call_soon(
-                self._report, method, params, route, call, _Ending(outcome, seconds, response_bytes)
+                self.report, method, params, route, call, Ending(outcome, seconds, response_bytes)
             )
 
-    def _report(self, method: str, params: Message, route: Route, call: FastCall, ending: _Ending) -> None:
+    def report(self, method: str, params: Message, route: Route, call: FastCall, ending: Ending) -> None:
+        """Record a relayed request once answered: metrics, the `tool_call` line, the audit event."""
         self._observer.client_request(method, ending.outcome, ending.seconds)
         self._observer.relayed(method)
         arguments = params.get("arguments")
@@ -337,10 +346,7 @@ class FastRelay:
     ) -> tuple[Message, int, Outcome]:
         """The server's result as the client receives it, its size, and how the call ended."""
         result, upstream_version = answered
-        meta = result.get("_meta")
-        if isinstance(meta, dict) and types.SERVER_INFO_META_KEY in meta:
-            kept = {k: v for k, v in cast("Message", meta).items() if k != types.SERVER_INFO_META_KEY}
-            result = {**result, "_meta": kept} if kept else {k: v for k, v in result.items() if k != "_meta"}
+        result = without_server_info(result)
         prefix = upstream.config.exposed_prefix
         size = 0
         outcome: Outcome = "ok"
@@ -359,5 +365,5 @@ class FastRelay:
                 "messages": [expose_wire_message_uris(m, prefix) for m in cast("list[Any]", messages)],
             }
         if upstream_version != version or modern:
-            result = self._shaped(method, version, result, sieve=upstream_version != version)
+            result = self.shaped(method, version, result, sieve=upstream_version != version)
         return result, size, outcome

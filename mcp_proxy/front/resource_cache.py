@@ -3,8 +3,15 @@
 How long an answer may be kept follows the upstream: a modern-era server states it on every
 result (`ttlMs`, `cacheScope`), and a `0` means "do not keep". A handshake-era server says
 nothing, so its answers are kept for the configured TTL. A `private` answer is only ever
-served again to the client connection it was read for. Entries are dropped when the server
-says the resource changed, when its resource list changes, and when the server reconnects.
+served again to the client connection it was read for; a request that has no connection of its
+own (a 2026-07-28 client's) has its `private` answers not kept at all. Entries are dropped when
+the server says the resource changed, when its resource list changes, and when the server
+reconnects.
+
+There is one cache for both of the front's paths. The SDK's path keeps and gets results as
+models (`put`, `get`); the lean relay keeps and gets them in their wire form (`put_wire`,
+`get_wire`), with the protocol version they are shaped for. An entry holds whichever form it
+was given and makes the other the first time it is asked for it.
 """
 
 from __future__ import annotations
@@ -13,9 +20,10 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import mcp_types as types
+import orjson
 
 DEFAULT_TTL = 30.0
 DEFAULT_MAX_ENTRIES = 1024
@@ -33,11 +41,28 @@ class CacheKey:
     scope: object  # PUBLIC, or the client connection a private answer belongs to
 
 
+Wire = dict[str, Any]
+"""A `resources/read` result as JSON (what `orjson.loads` gives)."""
+
+
 @dataclass
 class _Entry:
-    result: types.ReadResourceResult
     size: int
     expires_at: float
+    result: types.ReadResourceResult | None = None
+    wire: Wire | None = None
+    wire_version: str | None = None
+    """The protocol version `wire` is shaped for; None for the dump of `result` (every version's fields)."""
+
+    def model(self) -> types.ReadResourceResult:
+        if self.result is None:
+            self.result = types.ReadResourceResult.model_validate(self.wire, by_name=False)
+        return self.result
+
+    def wired(self) -> tuple[Wire, str | None]:
+        if self.wire is None:
+            self.wire = self.model().model_dump(by_alias=True, mode="json", exclude_none=True)
+        return self.wire, self.wire_version
 
 
 class ResourceCache:
@@ -66,11 +91,28 @@ class ResourceCache:
         return self.ttl > 0 and self.max_entries > 0 and self.max_bytes > 0
 
     def get(self, server: str, uri: str, client: object) -> types.ReadResourceResult | None:
-        """A fresh cached answer this client may see, or None (counted as a miss)."""
+        """A fresh cached answer this client may see (a copy of its own), or None (counted as a miss).
+
+        `client` is the client connection asking, or None for a request with no connection of
+        its own (it sees public answers only).
+        """
+        entry = self._fresh(server, uri, client)
+        return entry.model().model_copy(deep=True) if entry is not None else None
+
+    def get_wire(self, server: str, uri: str, client: object) -> tuple[Wire, str | None] | None:
+        """`get` in wire form, with the protocol version it is shaped for (None: every version's fields).
+
+        The JSON is the cache's own: a caller builds its answer beside it, never in it.
+        """
+        entry = self._fresh(server, uri, client)
+        return entry.wired() if entry is not None else None
+
+    def _fresh(self, server: str, uri: str, client: object) -> _Entry | None:
         if not self.enabled:
             return None
         now = self._clock()
-        for key in (CacheKey(server, uri, client), CacheKey(server, uri, PUBLIC)):
+        keys = (CacheKey(server, uri, client), CacheKey(server, uri, PUBLIC)) if client is not None else ()
+        for key in keys or (CacheKey(server, uri, PUBLIC),):
             entry = self._entries.get(key)
             if entry is None:
                 continue
@@ -79,7 +121,7 @@ class ResourceCache:
                 continue
             self._entries.move_to_end(key)
             self.hits += 1
-            return entry.result.model_copy(deep=True)
+            return entry
         self.misses += 1
         return None
 
@@ -88,26 +130,54 @@ class ResourceCache:
     ) -> None:
         """Keep `result` if the server allows it.
 
-        `modern` says the server speaks the 2026-07-28 era (its hints are authoritative);
-        `shared` says the read went over a session every client shares.
+        `client` is the client connection it was read for (None: a request with no connection
+        of its own); `modern` says the server speaks the 2026-07-28 era (its hints are
+        authoritative); `shared` says the read went over a session every client shares.
         """
         if not self.enabled:
             return
-        if modern:
-            ttl = min(self.ttl, result.ttl_ms / 1000)
-            private = result.cache_scope != PUBLIC
+        hints = (result.ttl_ms, result.cache_scope) if modern else None
+        scope, ttl = self._keeping(client, hints, shared)
+        if scope is None:
+            return
+        size = len(result.model_dump_json(by_alias=True, exclude_none=True))
+        self._keep(CacheKey(server, uri, scope), _Entry(size, self._clock() + ttl, result=result.model_copy(deep=True)))
+
+    def put_wire(
+        self, server: str, uri: str, client: object, wire: Wire, version: str | None, *, modern: bool, shared: bool
+    ) -> None:
+        """`put` for a result in wire form, shaped for protocol `version`; the cache keeps `wire` as it is."""
+        if not self.enabled:
+            return
+        # Read as the SDK's model reads them: a 2026-07-28 result states both (they are required).
+        ttl_ms = wire.get("ttlMs", 0)
+        hints = (
+            (cast(int, ttl_ms) if isinstance(ttl_ms, int | float) else 0, wire.get("cacheScope")) if modern else None
+        )
+        scope, ttl = self._keeping(client, hints, shared)
+        if scope is None:
+            return
+        entry = _Entry(len(orjson.dumps(wire)), self._clock() + ttl, wire=wire, wire_version=version)
+        self._keep(CacheKey(server, uri, scope), entry)
+
+    def _keeping(self, client: object, hints: tuple[float, object] | None, shared: bool) -> tuple[object, float]:
+        """Who may see an answer (None: nobody, it is not kept) and for how long."""
+        if hints is not None:
+            ttl_ms, cache_scope = hints
+            ttl = min(self.ttl, ttl_ms / 1000)
+            private = cache_scope != PUBLIC
         else:
             ttl = self.ttl
             private = not shared
-        if ttl <= 0:
+        scope = client if private else PUBLIC
+        return (scope if ttl > 0 else None), ttl
+
+    def _keep(self, key: CacheKey, entry: _Entry) -> None:
+        if entry.size > self.max_bytes:
             return
-        size = len(result.model_dump_json(by_alias=True, exclude_none=True))
-        if size > self.max_bytes:
-            return
-        key = CacheKey(server, uri, client if private else PUBLIC)
         self._drop(key)
-        self._entries[key] = _Entry(result.model_copy(deep=True), size, self._clock() + ttl)
-        self._bytes += size
+        self._entries[key] = entry
+        self._bytes += entry.size
         while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
             oldest = next(iter(self._entries))
             self._drop(oldest)

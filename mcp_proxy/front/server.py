@@ -94,6 +94,20 @@ def _without_server_info(meta: dict[str, Any] | None) -> dict[str, Any] | None:
     return {k: v for k, v in meta.items() if k != types.SERVER_INFO_META_KEY} or None
 
 
+def shares_reads(upstream: Upstream) -> bool:
+    """Whether what the server reads for one client may be cached for all (never one user's to another)."""
+    return upstream.config.isolation == "shared" and not upstream.config.per_user
+
+
+def _cache_client(ctx: Ctx) -> int | None:
+    """The connection a read's private answer may be kept for; None for a 2026-07-28 client, which has none.
+
+    The SDK makes a 2026-07-28 client a new connection for each request, so an answer kept for
+    one would never be read again.
+    """
+    return None if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS else connection_key(ctx)
+
+
 def _routed(route: Route | None, kind: str, name: str) -> Route:
     if route is None:
         raise UnknownNameError(kind, name)
@@ -403,7 +417,7 @@ class ProxyServer:
         upstream = self._target(route.server)
         # A retry answering a round continues its request: never answered from the cache.
         fresh = params.request_state is None and params.input_responses is None
-        result = self.cache.get(route.server, route.original, connection_key(ctx)) if fresh else None
+        result = self.cache.get(route.server, route.original, _cache_client(ctx)) if fresh else None
         if result is None:
             forward = partial(self._forward, ctx, route, params, partial(upstream.read_resource, route.original))
             result = await self._signed_in(ctx, forward)
@@ -419,14 +433,18 @@ class ProxyServer:
         return result
 
     def _remember(self, ctx: Ctx, upstream: Upstream, uri: str, result: types.ReadResourceResult) -> None:
-        client = connection_key(ctx)
-        shared = upstream.config.isolation == "shared" and not upstream.config.per_user  # never one user's to another
+        client = _cache_client(ctx)
         modern = upstream.speaks_modern_to(ctx.protocol_version in MODERN_PROTOCOL_VERSIONS)
-        self.cache.put(upstream.name, uri, client, result, modern=modern, shared=shared)
+        self.cache.put(upstream.name, uri, client, result, modern=modern, shared=shares_reads(upstream))
+        if client is not None:
+            self.forget_reads_on_close(client, partial(on_connection_closed, ctx))
+
+    def forget_reads_on_close(self, client: int, on_closed: Callable[[Callable[[], object]], None]) -> None:
+        """Have the private reads cached for connection `client` forgotten when it ends (`on_closed` says when)."""
         if client not in self._cache_clients:
             # Private answers must not outlive their client: a new connection may reuse the key.
             self._cache_clients.add(client)
-            on_connection_closed(ctx, lambda: self._forget_client(client))
+            on_closed(lambda: self._forget_client(client))
 
     def _forget_client(self, client: int) -> None:
         self._cache_clients.discard(client)

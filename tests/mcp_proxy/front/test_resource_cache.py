@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import anyio
 import mcp_types as types
 import pytest
@@ -60,6 +62,51 @@ def test_a_private_answer_is_only_served_to_its_own_client() -> None:
     cache.forget_client("client-1")
     assert cache.get("a", "note://x", "client-1") is None
     assert cache.stats()["entries"] == 0
+
+
+def wire(text: str, *, ttl_ms: int = 0, scope: str = "private") -> dict[str, Any]:
+    """A 2026-07-28 `resources/read` result as the relay keeps it."""
+    contents = [{"uri": "note://x", "text": text}]
+    return {"contents": contents, "ttlMs": ttl_ms, "cacheScope": scope, "resultType": "complete"}
+
+
+def test_a_request_without_a_connection_of_its_own_has_private_answers_not_kept() -> None:
+    cache = ResourceCache(ttl=30, clock=FakeClock())
+    cache.put("a", "note://x", None, result("private", ttl_ms=5000), modern=True, shared=True)
+    cache.put_wire("a", "note://y", None, wire("private", ttl_ms=5000), "2026-07-28", modern=True, shared=True)
+    cache.put_wire(
+        "a", "note://z", None, wire("public", ttl_ms=5000, scope="public"), "2026-07-28", modern=True, shared=True
+    )
+    assert cache.stats()["entries"] == 1
+    assert cache.get_wire("a", "note://z", None) is not None and cache.get("a", "note://z", 7) is not None
+
+
+def test_an_answer_kept_in_wire_form_follows_the_same_rules_and_reads_as_a_model_too() -> None:
+    clock = FakeClock()
+    cache = ResourceCache(ttl=30, clock=clock)
+    cache.put_wire("a", "note://never", 1, wire("v", ttl_ms=0, scope="public"), "2026-07-28", modern=True, shared=True)
+    cache.put_wire("a", "note://x", 1, wire("v", ttl_ms=2000, scope="public"), "2026-07-28", modern=True, shared=True)
+    cache.put_wire("a", "note://mine", 1, wire("m", ttl_ms=2000), "2026-07-28", modern=True, shared=True)
+    legacy = {"contents": [{"uri": "note://x", "text": "old"}]}
+    cache.put_wire("b", "note://x", 1, legacy, "2025-11-25", modern=False, shared=True)
+    assert cache.get_wire("a", "note://never", 1) is None
+    assert cache.get_wire("a", "note://x", 1) == (wire("v", ttl_ms=2000, scope="public"), "2026-07-28")
+    model = cache.get("a", "note://x", 2)  # the SDK's path reads what the relay kept
+    assert model is not None and model.ttl_ms == 2000 and model.contents[0].uri == "note://x"
+    assert cache.get_wire("a", "note://mine", 2) is None and cache.get_wire("a", "note://mine", 1) is not None
+    assert cache.get_wire("b", "note://x", 2) == (legacy, "2025-11-25")  # the configured TTL, for everyone
+    clock.now += 2
+    assert cache.get_wire("a", "note://x", 1) is None and cache.get_wire("b", "note://x", 1) is not None
+
+
+def test_an_answer_kept_as_a_model_reads_in_wire_form_with_every_versions_fields() -> None:
+    cache = ResourceCache(ttl=30, clock=FakeClock())
+    cache.put("a", "note://x", 1, result("v", ttl_ms=5000, scope="public"), modern=True, shared=True)
+    got = cache.get_wire("a", "note://x", 1)
+    assert got is not None
+    dumped, version = got
+    assert version is None  # the relay shapes it for each client's version
+    assert dumped["contents"] == [{"uri": "note://x", "text": "v"}] and dumped["ttlMs"] == 5000
 
 
 def test_entries_and_bytes_are_bounded_least_recently_used_first() -> None:
