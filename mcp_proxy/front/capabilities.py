@@ -17,8 +17,11 @@ from mcp.server.models import InitializationOptions
 from mcp.server.runner import serve_dual_era_loop
 from mcp.shared._stream_protocols import ReadStream, WriteStream  # pyright: ignore[reportPrivateUsage]
 from mcp.shared.message import SessionMessage
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from ..registry import Registry
+from .task_bridge import advertised_tasks
+from .task_eras import TASKS_EXTENSION
 
 # The proxy may change any of its lists at any time (servers come, go and change), so it
 # always announces list changes, and always offers the three lists even while they are empty:
@@ -79,6 +82,10 @@ class AggregatingServer(Server[Any]):
             caps.completions = None
         if caps.resources is not None and not any(u.supports("subscribe") for u in ready):
             caps.resources = caps.resources.model_copy(update={"subscribe": False})
+        caps.tasks = advertised_tasks(ready)
+        if caps.tasks is not None and protocol_version in MODERN_PROTOCOL_VERSIONS:
+            # The proxy bridges those servers' tasks to the 2026-07-28 tasks extension.
+            caps.extensions = {**(caps.extensions or {}), TASKS_EXTENSION: {}}
         return caps
 
     async def run(

@@ -46,6 +46,7 @@ from .output_cap import cap_tool_result
 from .resource_cache import ResourceCache
 from .sign_in_prompt import after_sign_in, sign_in_tool_result
 from .status_resource import STATUS_URI, read_status
+from .task_bridge import TaskBridge
 from .tool_search import ToolSearch
 
 SERVER_TITLE = "Manifold MCP proxy"
@@ -165,6 +166,9 @@ class ProxyServer:
         # Questions a handshake-era session pushes, asked of 2026-07-28 clients in rounds.
         self.input_rounds = InputRounds()
         self.tool_search = ToolSearch(self.endpoint)
+        # Tool calls that run as 2025-11-25 tasks, and the `tasks/*` requests about them.
+        self.tasks = TaskBridge(registry, self.endpoint, self._upstream_meta)
+        self.tasks.install(self.server)
         self.audit = peers.audit if peers is not None else AuditTrail(proxy)
 
     @property

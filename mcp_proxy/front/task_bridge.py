@@ -1,0 +1,296 @@
+"""Tool calls that run as tasks on 2025-11-25 task servers, for clients of either era.
+
+A server that declares `capabilities.tasks.requests.tools.call` (the 2025-11-25 flavour, on a
+handshake-era session) runs a tool call as a task when the request carries ``task: {ttl}``. The
+proxy serves such tasks to:
+
+- a **handshake-era client** that asks with ``task``: the call goes to the server as asked (the
+  server decides, per tool, whether it becomes a task), the task comes back under an id of the
+  proxy's own (`task_store.py`), and `tasks/get`, `tasks/result`, `tasks/cancel` go to the
+  server on the task's own session; `tasks/list` lists the client's tasks on every server;
+- a **2026-07-28 client that opted in** to the tasks extension, calling a tool whose
+  ``execution.taskSupport`` is optional or required: the proxy asks the server for a task
+  (``task: {}``, the server's default retention: the extension has no way to ask one) and
+  answers the flat 2026 reply; `tasks/get` is answered from the server's `tasks/get` and, once
+  the task has ended, its `tasks/result`, inlined; `tasks/cancel` maps to `tasks/cancel`.
+
+A 2026-07-28 client that did not opt in, calling a tool the server runs only as a task, is
+refused with -32021 (the tasks extension is the missing capability). Results are rewritten like
+those of a plain call (URIs to their exposed form, output capped).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from typing import Any, cast
+
+import anyio
+import mcp_types as types
+from mcp import MCPError
+from mcp.server import Server
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+from ..catalog.naming import expose_content_uris
+from ..core.errors import ManifoldError, UpstreamError
+from ..registry import Registry
+from ..upstream.supervisor import Upstream
+from ..upstream.task_calls import TaskSessionLost, ask, call_as_task
+from .boundary import guarded, to_mcp_error
+from .clients import client_identity
+from .downstream import DownstreamCall
+from .endpoint import Endpoint
+from .output_cap import cap_tool_result
+from .task_eras import (
+    TASKS_EXTENSION,
+    TaskSupport,
+    created_2026,
+    detailed_2026,
+    is_terminal,
+    opted_in,
+    task_support,
+    with_related_task,
+)
+from .task_store import TaskRecord, TaskStore
+
+Ctx = ServerRequestContext[Any, Any]
+Wire = dict[str, Any]
+MetaOf = Callable[[Ctx], dict[str, Any] | None]
+
+DEFAULT_POLL_SECONDS = 0.5
+"""How often the proxy polls a task for a waiting `tasks/result` when the server suggests nothing."""
+
+
+def serves_2025_tasks(upstream: Upstream) -> bool:
+    """Whether the server runs tool calls as 2025-11-25 tasks (declared on a handshake-era session)."""
+    caps = upstream.capabilities
+    tasks = caps.tasks if caps is not None else None
+    return (
+        upstream.usable
+        and not upstream.is_modern
+        and tasks is not None
+        and tasks.requests is not None
+        and tasks.requests.tools is not None
+        and tasks.requests.tools.call is not None
+    )
+
+
+def advertised_tasks(upstreams: list[Upstream]) -> types.ServerTasksCapability | None:
+    """The proxy's `capabilities.tasks` for handshake-era clients: the union of its servers'.
+
+    `list` is always there when any server runs tasks: the proxy lists the client's tasks itself.
+    """
+    running = [u for u in upstreams if serves_2025_tasks(u)]
+    if not running:
+        return None
+    cancel = any(u.capabilities and u.capabilities.tasks and u.capabilities.tasks.cancel for u in running)
+    return types.ServerTasksCapability(
+        list=types.TasksListCapability(),
+        cancel=types.TasksCancelCapability() if cancel else None,
+        requests=types.ServerTasksRequestsCapability(
+            tools=types.TasksToolsCapability(call=types.TasksCallCapability())
+        ),
+    )
+
+
+class TaskBridge:
+    """The proxy's side of 2025-11-25 tasks: the calls that become tasks, and the `tasks/*` requests."""
+
+    def __init__(self, registry: Registry, endpoint: Endpoint, meta_of: MetaOf) -> None:
+        self.registry = registry
+        self.endpoint = endpoint
+        self._meta_of = meta_of
+        self.store = TaskStore()
+
+    def install(self, server: Server[Any]) -> None:
+        """Serve the `tasks/*` requests and take the task-making calls on `server`."""
+        server.middleware.append(self.middleware)
+        server.add_request_handler("tasks/get", types.GetTaskRequestParams, self.get)
+        server.add_request_handler("tasks/result", types.GetTaskPayloadRequestParams, self.result)
+        server.add_request_handler("tasks/cancel", types.CancelTaskRequestParams, self.cancel)
+        server.add_request_handler("tasks/list", types.PaginatedRequestParams, self.list)
+
+    # ---- calls ------------------------------------------------------------------------
+
+    def takes(self, params: Wire) -> bool:
+        """Whether a `tools/call` may become a task here (the lean relay leaves those to the SDK path)."""
+        if params.get("task") is not None:
+            return True
+        target = self._target(params)
+        return target is not None and target[2] != "forbidden"
+
+    def _target(self, params: Wire) -> tuple[Upstream, str, TaskSupport] | None:
+        """The server and upstream name of a `tools/call` if it runs on a 2025 task server, with its support."""
+        name = params.get("name")
+        route = self.endpoint.catalog.route_tool(name) if isinstance(name, str) else None
+        upstream = self.registry.upstreams.get(route.server) if route is not None else None
+        if route is None or upstream is None or not serves_2025_tasks(upstream):
+            return None
+        tool = next((t for t in upstream.listing.tools if t.name == route.original), None)
+        return upstream, route.original, task_support(tool) if tool is not None else "forbidden"
+
+    async def middleware(self, ctx: Ctx, call_next: CallNext) -> HandlerResult:
+        """Take the `tools/call` requests that become (or must become) 2025 tasks; pass on the rest."""
+        if ctx.method != "tools/call":
+            return await call_next(ctx)
+        params = cast(Wire, ctx.params or {})
+        modern = ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
+        target = self._target(params)
+        if target is None:
+            return await call_next(ctx)
+        upstream, original, support = target
+        if not modern:
+            if params.get("task") is None:
+                return await call_next(ctx)
+            asked = cast(Wire, params["task"]) if isinstance(params["task"], dict) else {}
+            return await self._create(ctx, upstream, original, params, asked)
+        if support == "forbidden":
+            return await call_next(ctx)
+        if not opted_in(ctx.meta):
+            if support == "required":
+                raise _task_required(str(params.get("name")))
+            return await call_next(ctx)
+        return await self._create(ctx, upstream, original, params, {})
+
+    async def _create(self, ctx: Ctx, upstream: Upstream, original: str, params: Wire, asked: Wire) -> Wire:
+        caller = DownstreamCall(ctx, upstream.name)
+        task: Wire = {"ttl": asked["ttl"]} if isinstance(asked.get("ttl"), int) else {}
+        try:
+            answer, made = await call_as_task(
+                upstream, original, params.get("arguments"), task, caller, self._meta_of(ctx)
+            )
+        except ManifoldError as exc:
+            raise to_mcp_error(exc) from exc
+        finally:
+            await caller.drain()
+        modern = ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
+        if made is None:  # the server ran it as a plain call
+            return self._rewritten(upstream, answer)
+        created = cast(Wire, answer["task"])
+        record = self.store.add(
+            made,
+            client_identity(ctx).key,
+            client_modern=modern,
+            tool=str(params.get("name")),
+            ttl_ms=created.get("ttl"),
+        )
+        exposed = {**created, "taskId": record.exposed_id}
+        return created_2026(exposed) if modern else {"task": exposed}
+
+    def _rewritten(self, upstream: Upstream, raw: Wire) -> Wire:
+        """A tool result from the server as a plain call's would reach the client: URIs exposed, output capped."""
+        meta = raw.get("_meta")
+        result = types.CallToolResult.model_validate(raw, by_name=False)
+        result, _ = cap_tool_result(result, upstream.config.max_output_bytes, upstream.name)
+        result.content = expose_content_uris(result.content, upstream.config.exposed_prefix)
+        dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True, exclude={"result_type"})
+        if isinstance(meta, dict):
+            dumped["_meta"] = meta
+        return dumped
+
+    # ---- tasks/* ----------------------------------------------------------------------
+
+    def _record(self, ctx: Ctx, params: Any) -> TaskRecord:
+        return self.store.owned(getattr(params, "task_id", None), client_identity(ctx).key)
+
+    def owns(self, task_id: object) -> bool:
+        """Whether `task_id` names a task this bridge made (so its `tasks/*` requests are the bridge's)."""
+        return self.store.knows(task_id)
+
+    async def _ask(self, ctx: Ctx, record: TaskRecord, method: str) -> Wire:
+        upstream = self.registry.upstreams.get(record.upstream.server)
+        if upstream is None:
+            self.store.forget(record.exposed_id)
+            raise TaskSessionLost(record.upstream.server)
+        caller = DownstreamCall(ctx, upstream.name)
+        try:
+            answer = await ask(upstream, record.upstream, method, caller)
+        except TaskSessionLost:
+            self.store.forget(record.exposed_id)
+            raise
+        except ManifoldError as exc:
+            raise to_mcp_error(exc) from exc
+        finally:
+            await caller.drain()
+        if method != "tasks/result":
+            record.upstream.note(answer.get("status"))
+            answer = {**answer, "taskId": record.exposed_id}
+        return answer
+
+    @guarded
+    async def get(self, ctx: Ctx, params: types.GetTaskRequestParams) -> Wire:
+        """`tasks/get`: the 2025 `Task`, or for a 2026 client the detailed task with what it ended with."""
+        record = self._record(ctx, params)
+        task = await self._ask(ctx, record, "tasks/get")
+        if ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+            return task
+        if task.get("status") not in ("completed", "failed"):
+            return detailed_2026(task)
+        try:
+            payload = await self._ask(ctx, record, "tasks/result")
+        except MCPError as exc:
+            return detailed_2026(task, error=exc.error.model_dump(by_alias=True, mode="json", exclude_none=True))
+        upstream = self.registry.upstreams[record.upstream.server]
+        return detailed_2026(task, result=self._rewritten(upstream, _without_related(payload)))
+
+    @guarded
+    async def result(self, ctx: Ctx, params: types.GetTaskPayloadRequestParams) -> Wire:
+        """`tasks/result`: wait for the task's end (polling, outside the server's gate), then its result."""
+        record = self._record(ctx, params)
+        task = await self._ask(ctx, record, "tasks/get")
+        while not is_terminal(task) and task.get("status") != "input_required":
+            interval = task.get("pollInterval")
+            await anyio.sleep(interval / 1000 if isinstance(interval, int) and interval > 0 else DEFAULT_POLL_SECONDS)
+            task = await self._ask(ctx, record, "tasks/get")
+        payload = await self._ask(ctx, record, "tasks/result")
+        upstream = self.registry.upstreams[record.upstream.server]
+        return with_related_task(self._rewritten(upstream, _without_related(payload)), record.exposed_id)
+
+    @guarded
+    async def cancel(self, ctx: Ctx, params: types.CancelTaskRequestParams) -> Wire:
+        """`tasks/cancel`: the server's answer (the cancelled `Task`), or an empty acknowledgement for 2026."""
+        record = self._record(ctx, params)
+        task = await self._ask(ctx, record, "tasks/cancel")
+        return task if ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS else {}
+
+    @guarded
+    async def update(self, ctx: Ctx, params: Any) -> Wire:
+        """`tasks/update` on a bridged task: a 2025 server takes no input responses this way."""
+        self.store.owned(getattr(params, "task_id", None), client_identity(ctx).key)
+        raise MCPError(
+            types.INVALID_PARAMS,
+            "This task runs on a 2025-11-25 task server, which asks for input inside tasks/result; "
+            "it cannot take inputResponses through tasks/update",
+        )
+
+    @guarded
+    async def list(self, ctx: Ctx, params: types.PaginatedRequestParams) -> Wire:
+        """`tasks/list`: the client's tasks on every server, each as its server reports it now, in one page."""
+        listed: list[Wire] = []
+        owner: Hashable | None = client_identity(ctx).key
+        for record in self.store.of_owner(owner):
+            try:
+                listed.append(await self._ask(ctx, record, "tasks/get"))
+            except TaskSessionLost:
+                continue  # gone with its session
+            except (MCPError, UpstreamError):
+                continue  # the server forgot it (its retention ran out) or cannot be reached now
+        return {"tasks": listed}
+
+
+def _without_related(payload: Wire) -> Wire:
+    meta = payload.get("_meta")
+    if not isinstance(meta, dict) or "io.modelcontextprotocol/related-task" not in meta:
+        return payload
+    kept = {k: v for k, v in cast(Wire, meta).items() if k != "io.modelcontextprotocol/related-task"}
+    return {k: v for k, v in payload.items() if k != "_meta"} | ({"_meta": kept} if kept else {})
+
+
+def _task_required(tool: str) -> MCPError:
+    required = types.ClientCapabilities.model_validate({"extensions": {TASKS_EXTENSION: {}}})
+    data = types.MissingRequiredClientCapabilityErrorData(required_capabilities=required)
+    return MCPError(
+        types.MISSING_REQUIRED_CLIENT_CAPABILITY,
+        f"Tool '{tool}' runs only as a task: declare the '{TASKS_EXTENSION}' extension on the request to call it",
+        data.model_dump(by_alias=True, mode="json", exclude_none=True),
+    )
