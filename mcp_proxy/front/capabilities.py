@@ -20,13 +20,33 @@ from mcp.shared.message import SessionMessage
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from ..registry import Registry
+from ..upstream.supervisor import Upstream
+from ..upstream.tasks import TASKS_EXTENSION
 from .task_bridge import advertised_tasks
-from .task_eras import TASKS_EXTENSION
 
 # The proxy may change any of its lists at any time (servers come, go and change), so it
 # always announces list changes, and always offers the three lists even while they are empty:
 # a client that did not see a capability at connect time would never ask for it later.
 _ALWAYS_CHANGING = NotificationOptions(prompts_changed=True, resources_changed=True, tools_changed=True)
+
+
+ROUTED_EXTENSIONS = frozenset({TASKS_EXTENSION})
+"""The extensions whose traffic the proxy routes between its clients and its upstreams."""
+
+
+def routed_extensions(ready: list[Upstream]) -> dict[str, dict[str, Any]]:
+    """The union of the extensions the ready upstreams advertise, of those the proxy routes.
+
+    An extension the proxy does not route (its methods, its notifications) is not advertised:
+    a client would count on traffic that never reaches it. Settings are the first server's.
+    """
+    union: dict[str, dict[str, Any]] = {}
+    for upstream in ready:
+        advertised = upstream.capabilities.extensions if upstream.capabilities is not None else None
+        for identifier, settings in (advertised or {}).items():
+            if identifier in ROUTED_EXTENSIONS and upstream.speaks_modern_to(True):
+                union.setdefault(identifier, settings)
+    return union
 
 
 class AggregatingServer(Server[Any]):
@@ -82,9 +102,11 @@ class AggregatingServer(Server[Any]):
             caps.completions = None
         if caps.resources is not None and not any(u.supports("subscribe") for u in ready):
             caps.resources = caps.resources.model_copy(update={"subscribe": False})
+        if routed := routed_extensions(ready):
+            caps.extensions = {**(caps.extensions or {}), **routed}
         caps.tasks = advertised_tasks(ready)
         if caps.tasks is not None and protocol_version in MODERN_PROTOCOL_VERSIONS:
-            # The proxy bridges those servers' tasks to the 2026-07-28 tasks extension.
+            # The proxy bridges those servers' 2025-11-25 tasks to the tasks extension (`task_bridge.py`).
             caps.extensions = {**(caps.extensions or {}), TASKS_EXTENSION: {}}
         return caps
 

@@ -16,7 +16,8 @@ for that era is the server's main one with a raw lane:
 
 - `tools/call` and `prompts/get` on a server shared by all clients (not `per-client`, not
   `per_user`), when the client and the session speak the same era (so neither input rounds nor
-  pushed questions need bridging);
+  pushed questions need bridging), and, for `tools/call`, when the request does not opt in to
+  tasks (a task's id must be sealed by the proxy: `tasks.py`);
 - the four list methods, answered from the catalog in their wire form.
 
 Everything else, and anything malformed or refused, goes down the SDK path, so every error
@@ -51,6 +52,7 @@ from ..upstream.gate import Deadline
 from ..upstream.lane import AnsweredError, Message
 from ..upstream.link import ForwardingSession
 from ..upstream.supervisor import Upstream
+from ..upstream.tasks import opts_in
 from . import tracing
 from .boundary import failed_tool_result, to_mcp_error
 from .call_timer import ToolCallReport, report_tool_call
@@ -183,10 +185,12 @@ class FastRelay:
         self, method: str, version: str, request_id: Any, params: Message, client: FrontClient, *, modern: bool
     ) -> Run | None:
         name = params.get(_NAME_PARAM[method])
-        if method == "tools/call" and self.proxy.tasks.takes(params):
+        if method == "tools/call" and self.proxy.task_bridge.takes(params):
             return None  # a call that may become a task: the task bridge's (`task_bridge.py`)
         if not isinstance(name, str) or (method == "tools/call" and self.proxy.tool_search.takes(name)):
             return None
+        if method == "tools/call" and opts_in(cast("Message | None", params.get("_meta"))):
+            return None  # it may become a task, whose id the SDK path seals (`tasks.py`)
         catalog = self.registry.catalog
         route = catalog.route_tool(name) if method == "tools/call" else catalog.route_prompt(name)
         if route is None:

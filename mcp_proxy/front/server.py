@@ -25,6 +25,7 @@ from manifold_common.proxy_contract import PROXY_SERVER_NAME
 from .. import __version__
 from ..catalog.merged import Catalog, ChangedList, ListKind, Route, catalog_diff
 from ..catalog.naming import expose_content_uris, expose_uri
+from ..catalog.task_ids import TaskIdSeal
 from ..core.errors import SignInRequired, UnknownNameError, UpstreamError
 from ..core.observe import outcome_of
 from ..core.sizes import content_size
@@ -32,6 +33,7 @@ from ..registry import Registry
 from ..upstream.caller import Caller
 from ..upstream.client_capabilities import declaring
 from ..upstream.supervisor import Upstream
+from ..upstream.tasks import CreatedTask
 from . import tracing
 from .audit import AuditTrail, audited, completion_subject, prompt_subject, resource_subject, tool_subject
 from .boundary import failed_tool_result, guarded
@@ -47,6 +49,7 @@ from .resource_cache import ResourceCache
 from .sign_in_prompt import after_sign_in, sign_in_tool_result
 from .status_resource import STATUS_URI, read_status
 from .task_bridge import TaskBridge
+from .tasks import TaskRouting
 from .tool_search import ToolSearch
 
 SERVER_TITLE = "Manifold MCP proxy"
@@ -166,10 +169,14 @@ class ProxyServer:
         # Questions a handshake-era session pushes, asked of 2026-07-28 clients in rounds.
         self.input_rounds = InputRounds()
         self.tool_search = ToolSearch(self.endpoint)
-        # Tool calls that run as 2025-11-25 tasks, and the `tasks/*` requests about them.
-        self.tasks = TaskBridge(registry, self.endpoint, self._upstream_meta)
-        self.tasks.install(self.server)
         self.audit = peers.audit if peers is not None else AuditTrail(proxy)
+        # One seal for all endpoints of the proxy; each seals its task ids under its own name.
+        self.task_seal: TaskIdSeal = peers.task_seal if peers is not None else TaskIdSeal()
+        self.tasks = TaskRouting(registry, self.profile, self.task_seal, self._upstream_meta)
+        self.tasks.install(self.server)
+        # Tool calls that run as 2025-11-25 tasks, for clients of either era (wraps the routing above).
+        self.task_bridge: TaskBridge = TaskBridge(registry, self.endpoint, self.tasks, self._upstream_meta)
+        self.task_bridge.install(self.server)
 
     @property
     def catalog(self) -> Catalog:
@@ -347,7 +354,7 @@ class ProxyServer:
     @guarded
     async def _call_tool(
         self, ctx: Ctx, params: types.CallToolRequestParams
-    ) -> types.CallToolResult | types.InputRequiredResult:
+    ) -> types.CallToolResult | types.InputRequiredResult | dict[str, Any]:
         if self.tool_search.takes(params.name):  # search_tools answered; call_tool unwrapped to its call
             answered = self.tool_search.answer(params)
             if isinstance(answered, types.CallToolResult):
@@ -377,6 +384,9 @@ class ProxyServer:
         if isinstance(result, types.InputRequiredResult):
             record.ended("ok", 0)
             return result
+        if isinstance(result, CreatedTask):  # the client opted in to tasks: the proxy's id for it
+            record.ended("ok", 0)
+            return self.tasks.created(route.server, result)
         result, size = cap_tool_result(result, upstream.config.max_output_bytes, upstream.name)
         result.content = expose_content_uris(result.content, upstream.config.exposed_prefix)
         record.ended("tool_error" if result.is_error else "ok", size)

@@ -21,7 +21,8 @@ those of a plain call (URIs to their exposed form, output capped).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+import itertools
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, cast
 
 import anyio
@@ -31,31 +32,24 @@ from mcp.server import Server
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from ..catalog.naming import expose_content_uris
+from ..catalog.task_ids import TaskOwner
 from ..core.errors import ManifoldError, UpstreamError
 from ..registry import Registry
 from ..upstream.supervisor import Upstream
 from ..upstream.task_calls import TaskSessionLost, ask, call_as_task
+from ..upstream.tasks import TASKS_EXTENSION, declares_tasks, opts_in
 from .boundary import guarded, to_mcp_error
 from .clients import client_identity
 from .downstream import DownstreamCall
 from .endpoint import Endpoint
-from .output_cap import cap_tool_result
-from .task_eras import (
-    TASKS_EXTENSION,
-    TaskSupport,
-    created_2026,
-    detailed_2026,
-    is_terminal,
-    opted_in,
-    task_support,
-    with_related_task,
-)
+from .task_eras import TaskSupport, created_2026, detailed_2026, is_terminal, task_support
 from .task_store import TaskRecord, TaskStore
+from .tasks import TaskParams, TaskRouting, check_name_header, missing_extension
 
 Ctx = ServerRequestContext[Any, Any]
 Wire = dict[str, Any]
 MetaOf = Callable[[Ctx], dict[str, Any] | None]
+Handler = Callable[[Ctx, TaskParams], Awaitable[Wire]]
 
 DEFAULT_POLL_SECONDS = 0.5
 """How often the proxy polls a task for a waiting `tasks/result` when the server suggests nothing."""
@@ -96,19 +90,35 @@ def advertised_tasks(upstreams: list[Upstream]) -> types.ServerTasksCapability |
 class TaskBridge:
     """The proxy's side of 2025-11-25 tasks: the calls that become tasks, and the `tasks/*` requests."""
 
-    def __init__(self, registry: Registry, endpoint: Endpoint, meta_of: MetaOf) -> None:
+    def __init__(self, registry: Registry, endpoint: Endpoint, routing: TaskRouting, meta_of: MetaOf) -> None:
         self.registry = registry
         self.endpoint = endpoint
+        self.routing = routing
         self._meta_of = meta_of
         self.store = TaskStore()
+        self._minted = itertools.count(1)
 
     def install(self, server: Server[Any]) -> None:
-        """Serve the `tasks/*` requests and take the task-making calls on `server`."""
+        """Take the task-making calls on `server`, and the `tasks/*` requests about the bridge's tasks.
+
+        Installed after `TaskRouting`: a request of a 2026-07-28 client about a task the bridge did
+        not make goes on to the routing of the extension's tasks.
+        """
         server.middleware.append(self.middleware)
-        server.add_request_handler("tasks/get", types.GetTaskRequestParams, self.get)
-        server.add_request_handler("tasks/result", types.GetTaskPayloadRequestParams, self.result)
-        server.add_request_handler("tasks/cancel", types.CancelTaskRequestParams, self.cancel)
+        for method, own in (("tasks/get", self.get), ("tasks/cancel", self.cancel), ("tasks/update", self.update)):
+            routed = server.get_request_handler(method)
+            server.add_request_handler(method, TaskParams, self._either(own, routed.handler if routed else None))
+        server.add_request_handler("tasks/result", TaskParams, self.result)
         server.add_request_handler("tasks/list", types.PaginatedRequestParams, self.list)
+
+    def _either(self, own: Handler, routed: Any) -> Handler:
+        async def handle(ctx: Ctx, params: TaskParams) -> Wire:
+            modern = ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
+            if modern and routed is not None and not self.store.knows(params.task_id):
+                return cast(Wire, await routed(ctx, params))
+            return await own(ctx, params)
+
+        return handle
 
     # ---- calls ------------------------------------------------------------------------
 
@@ -146,7 +156,7 @@ class TaskBridge:
             return await self._create(ctx, upstream, original, params, asked)
         if support == "forbidden":
             return await call_next(ctx)
-        if not opted_in(ctx.meta):
+        if not opts_in(ctx.meta):
             if support == "required":
                 raise _task_required(str(params.get("name")))
             return await call_next(ctx)
@@ -165,37 +175,24 @@ class TaskBridge:
             await caller.drain()
         modern = ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
         if made is None:  # the server ran it as a plain call
-            return self._rewritten(upstream, answer)
+            return _shown(upstream, answer, "", modern=modern)
         created = cast(Wire, answer["task"])
-        record = self.store.add(
-            made,
-            client_identity(ctx).key,
-            client_modern=modern,
-            tool=str(params.get("name")),
-            ttl_ms=created.get("ttl"),
-        )
+        # Sessions may reuse each other's ids: the sealed id names the server and a number of the proxy's.
+        sealed = self.routing.seal.seal(self.routing.scope, TaskOwner(upstream.name, f"{next(self._minted)}"))
+        owner = client_identity(ctx).key
+        name = str(params.get("name"))
+        record = self.store.add(sealed, made, owner, client_modern=modern, tool=name, ttl_ms=created.get("ttl"))
         exposed = {**created, "taskId": record.exposed_id}
         return created_2026(exposed) if modern else {"task": exposed}
 
-    def _rewritten(self, upstream: Upstream, raw: Wire) -> Wire:
-        """A tool result from the server as a plain call's would reach the client: URIs exposed, output capped."""
-        meta = raw.get("_meta")
-        result = types.CallToolResult.model_validate(raw, by_name=False)
-        result, _ = cap_tool_result(result, upstream.config.max_output_bytes, upstream.name)
-        result.content = expose_content_uris(result.content, upstream.config.exposed_prefix)
-        dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True, exclude={"result_type"})
-        if isinstance(meta, dict):
-            dumped["_meta"] = meta
-        return dumped
-
     # ---- tasks/* ----------------------------------------------------------------------
 
-    def _record(self, ctx: Ctx, params: Any) -> TaskRecord:
-        return self.store.owned(getattr(params, "task_id", None), client_identity(ctx).key)
-
-    def owns(self, task_id: object) -> bool:
-        """Whether `task_id` names a task this bridge made (so its `tasks/*` requests are the bridge's)."""
-        return self.store.knows(task_id)
+    def _record(self, ctx: Ctx, params: TaskParams) -> TaskRecord:
+        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            if not declares_tasks(ctx.session.client_capabilities):
+                raise missing_extension(ctx.method)
+            check_name_header(ctx, params.task_id)
+        return self.store.owned(params.task_id, client_identity(ctx).key)
 
     async def _ask(self, ctx: Ctx, record: TaskRecord, method: str) -> Wire:
         upstream = self.registry.upstreams.get(record.upstream.server)
@@ -212,13 +209,13 @@ class TaskBridge:
             raise to_mcp_error(exc) from exc
         finally:
             await caller.drain()
-        if method != "tasks/result":
-            record.upstream.note(answer.get("status"))
-            answer = {**answer, "taskId": record.exposed_id}
-        return answer
+        if method == "tasks/result":
+            return _shown(upstream, answer, record.exposed_id, modern=ctx.protocol_version in MODERN_PROTOCOL_VERSIONS)
+        record.upstream.note(answer.get("status"))
+        return {**answer, "taskId": record.exposed_id}
 
     @guarded
-    async def get(self, ctx: Ctx, params: types.GetTaskRequestParams) -> Wire:
+    async def get(self, ctx: Ctx, params: TaskParams) -> Wire:
         """`tasks/get`: the 2025 `Task`, or for a 2026 client the detailed task with what it ended with."""
         record = self._record(ctx, params)
         task = await self._ask(ctx, record, "tasks/get")
@@ -230,33 +227,34 @@ class TaskBridge:
             payload = await self._ask(ctx, record, "tasks/result")
         except MCPError as exc:
             return detailed_2026(task, error=exc.error.model_dump(by_alias=True, mode="json", exclude_none=True))
-        upstream = self.registry.upstreams[record.upstream.server]
-        return detailed_2026(task, result=self._rewritten(upstream, _without_related(payload)))
+        return detailed_2026(task, result=payload)
 
     @guarded
-    async def result(self, ctx: Ctx, params: types.GetTaskPayloadRequestParams) -> Wire:
+    async def result(self, ctx: Ctx, params: TaskParams) -> Wire:
         """`tasks/result`: wait for the task's end (polling, outside the server's gate), then its result."""
+        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            raise MCPError(types.METHOD_NOT_FOUND, "Method not found", "tasks/result")
         record = self._record(ctx, params)
         task = await self._ask(ctx, record, "tasks/get")
         while not is_terminal(task) and task.get("status") != "input_required":
             interval = task.get("pollInterval")
             await anyio.sleep(interval / 1000 if isinstance(interval, int) and interval > 0 else DEFAULT_POLL_SECONDS)
             task = await self._ask(ctx, record, "tasks/get")
-        payload = await self._ask(ctx, record, "tasks/result")
-        upstream = self.registry.upstreams[record.upstream.server]
-        return with_related_task(self._rewritten(upstream, _without_related(payload)), record.exposed_id)
+        return await self._ask(ctx, record, "tasks/result")
 
     @guarded
-    async def cancel(self, ctx: Ctx, params: types.CancelTaskRequestParams) -> Wire:
+    async def cancel(self, ctx: Ctx, params: TaskParams) -> Wire:
         """`tasks/cancel`: the server's answer (the cancelled `Task`), or an empty acknowledgement for 2026."""
         record = self._record(ctx, params)
         task = await self._ask(ctx, record, "tasks/cancel")
         return task if ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS else {}
 
     @guarded
-    async def update(self, ctx: Ctx, params: Any) -> Wire:
+    async def update(self, ctx: Ctx, params: TaskParams) -> Wire:
         """`tasks/update` on a bridged task: a 2025 server takes no input responses this way."""
-        self.store.owned(getattr(params, "task_id", None), client_identity(ctx).key)
+        if ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+            raise MCPError(types.METHOD_NOT_FOUND, "Method not found", "tasks/update")
+        self._record(ctx, params)
         raise MCPError(
             types.INVALID_PARAMS,
             "This task runs on a 2025-11-25 task server, which asks for input inside tasks/result; "
@@ -266,31 +264,29 @@ class TaskBridge:
     @guarded
     async def list(self, ctx: Ctx, params: types.PaginatedRequestParams) -> Wire:
         """`tasks/list`: the client's tasks on every server, each as its server reports it now, in one page."""
+        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            raise MCPError(types.METHOD_NOT_FOUND, "Method not found", "tasks/list")
         listed: list[Wire] = []
         owner: Hashable | None = client_identity(ctx).key
         for record in self.store.of_owner(owner):
             try:
                 listed.append(await self._ask(ctx, record, "tasks/get"))
-            except TaskSessionLost:
-                continue  # gone with its session
             except (MCPError, UpstreamError):
-                continue  # the server forgot it (its retention ran out) or cannot be reached now
+                continue  # gone with its session, forgotten by its server, or out of reach now
         return {"tasks": listed}
 
 
-def _without_related(payload: Wire) -> Wire:
-    meta = payload.get("_meta")
-    if not isinstance(meta, dict) or "io.modelcontextprotocol/related-task" not in meta:
-        return payload
-    kept = {k: v for k, v in cast(Wire, meta).items() if k != "io.modelcontextprotocol/related-task"}
-    return {k: v for k, v in payload.items() if k != "_meta"} | ({"_meta": kept} if kept else {})
+def _shown(upstream: Upstream, raw: Wire, task_id: str, *, modern: bool) -> Wire:
+    """A tool result from the server as a plain call's reaches the client (`TaskRouting.shown_result`)."""
+    shown = TaskRouting.shown_result(raw, upstream, task_id)
+    if not modern:
+        shown.pop("resultType", None)  # a handshake-era result has no such key
+    return shown
 
 
 def _task_required(tool: str) -> MCPError:
-    required = types.ClientCapabilities.model_validate({"extensions": {TASKS_EXTENSION: {}}})
-    data = types.MissingRequiredClientCapabilityErrorData(required_capabilities=required)
     return MCPError(
         types.MISSING_REQUIRED_CLIENT_CAPABILITY,
         f"Tool '{tool}' runs only as a task: declare the '{TASKS_EXTENSION}' extension on the request to call it",
-        data.model_dump(by_alias=True, mode="json", exclude_none=True),
+        {"requiredCapabilities": {"extensions": {TASKS_EXTENSION: {}}}},
     )

@@ -20,10 +20,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal, cast
 
-TASKS_EXTENSION = "io.modelcontextprotocol/tasks"
-"""The 2026-07-28 tasks extension's identifier (capability, opt-in and advertisement key)."""
-RELATED_TASK_META_KEY = "io.modelcontextprotocol/related-task"
-"""Where a 2025-11-25 `tasks/result` answer names its task in `_meta`."""
 TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
 TaskSupport = Literal["forbidden", "optional", "required"]
 Wire = dict[str, Any]
@@ -93,12 +89,6 @@ def payload_2025(detailed: Mapping[str, Any]) -> tuple[Wire | None, Wire | None]
     return None, {"code": -32602, "message": f"The task ended {detailed.get('status')}; it has no result"}
 
 
-def with_related_task(result: Mapping[str, Any], task_id: str) -> Wire:
-    """A `tasks/result` answer stamped with the task it belongs to, as 2025 servers stamp it."""
-    meta = cast(Wire, result.get("_meta") or {})
-    return {**result, "_meta": {**meta, RELATED_TASK_META_KEY: {"taskId": task_id}}}
-
-
 def task_support(tool: Any) -> TaskSupport:
     """A 2025 tool's ``execution.taskSupport`` (a `types.Tool` or wire JSON); absent means forbidden."""
     execution: Any = (
@@ -111,12 +101,3 @@ def task_support(tool: Any) -> TaskSupport:
     else:
         support = getattr(execution, "task_support", None)
     return support if support in ("optional", "required") else "forbidden"
-
-
-def opted_in(meta: Mapping[str, Any] | None) -> bool:
-    """Whether a 2026 request's declared client capabilities opt in to the tasks extension."""
-    declared = (meta or {}).get("io.modelcontextprotocol/clientCapabilities")
-    if not isinstance(declared, Mapping):
-        return False
-    extensions = cast(Mapping[str, Any], declared).get("extensions")
-    return isinstance(extensions, Mapping) and TASKS_EXTENSION in extensions

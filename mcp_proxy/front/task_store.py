@@ -1,28 +1,23 @@
 """The tasks the proxy made for its clients on 2025-11-25 task servers: who owns each, where it runs.
 
-Each task an upstream makes through the proxy gets an id of the proxy's own, unguessable (128
-random bits), that the client uses for every later request about it; behind it the store keeps
-the server, the server's own id, the session the task lives in (`upstream/task_calls.py`), the
-client it belongs to, and when the proxy may forget it. A request about an id the store does not
-know, or one that belongs to another client, is answered as the specification says for an
-unknown task: -32602.
+Each task an upstream makes through the proxy gets a sealed id of the proxy's own, as every task
+does (`catalog/task_ids.py`), that the client uses for every later request about it; behind it
+the store keeps the server's own id, the session the task lives in (`upstream/task_calls.py`),
+the client it belongs to, and when the proxy may forget it. A request about an id the store does
+not know, or one that belongs to another client, is answered like an unknown task: -32602.
 """
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
-import mcp_types as types
-from mcp import MCPError
+from ..upstream.task_calls import UpstreamTask
+from ..upstream.task_holds import UNLIMITED_HOLD
+from .tasks import unknown_task
 
-from ..upstream.task_calls import UNLIMITED_HOLD, UpstreamTask
-
-ID_PREFIX = "mtask-"
-"""How the ids of tasks the proxy bridges begin (the rest is random)."""
 FORGET_AFTER_END = 600.0
 """Seconds the proxy remembers a task after its retention ran out, to say it ended rather than 'unknown'."""
 
@@ -40,12 +35,6 @@ class TaskRecord:
     forget_at: float
 
 
-def unknown_task(task_id: object) -> MCPError:
-    """The error for a task id the proxy cannot serve to this client."""
-    shown = task_id if isinstance(task_id, str) and len(task_id) <= 100 else "(invalid id)"
-    return MCPError(types.INVALID_PARAMS, f"Unknown task: {shown}")
-
-
 class TaskStore:
     """The tasks of one proxy, by the id the clients know them by."""
 
@@ -56,13 +45,20 @@ class TaskStore:
         return len(self._records)
 
     def add(
-        self, upstream: UpstreamTask, owner: Hashable | None, *, client_modern: bool, tool: str, ttl_ms: Any
+        self,
+        exposed_id: str,
+        upstream: UpstreamTask,
+        owner: Hashable | None,
+        *,
+        client_modern: bool,
+        tool: str,
+        ttl_ms: Any,
     ) -> TaskRecord:
-        """Remember a new task; its exposed id is in the record."""
+        """Remember a new task under the id its client knows it by."""
         self._expire()
         kept = ttl_ms / 1000 if isinstance(ttl_ms, int) and ttl_ms > 0 else UNLIMITED_HOLD
         record = TaskRecord(
-            exposed_id=ID_PREFIX + secrets.token_urlsafe(16),
+            exposed_id=exposed_id,
             upstream=upstream,
             owner=owner,
             client_modern=client_modern,
@@ -81,7 +77,7 @@ class TaskStore:
         self._expire()
         record = self._records.get(task_id) if isinstance(task_id, str) else None
         if record is None or (record.owner is not None and record.owner != owner):
-            raise unknown_task(task_id)
+            raise unknown_task(task_id if isinstance(task_id, str) else "")
         return record
 
     def knows(self, task_id: object) -> bool:

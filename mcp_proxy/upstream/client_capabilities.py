@@ -9,8 +9,10 @@ declares that client's capabilities, as far as the proxy can relay them back to 
   declared (elicitation form / url, sampling tools / context): the proxy hands the server's
   questions to the client as they are, in an `InputRequiredResult` to a modern client or asked
   on the connection of a handshake-era one;
-- nothing else: `experimental`, `extensions` and `tasks` name traffic the proxy neither offers
-  its own clients nor routes back to them, so a server must not count on it.
+- the tasks extension (`io.modelcontextprotocol/tasks`) when the client opted in: the proxy
+  routes the client's `tasks/*` requests back to the server that made the task (`front/tasks.py`);
+- nothing else: `experimental`, other `extensions` and `tasks` name traffic the proxy neither
+  offers its own clients nor routes back to them, so a server must not count on it.
 
 Requests the proxy makes on its own behalf (lists, health checks, subscriptions, the era probe)
 serve every client at once, so they keep the session's own declaration: sampling, elicitation
@@ -30,6 +32,8 @@ from typing import Any, cast
 import mcp_types as types
 from mcp.shared.dispatcher import CallOptions
 
+from .tasks import TASKS_EXTENSION, opts_in
+
 CLIENT_CAPABILITIES_KEY = types.CLIENT_CAPABILITIES_META_KEY
 
 Stamp = Callable[[dict[str, Any], CallOptions], None]
@@ -40,7 +44,13 @@ def relayable(declared: types.ClientCapabilities | None) -> types.ClientCapabili
     """The part of a client's declared capabilities the proxy can relay back to that client."""
     if declared is None:
         return types.ClientCapabilities()
-    return types.ClientCapabilities(sampling=declared.sampling, elicitation=declared.elicitation, roots=declared.roots)
+    declared_extensions = declared.extensions or {}
+    extensions: dict[str, dict[str, Any]] | None = None
+    if TASKS_EXTENSION in declared_extensions:
+        extensions = {TASKS_EXTENSION: declared_extensions[TASKS_EXTENSION]}
+    return types.ClientCapabilities(
+        sampling=declared.sampling, elicitation=declared.elicitation, roots=declared.roots, extensions=extensions
+    )
 
 
 def declaring(meta: dict[str, Any] | None, declared: types.ClientCapabilities | None) -> dict[str, Any]:
@@ -76,4 +86,7 @@ def relayable_wire(declared: Any) -> dict[str, Any]:
     if not isinstance(declared, dict):
         return {}
     wire = cast("dict[str, Any]", declared)
-    return {key: wire[key] for key in ("sampling", "elicitation", "roots") if isinstance(wire.get(key), dict)}
+    kept = {key: wire[key] for key in ("sampling", "elicitation", "roots") if isinstance(wire.get(key), dict)}
+    if opts_in({CLIENT_CAPABILITIES_KEY: wire}):
+        kept["extensions"] = {TASKS_EXTENSION: wire["extensions"][TASKS_EXTENSION]}
+    return kept

@@ -18,6 +18,7 @@ from ..config.models import ServerConfig
 from .caller import Caller
 from .gate import Deadline
 from .link import ForwardingSession
+from .tasks import CreatedTask, TaskUnreachable, opts_in
 
 T = TypeVar("T")
 Operation = Callable[[ClientSession, Deadline], Awaitable[T]]
@@ -42,11 +43,32 @@ class ForwardedRequests(ABC):
         meta: dict[str, Any] | None = None,
         input_responses: types.InputResponses | None = None,
         request_state: str | None = None,
-    ) -> types.CallToolResult | types.InputRequiredResult:
-        """Call one upstream tool by its upstream name (a modern server may ask for input first)."""
+    ) -> types.CallToolResult | types.InputRequiredResult | CreatedTask:
+        """Call one upstream tool by its upstream name (a modern server may ask for input first).
+
+        A request whose `meta` opts in to tasks may be answered with a task (`CreatedTask`).
+        """
         relay = caller.progress if caller is not None else None
 
-        async def call(s: ClientSession, deadline: Deadline) -> types.CallToolResult | types.InputRequiredResult:
+        async def call(
+            s: ClientSession, deadline: Deadline
+        ) -> types.CallToolResult | types.InputRequiredResult | CreatedTask:
+            if isinstance(s, ForwardingSession) and s.speaks_modern and opts_in(meta):
+                # The SDK's session cannot parse a task: this call goes as JSON and is parsed here.
+                params = types.CallToolRequestParams(
+                    name=name,
+                    arguments=arguments,
+                    input_responses=input_responses,
+                    request_state=request_state,
+                    _meta=_typed(meta),
+                )
+                raw = await s.send_raw(
+                    "tools/call",
+                    params.model_dump(by_alias=True, mode="json", exclude_none=True),
+                    timeout=self.config.max_timeout + self.config.timeout,
+                    on_progress=deadline.relaying(relay),
+                )
+                return CreatedTask.answered(raw) or s.tool_result(raw)
             # A caller of the session's own era only: bridging eras (input rounds for what a
             # handshake-era session pushes) keeps the SDK's session in charge of the call's life.
             if (
@@ -75,6 +97,26 @@ class ForwardedRequests(ABC):
             )
 
         return await self.request("tools/call", call, caller)
+
+    async def task_request(
+        self, method: str, params: dict[str, Any], *, caller: Caller | None = None, meta: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Send one `tasks/*` request about a task of this server (`params.taskId` is the server's own id).
+
+        Raises:
+            TaskUnreachable: the session the caller reaches does not speak the era tasks live in.
+        """
+
+        async def send(s: ClientSession, deadline: Deadline) -> dict[str, Any]:
+            if not isinstance(s, ForwardingSession) or not s.speaks_modern:
+                raise TaskUnreachable(self.config.name)
+            task_id = params.get("taskId")
+            forwarded = {**params, "_meta": meta} if meta else dict(params)
+            return await s.send_raw(
+                method, forwarded, name=task_id if isinstance(task_id, str) else None, timeout=self.config.timeout
+            )
+
+        return await self.request(method, send, caller)
 
     async def read_resource(
         self,

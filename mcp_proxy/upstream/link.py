@@ -24,6 +24,7 @@ from mcp.client.session import (
     _later_revision_fields,  # pyright: ignore[reportPrivateUsage]
 )
 from mcp.shared.dispatcher import CallOptions, ProgressFnT
+from mcp.shared.inbound import MCP_NAME_HEADER, encode_header_value
 from mcp_types import methods as _methods
 from mcp_types.version import LATEST_HANDSHAKE_VERSION
 from opentelemetry import trace
@@ -97,7 +98,10 @@ class ForwardingSession(ClientSession):
         if "error" in answer:
             raise AnsweredError(answer["error"])
         raw = answer.get("result")
-        raw = cast("dict[str, Any]", raw) if isinstance(raw, dict) else {}
+        return self.tool_result(cast("dict[str, Any]", raw) if isinstance(raw, dict) else {})
+
+    def tool_result(self, raw: dict[str, Any]) -> types.CallToolResult | types.InputRequiredResult:
+        """A raw `tools/call` answer checked and parsed as the SDK's `call_tool` does."""
         _clamp_inbound_ttl(raw)
         version = self.protocol_version or LATEST_HANDSHAKE_VERSION
         _methods.validate_server_result("tools/call", version, raw)
@@ -107,6 +111,36 @@ class ForwardingSession(ClientSession):
         if not isinstance(result, types.CallToolResult | types.InputRequiredResult):
             raise UnexpectedClaimedResult(result)
         return result
+
+    async def send_raw(
+        self,
+        method: str,
+        params: dict[str, Any],
+        *,
+        name: str | None = None,
+        timeout: float | None = None,
+        on_progress: ProgressFnT | None = None,
+    ) -> dict[str, Any]:
+        """Send a request as JSON on the session's own machinery; the server's result, unchecked.
+
+        For answers the SDK's session would refuse to parse (a task, and what the `tasks/*`
+        requests answer). The request is stamped as the session stamps its own; `name` goes in
+        the `Mcp-Name` header (HTTP transports send it).
+
+        Raises:
+            MCPError: the server answered with an error, or the request timed out or the
+                connection closed.
+        """
+        data: dict[str, Any] = {"method": method, "params": params}
+        options: CallOptions = {}
+        self._stamp(data, options)
+        if name is not None:
+            options.setdefault("headers", {})[MCP_NAME_HEADER] = encode_header_value(name)
+        if timeout is not None:
+            options["timeout"] = timeout
+        if on_progress is not None:
+            options["on_progress"] = on_progress
+        return await self._dispatcher.send_raw_request(method, data.get("params"), options)
 
     def adopt(self, result: types.InitializeResult | types.DiscoverResult) -> None:
         """Install the negotiated era, keeping each request's own capability declaration."""

@@ -9,8 +9,8 @@ retention (`ttl`) has run out. If the session ended anyway (the server's connect
 the proxy reconnected, a handshake-era client's own session closed with its connection), the
 task is gone with it, and a request about it is answered so.
 
-The requests go as written (raw JSON-RPC through the session's dispatcher, stamped in its era):
-the SDK's client checks a `tools/call` answer against `CallToolResult` and does not know the
+The requests go as written (`ForwardingSession.send_raw`, stamped in the session's era): the
+SDK's client checks a `tools/call` answer against `CallToolResult` and does not know the
 `tasks/*` methods. They pass the server's gate like every forwarded request (`Upstream.request`).
 """
 
@@ -65,21 +65,6 @@ class UpstreamTask:
             holds_of(self.session).release(self.task_id)
 
 
-async def send_raw(session: ForwardingSession, method: str, params: Wire, timeout: float | None = None) -> Wire:
-    """Send one request as written on `session`, stamped in its era; its result as wire JSON.
-
-    Raises:
-        MCPError: the server answered an error (or the session is closed).
-    """
-    message: Wire = {"jsonrpc": "2.0", "method": method, "params": dict(params)}
-    headers = session.stamp(message)
-    opts: dict[str, Any] = {"headers": headers} if headers else {}
-    if timeout is not None:
-        opts["timeout"] = timeout
-    dispatcher = session._dispatcher  # pyright: ignore[reportPrivateUsage]
-    return await dispatcher.send_raw_request(method, message["params"], opts)  # pyright: ignore[reportArgumentType]
-
-
 async def call_as_task(
     upstream: Upstream, name: str, arguments: Mapping[str, Any] | None, task: Wire, caller: Caller, meta: Wire | None
 ) -> tuple[Wire, UpstreamTask | None]:
@@ -93,7 +78,9 @@ async def call_as_task(
     made: list[UpstreamTask] = []
 
     async def call(session: Any, deadline: Deadline) -> Wire:
-        answer = await send_raw(session, "tools/call", params, upstream.config.max_timeout + upstream.config.timeout)
+        answer = await session.send_raw(
+            "tools/call", params, timeout=upstream.config.max_timeout + upstream.config.timeout
+        )
         created = answer.get("task")
         if isinstance(created, Mapping) and isinstance(task_id := cast(Wire, created).get("taskId"), str):
             made.append(UpstreamTask(upstream.name, task_id, "2025", session))
@@ -116,18 +103,6 @@ async def ask(upstream: Upstream, task: UpstreamTask, method: str, caller: Calle
     async def on_own_session(session: Any, deadline: Deadline) -> Wire:
         if session is not task.session:
             raise TaskSessionLost(upstream.name)
-        return await send_raw(session, method, params, upstream.config.max_timeout + upstream.config.timeout)
+        return await session.send_raw(method, params, timeout=upstream.config.timeout)
 
     return await upstream.request(method, on_own_session, caller)
-
-
-async def list_tasks(upstream: Upstream, caller: Caller, cursor: str | None) -> tuple[Wire, ForwardingSession]:
-    """One page of a 2025-flavour server's `tasks/list`, and the session it came from."""
-    used: list[ForwardingSession] = []
-
-    async def on_session(session: Any, deadline: Deadline) -> Wire:
-        used.append(session)
-        return await send_raw(session, "tasks/list", {"cursor": cursor} if cursor else {})
-
-    answer = await upstream.request("tasks/list", on_session, caller)
-    return answer, used[0]

@@ -30,6 +30,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from tests.conformance.fixture_diagnostics import DYNAMIC_PROMPT, ListChanges, build_diagnostics
 from tests.conformance.fixture_rounds import ROUNDS_PROMPT, ROUNDS_PROMPT_DEFINITION, RoundTools
+from tests.conformance.fixture_tasks import TaskStore
 from tests.conformance.fixture_tools import Context, FixtureTool, LogGate, ToolOutcome, build_tools
 from tests.conformance.media import PNG_BASE64, PNG_MIME_TYPE
 from tests.conformance.serving import serve_main
@@ -154,6 +155,8 @@ class ConformanceFixture:
         self.tools: dict[str, FixtureTool] = {**build_tools(self.logs), **self.rounds.tools()}
         self.changes = ListChanges(self.tools, self.events)
         self.tools.update(build_diagnostics(self.logs, self.changes))
+        self.tasks = TaskStore()  # the tasks extension: its tools here, its methods in `build_server`
+        self.tools.update(self.tasks.tools())
 
     def prompts(self) -> list[types.Prompt]:
         """Every prompt listed now: the suite's, the one asked in rounds, and any dynamic one."""
@@ -227,7 +230,7 @@ def build_server(fixture: ConformanceFixture | None = None) -> Server[Any]:
     with warnings.catch_warnings():
         # Logging is deprecated in the 2026 protocol, but the suite speaks 2025-11-25 and needs it.
         warnings.simplefilter("ignore", MCPDeprecationWarning)
-        return Server(
+        server = Server(
             SERVER_NAME,
             version=SERVER_VERSION,
             instructions="Conformance fixture: tools, resources and prompts named by the MCP conformance suite.",
@@ -244,6 +247,8 @@ def build_server(fixture: ConformanceFixture | None = None) -> Server[Any]:
             on_set_logging_level=fixture.set_logging_level,
             on_subscriptions_listen=ListenHandler(fixture.events),
         )
+    fixture.tasks.install(server)
+    return server
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -5,16 +5,13 @@ from __future__ import annotations
 import mcp_types as types
 
 from mcp_proxy.front.task_eras import (
-    RELATED_TASK_META_KEY,
     created_2025,
     created_2026,
     detailed_2026,
     flat_task,
     nested_task,
-    opted_in,
     payload_2025,
     task_support,
-    with_related_task,
 )
 
 TASK_2025 = {
@@ -82,11 +79,6 @@ def test_the_2025_result_comes_from_the_2026_detail() -> None:
     assert payload_2025({**FLAT_2026, "status": "cancelled"})[1] is not None
 
 
-def test_a_result_is_stamped_with_its_task_keeping_its_own_meta() -> None:
-    stamped = with_related_task({**RESULT, "_meta": {"k": 1}}, "sealed")
-    assert stamped["_meta"] == {"k": 1, RELATED_TASK_META_KEY: {"taskId": "sealed"}}
-
-
 def test_task_support_reads_models_and_wire_json_and_defaults_to_forbidden() -> None:
     schema = {"type": "object"}
     required = types.Tool(name="a", input_schema=schema, execution=types.ToolExecution(task_support="required"))
@@ -94,11 +86,3 @@ def test_task_support_reads_models_and_wire_json_and_defaults_to_forbidden() -> 
     assert task_support(types.Tool(name="b", input_schema=schema)) == "forbidden"
     assert task_support({"name": "c", "execution": {"taskSupport": "optional"}}) == "optional"
     assert task_support({"name": "d", "execution": {"taskSupport": "bogus"}}) == "forbidden"
-
-
-def test_opt_in_is_the_extension_in_the_declared_capabilities() -> None:
-    key = "io.modelcontextprotocol/clientCapabilities"
-    assert opted_in({key: {"extensions": {"io.modelcontextprotocol/tasks": {}}}})
-    assert not opted_in({key: {"extensions": {}}})
-    assert not opted_in({key: {}})
-    assert not opted_in(None)
