@@ -27,7 +27,7 @@ import mcp_types as types
 from mcp import MCPError
 from mcp.server import Server
 from mcp.server.context import ServerRequestContext
-from mcp.shared.inbound import MCP_NAME_HEADER, decode_header_value
+from mcp.shared.inbound import MCP_METHOD_HEADER, MCP_NAME_HEADER, decode_header_value
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ConfigDict, Field
 
@@ -71,8 +71,8 @@ def missing_extension(method: str) -> MCPError:
 def check_name_header(ctx: Ctx, task_id: str) -> None:
     """On streamable HTTP at 2026-07-28, `Mcp-Name` must name the task the body names (else -32020)."""
     headers = getattr(ctx.request, "headers", None)
-    if headers is None:
-        return
+    if headers is None or MCP_METHOD_HEADER not in headers:
+        return  # not a streamable-HTTP request of 2026-07-28 (which always names its method): no routing headers
     if decode_header_value(headers.get(MCP_NAME_HEADER)) != task_id:
         raise MCPError(types.HEADER_MISMATCH, f"{MCP_NAME_HEADER} header does not match the request body's 'taskId'")
 

@@ -28,7 +28,7 @@ import anyio
 import mcp_types as types
 from mcp import MCPError
 from mcp.server import Server
-from mcp.shared.inbound import decode_header_value
+from mcp.shared.inbound import MCP_METHOD_HEADER, decode_header_value
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ConfigDict, Field
 
@@ -338,7 +338,7 @@ def check_name_header(ctx: Context, task_id: str) -> None:
     """On streamable HTTP at 2026-07-28, `Mcp-Name` must name the task the body names (else -32020)."""
     request = ctx.request
     headers = getattr(request, "headers", None)
-    if headers is None or ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
-        return
+    if headers is None or ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS or MCP_METHOD_HEADER not in headers:
+        return  # not a streamable-HTTP request of 2026-07-28 (which always names its method): no routing headers
     if decode_header_value(headers.get("mcp-name")) != task_id:
         raise MCPError(types.HEADER_MISMATCH, "mcp-name header does not match the request body's 'taskId' parameter")

@@ -52,6 +52,14 @@ SUITE_TOOLS = {
     "test_trigger_tool_change",
     "test_trigger_prompt_change",
     "test_header_parameter",
+    # What the tasks extension's scenarios call (fixture_tasks.py).
+    "greet",
+    "slow_compute",
+    "failing_job",
+    "protocol_error_job",
+    "confirm_delete",
+    "multi_input",
+    "test_tool_with_task",
 }
 SUITE_PROMPTS = {
     "test_simple_prompt",

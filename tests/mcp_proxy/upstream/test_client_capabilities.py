@@ -11,7 +11,13 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.shared.dispatcher import CallOptions
 
-from mcp_proxy.upstream.client_capabilities import CLIENT_CAPABILITIES_KEY, declaring, keeping_declared, relayable
+from mcp_proxy.upstream.client_capabilities import (
+    CLIENT_CAPABILITIES_KEY,
+    declaring,
+    keeping_declared,
+    relayable,
+    relayable_wire,
+)
 from mcp_proxy.upstream.flights import Flights
 from mcp_proxy.upstream.link import open_session
 from tests.mcp_proxy.harness import MemoryUpstreams, make_config
@@ -27,7 +33,7 @@ EVERYTHING = types.ClientCapabilities.model_validate(
         "elicitation": {"url": {}},
         "roots": {"listChanged": True},
         "experimental": {"x-feature": {}},
-        "extensions": {"io.modelcontextprotocol/tasks": {}},
+        "extensions": {"io.modelcontextprotocol/tasks": {}, "io.example/other": {}},
         "tasks": {"requests": {}},
     }
 )
@@ -48,12 +54,21 @@ def test_sampling_elicitation_and_roots_are_relayed_with_their_sub_capabilities_
         "sampling": {"tools": {}, "context": {}},
         "elicitation": {"url": {}},
         "roots": {"listChanged": True},
+        "extensions": {"io.modelcontextprotocol/tasks": {}},
     }
 
 
 def test_what_the_proxy_does_not_carry_is_not_relayed() -> None:
     relayed = relayable(EVERYTHING)
-    assert (relayed.experimental, relayed.extensions, relayed.tasks) == (None, None, None)
+    assert (relayed.experimental, relayed.tasks) == (None, None)
+    assert relayed.extensions == {"io.modelcontextprotocol/tasks": {}}  # the tasks it routes, no other extension
+
+
+def test_the_tasks_opt_in_is_relayed_only_when_the_client_gave_it() -> None:
+    assert relayable(types.ClientCapabilities(sampling=types.SamplingCapability())).extensions is None
+    wire_declared = {"sampling": {}, "extensions": {"io.modelcontextprotocol/tasks": {}, "io.example/other": {}}}
+    assert relayable_wire(wire_declared) == {"sampling": {}, "extensions": {"io.modelcontextprotocol/tasks": {}}}
+    assert relayable_wire({"sampling": {}, "extensions": {"io.example/other": {}}}) == {"sampling": {}}
 
 
 def test_only_what_the_client_declared_is_relayed() -> None:
