@@ -30,17 +30,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
-import anyio
 import mcp_types as types
 from mcp import MCPError
 from mcp.server import Server, ServerRequestContext
 from mcp.server.context import CallNext, HandlerResult
 from mcp.server.runner import serve_loop
 from mcp.server.session import ServerSession
-from mcp.server.stdio import stdio_server
 
-from examples.servers._serve import announce_ready, configure_logging, parse_args
-from tests.conformance.serving import serve
+from tests.conformance.serving import serve_main
 
 Ctx = ServerRequestContext[Any, Any]
 
@@ -280,6 +277,13 @@ class TasksServer(Server[Any]):
         caps.tasks = TASKS_CAPABILITY
         return caps
 
+    async def run(
+        self, read_stream: Any, write_stream: Any, initialization_options: Any, raise_exceptions: bool = False
+    ) -> None:
+        """Serve one stdio or SSE connection in the handshake era only (open to `initialize` after a probe)."""
+        async with self.lifespan(self) as state:
+            await serve_loop(self, read_stream, write_stream, lifespan_state=state, init_options=initialization_options)
+
 
 def build_server(state: TaskServer | None = None) -> Server[Any]:
     """The fixture as a low-level server (a fresh `TaskServer` unless one is given)."""
@@ -293,21 +297,9 @@ def build_server(state: TaskServer | None = None) -> Server[Any]:
     return server
 
 
-async def _serve_stdio(server: Server[Any]) -> None:
-    # The handshake-era loop: a stdio connection that refused the probe stays open to `initialize`.
-    async with server.lifespan(server) as state, stdio_server() as (read, write):
-        await serve_loop(server, read, write, lifespan_state=state, init_options=server.create_initialization_options())
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     """Serve the fixture on the transport the command line names."""
-    options = parse_args(argv, prog="python -m tests.conformance.fixture_tasks_2025", description=DESCRIPTION)
-    configure_logging(options.log_level)
-    if options.transport == "stdio":
-        announce_ready(transport="stdio")
-        anyio.run(_serve_stdio, build_server())
-    else:
-        serve(build_server(), options)
+    serve_main(build_server(), argv, prog="python -m tests.conformance.fixture_tasks_2025", description=DESCRIPTION)
 
 
 if __name__ == "__main__":
