@@ -120,6 +120,11 @@ def _without_meta(answer: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
+def comparable(seen: list[Any]) -> list[Any]:
+    """A life seen by one client, minus the ids the failing results name (each proxy mints its own)."""
+    return [*seen[:10], *(_without_meta(answer) for answer in seen[10:12]), *seen[12:]]
+
+
 @pytest.mark.parametrize(("front", "upstream"), [(f, u) for f in TRANSPORTS for u in TRANSPORTS])
 async def test_a_handshake_era_client_sees_the_tasks_it_sees_straight_from_the_server(
     front: str, upstream: str, tmp_path: Path
@@ -128,9 +133,7 @@ async def test_a_handshake_era_client_sees_the_tasks_it_sees_straight_from_the_s
         direct = await handshake_era_life(client, "")
     async with upstream_config(tmp_path, upstream) as config, proxy_client(config, front, "legacy") as client:
         proxied = await handshake_era_life(client, PREFIX)
-    proxied[10:12] = [_without_meta(answer) for answer in proxied[10:12]]  # related-task ids differ
-    direct[10:12] = [_without_meta(answer) for answer in direct[10:12]]
-    assert proxied == direct
+    assert comparable(proxied) == comparable(direct)
     assert direct[1] == {"list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}}
 
 
@@ -198,7 +201,7 @@ async def test_with_the_relay_off_both_flavours_behave_the_same(front: str, tmp_
             relayed = await handshake_era_life(client, PREFIX)
         async with proxy_client(config, front, "legacy", fast_path=False) as client:
             unrelayed = await handshake_era_life(client, PREFIX)
-        assert relayed == unrelayed
+        assert comparable(relayed) == comparable(unrelayed)
         async with proxy_client(config, front, "auto", fast_path=False) as client:
             await bridged_life(client)
 
