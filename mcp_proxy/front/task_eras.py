@@ -21,6 +21,10 @@ from collections.abc import Mapping
 from typing import Any, Literal, cast
 
 TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
+INPUT_NOT_BRIDGED = (
+    "The server is waiting for input it asks inside tasks/result (2025-11-25), which does not reach a "
+    "2026-07-28 client; the task stays working until the server stops waiting or the task is cancelled"
+)
 TaskSupport = Literal["forbidden", "optional", "required"]
 Wire = dict[str, Any]
 
@@ -76,6 +80,10 @@ def detailed_2026(task: Mapping[str, Any], *, result: Mapping[str, Any] | None =
         detailed["error"] = error
     elif detailed.get("status") in TERMINAL_STATUSES - {"cancelled"}:
         detailed["status"] = "working"  # ended, but what it ended with is still being fetched
+    elif detailed.get("status") == "input_required":
+        # A 2025 server asks inside `tasks/result`, which a 2026 client cannot answer: say so.
+        detailed["status"] = "working"
+        detailed["statusMessage"] = INPUT_NOT_BRIDGED
     return detailed
 
 

@@ -64,6 +64,8 @@ def test_the_2026_get_inlines_the_result_or_the_error() -> None:
     assert detailed_2026({**TASK_2025, "status": "failed"}, error=error)["error"] == error
     assert "result" not in detailed_2026(TASK_2025) and "error" not in detailed_2026(TASK_2025)
     assert detailed_2026({**TASK_2025, "status": "cancelled"})["status"] == "cancelled"
+    waiting = detailed_2026({**TASK_2025, "status": "input_required"})
+    assert waiting["status"] == "working" and "tasks/result" in waiting["statusMessage"]
 
 
 def test_the_2025_result_comes_from_the_2026_detail() -> None:
