@@ -58,7 +58,7 @@ class TaskIdSeal:
         """The owner of a task id this process sealed for endpoint `scope`; None for any other string."""
         server, _, rest = task_id.rpartition(".")
         server, _, encoded = server.rpartition(".")
-        if not server or not encoded or not hmac.compare_digest(rest, self._tag(scope, server, encoded)):
+        if not server or not hmac.compare_digest(rest, self._tag(scope, server, encoded)):
             return None
         try:
             upstream_id = _decode(encoded).decode("utf-8")

@@ -11,7 +11,8 @@ is served synchronously, or refused with -32021 by a tool that can only run as a
 
 The tools are the suite's: `greet` (never a task), `slow_compute`, `failing_job` (a tool error,
 task required), `protocol_error_job` (a failed task), `confirm_delete` and `multi_input` (tasks
-that wait on the client), and `test_tool_with_task` (a question in a round first, then a task).
+that wait on the client; for a request that does not take tasks, questions in rounds, as
+`fixture_rounds.py` asks them), and `test_tool_with_task` (a question in a round, then a task).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from mcp.shared.inbound import MCP_METHOD_HEADER, decode_header_value
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ConfigDict, Field
 
-from tests.conformance.fixture_rounds import Answers, form
+from tests.conformance.fixture_rounds import Answers, StateSeal, form, in_rounds
 from tests.conformance.fixture_tools import (
     EMPTY_OBJECT_SCHEMA,
     Context,
@@ -159,6 +160,7 @@ class TaskStore:
 
     def __init__(self) -> None:
         self.tasks: dict[str, TaskRecord] = {}
+        self.seal = StateSeal()  # for the rounds of a tool that asks a request that does not take tasks
 
     # ---- running tasks ----------------------------------------------------------------
 
@@ -294,23 +296,51 @@ class TaskStore:
 
         return await self._as_task(ctx, "protocol_error_job", work)
 
+    async def _asking(
+        self,
+        ctx: Context,
+        params: types.CallToolRequestParams,
+        questions: Mapping[str, types.InputRequest],
+        finish: Callable[[Mapping[str, Any]], types.CallToolResult],
+    ) -> TaskToolOutcome:
+        """Ask `questions` in a task when the request takes tasks, else in rounds (or pushed, handshake era).
+
+        `finish` makes the result from the answers (wire JSON by key).
+        """
+        if opted_in(ctx):
+
+            async def work(record: TaskRecord) -> types.CallToolResult:
+                return finish(await record.ask(questions))
+
+            return self.start(work)
+
+        async def round_(ctx: Context, answers: Answers) -> types.CallToolResult | types.InputRequiredResult:
+            if any(key not in answers.responses for key in questions):
+                return types.InputRequiredResult(input_requests=dict(questions))
+            dumped = {
+                k: v.model_dump(by_alias=True, mode="json", exclude_none=True) for k, v in answers.responses.items()
+            }
+            return finish(dumped)
+
+        return await in_rounds(ctx, params, round_, self.seal)
+
     async def _confirm(self, ctx: Context, params: types.CallToolRequestParams) -> TaskToolOutcome:
         filename = (params.arguments or {}).get("filename", "the file")
 
-        async def work(record: TaskRecord) -> types.CallToolResult:
-            answers = await record.ask({"confirm": form(f"Delete {filename}?", "confirm", "boolean")})
+        def finish(answers: Mapping[str, Any]) -> types.CallToolResult:
             confirmed = _accepted(answers["confirm"]).get("confirm") is True
             return text_result(f"Deleted {filename}" if confirmed else f"Kept {filename}")
 
-        return await self._as_task(ctx, "confirm_delete", work)
+        questions = {"confirm": form(f"Delete {filename}?", "confirm", "boolean")}
+        return await self._asking(ctx, params, questions, finish)
 
     async def _multi_input(self, ctx: Context, params: types.CallToolRequestParams) -> TaskToolOutcome:
-        async def work(record: TaskRecord) -> types.CallToolResult:
-            answers = await record.ask({"first": form("First input", "name"), "second": form("Second input", "name")})
+        def finish(answers: Mapping[str, Any]) -> types.CallToolResult:
             names = [_accepted(answers[key]).get("name") for key in ("first", "second")]
             return text_result(f"Received {names[0]} and {names[1]}")
 
-        return await self._as_task(ctx, "multi_input", work)
+        questions = {"first": form("First input", "name"), "second": form("Second input", "name")}
+        return await self._asking(ctx, params, questions, finish)
 
     async def _round(self, ctx: Context, params: types.CallToolRequestParams) -> TaskToolOutcome:
         if not opted_in(ctx):

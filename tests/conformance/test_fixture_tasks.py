@@ -110,3 +110,15 @@ async def test_a_round_of_questions_then_a_task(client: TasksClient) -> None:
     )
     assert second["resultType"] == "task" and "requestState" not in second
     assert "Alice" in text((await client.until(second["taskId"]))["result"])
+
+
+async def test_a_request_that_does_not_take_tasks_is_asked_in_rounds(client: TasksClient) -> None:
+    first = await client.call("confirm_delete", {"filename": "b.txt"}, tasks=False)
+    assert first["resultType"] == "input_required" and set(first["inputRequests"]) == {"confirm"}
+    answer = {"confirm": {"action": "accept", "content": {"confirm": True}}}
+    second = await client.request(
+        "tools/call",
+        {"name": "confirm_delete", "arguments": {"filename": "b.txt"}, "inputResponses": answer},
+        tasks=False,
+    )
+    assert second["resultType"] == "complete" and text(second) == "Deleted b.txt"

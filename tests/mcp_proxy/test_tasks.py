@@ -15,6 +15,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 from mcp import MCPError
 from mcp.client.sse import sse_client
@@ -29,6 +30,7 @@ pytestmark = pytest.mark.anyio
 
 TASKS = "io.modelcontextprotocol/tasks"
 FIXTURE_MODULE = "tests.conformance.fixture"
+RELAYED_METRIC = "manifold_relayed_requests_total{"
 
 
 def server_table(name: str, transport: str, url: str | None) -> str:
@@ -119,15 +121,41 @@ async def test_every_upstream_transport_carries_tasks(
         assert await lifecycle(client, "alpha__") == direct_reference
 
 
+async def relayed_count(base_url: str) -> float:
+    """How many requests the proxy's lean relay answered so far (its metrics)."""
+    async with httpx2.AsyncClient(base_url=base_url) as http:
+        text = (await http.get("/metrics")).text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(RELAYED_METRIC))
+
+
 async def test_the_relay_declines_a_call_that_may_become_a_task(direct_reference: list[Any], tmp_path: Path) -> None:
-    # With the relay on and off alike, the task's id is sealed by the proxy and routes back.
     async with upstreams(tmp_path, "stdio", ("alpha",)) as config:
-        for fast_path in (True, False):
-            async with proxied(config, "http", fast_path=fast_path) as client:
-                assert await lifecycle(client, "alpha__") == direct_reference
-                assert (await client.call("alpha__slow_compute", {"seconds": 0}, tasks=False))[
-                    "resultType"
-                ] == "complete"
+        args = [
+            sys.executable,
+            "-m",
+            "mcp_proxy",
+            "serve",
+            "--transport",
+            "http",
+            "--port",
+            "0",
+            "--log-format",
+            "json",
+        ]
+        async with (
+            spawn([*args, "--config", str(config)], ready=proxy_listening) as proxy,
+            tasks_client(streamable_http_client(proxy.ready["url"])) as client,
+        ):
+            base = proxy.ready["url"].removesuffix("/mcp")
+            before = await relayed_count(base)
+            created = await client.call("alpha__slow_compute", {"seconds": 0})
+            assert created["resultType"] == "task" and created["taskId"].startswith("alpha.")
+            assert await relayed_count(base) == before  # declined: the SDK path sealed the id
+            assert (await client.call("alpha__slow_compute", {"seconds": 0}, tasks=False))["resultType"] == "complete"
+            assert await relayed_count(base) == before + 1  # a call without the opt-in: relayed
+        # With the relay off, the same life as directly.
+        async with proxied(config, "http", fast_path=False) as client:
+            assert await lifecycle(client, "alpha__") == direct_reference
 
 
 async def test_ids_route_to_their_owner_and_no_other_id_opens(tmp_path: Path) -> None:
