@@ -31,14 +31,20 @@ from mcp import MCPError
 from mcp.server import Server
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from pydantic import ValidationError
 
+from ..catalog.merged import Catalog
 from ..catalog.task_ids import TaskOwner
-from ..core.errors import ManifoldError, UpstreamError
+from ..core.errors import ManifoldError, UnknownNameError, UpstreamError
+from ..core.observe import outcome_of
+from ..core.sizes import content_size
 from ..registry import Registry
 from ..upstream.supervisor import Upstream
 from ..upstream.task_calls import TaskSessionLost, ask, call_as_task
 from ..upstream.tasks import TASKS_EXTENSION, declares_tasks, opts_in
-from .boundary import guarded, to_mcp_error
+from .audit import AuditTrail, audited, tool_subject
+from .boundary import failed_tool_result, guarded, to_mcp_error
+from .call_timer import current_tool_call
 from .clients import client_identity
 from .downstream import DownstreamCall
 from .endpoint import Endpoint
@@ -90,9 +96,12 @@ def advertised_tasks(upstreams: list[Upstream]) -> types.ServerTasksCapability |
 class TaskBridge:
     """The proxy's side of 2025-11-25 tasks: the calls that become tasks, and the `tasks/*` requests."""
 
-    def __init__(self, registry: Registry, endpoint: Endpoint, routing: TaskRouting, meta_of: MetaOf) -> None:
+    def __init__(
+        self, registry: Registry, endpoint: Endpoint, routing: TaskRouting, meta_of: MetaOf, audit: AuditTrail
+    ) -> None:
         self.registry = registry
         self.endpoint = endpoint
+        self.audit = audit
         self.routing = routing
         self._meta_of = meta_of
         self.store = TaskStore()
@@ -148,40 +157,65 @@ class TaskBridge:
         target = self._target(params)
         if target is None:
             return await call_next(ctx)
-        upstream, original, support = target
+        support = target[2]
         if not modern:
             if params.get("task") is None:
                 return await call_next(ctx)
-            asked = cast(Wire, params["task"]) if isinstance(params["task"], dict) else {}
-            return await self._create(ctx, upstream, original, params, asked)
-        if support == "forbidden":
+        elif support == "forbidden":
             return await call_next(ctx)
-        if not opts_in(ctx.meta):
+        elif not opts_in(ctx.meta):
             if support == "required":
                 raise _task_required(str(params.get("name")))
             return await call_next(ctx)
-        return await self._create(ctx, upstream, original, params, {})
-
-    async def _create(self, ctx: Ctx, upstream: Upstream, original: str, params: Wire, asked: Wire) -> Wire:
-        caller = DownstreamCall(ctx, upstream.name)
-        task: Wire = {"ttl": asked["ttl"]} if isinstance(asked.get("ttl"), int) else {}
         try:
-            answer, made = await call_as_task(
-                upstream, original, params.get("arguments"), task, caller, self._meta_of(ctx)
+            typed = types.CallToolRequestParams.model_validate(params, by_name=False)
+        except ValidationError:
+            return await call_next(ctx)  # malformed: the SDK's own answer
+        return await self._create(ctx, typed)
+
+    @property
+    def catalog(self) -> Catalog:
+        """The catalog of the bridge's endpoint (what its audit events name)."""
+        return self.endpoint.catalog
+
+    @property
+    def profile(self) -> str:
+        """The endpoint's name in audit events."""
+        return self.endpoint.name
+
+    @audited(tool_subject)
+    @guarded
+    async def _create(self, ctx: Ctx, params: types.CallToolRequestParams) -> Wire:
+        target = self._target({"name": params.name})
+        if target is None:  # the server left between the check and now
+            raise UnknownNameError("tool", params.name)
+        upstream, original, _ = target
+        record_call = current_tool_call()
+        record_call.routed(upstream.name, original, params.arguments)
+        ttl = params.task.ttl if params.task is not None else None
+        caller = DownstreamCall(ctx, upstream.name)
+        task: Wire = {"ttl": ttl} if ttl is not None else {}
+        try:
+            answer, made = await call_as_task(upstream, original, params.arguments, task, caller, self._meta_of(ctx))
+        except UpstreamError as exc:
+            # As for a plain call: the model should see why the tool failed, in a tool result.
+            failed = failed_tool_result(exc)
+            record_call.ended(outcome_of(exc), content_size(failed.content[0]))
+            modern = ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
+            return failed.model_dump(
+                by_alias=True, mode="json", exclude_none=True, exclude=None if modern else {"result_type"}
             )
-        except ManifoldError as exc:
-            raise to_mcp_error(exc) from exc
         finally:
             await caller.drain()
         modern = ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
+        record_call.ended("tool_error" if answer.get("isError") else "ok", 0)
         if made is None:  # the server ran it as a plain call
             return _shown(upstream, answer, "", modern=modern)
         created = cast(Wire, answer["task"])
         # Sessions may reuse each other's ids: the sealed id names the server and a number of the proxy's.
         sealed = self.routing.seal.seal(self.routing.scope, TaskOwner(upstream.name, f"{next(self._minted)}"))
         owner = client_identity(ctx).key
-        name = str(params.get("name"))
-        record = self.store.add(sealed, made, owner, client_modern=modern, tool=name, ttl_ms=created.get("ttl"))
+        record = self.store.add(sealed, made, owner, client_modern=modern, tool=params.name, ttl_ms=created.get("ttl"))
         exposed = {**created, "taskId": record.exposed_id}
         return created_2026(exposed) if modern else {"task": exposed}
 
