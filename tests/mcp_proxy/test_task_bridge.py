@@ -22,6 +22,7 @@ from mcp.client.sse import sse_client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
 from tests.conformance.launch import fixture_command
+from tests.mcp_proxy.faults import wait_until
 from tests.processes import REPO_ROOT, child_env, example_ready, proxy_listening, spawn, stdio_proxy
 from tests.task_wire import TERMINAL, error_of, poll_until, result_of, send, without_times
 
@@ -228,3 +229,22 @@ async def test_each_client_reaches_its_own_task_on_its_own_session_and_no_other(
                     assert [task["taskId"] for task in listed] == [own["taskId"]]
                     cancelled = result_of(await send(client, "tasks/cancel", {"taskId": own["taskId"]}))
                     assert cancelled["status"] == "cancelled"
+            # The calls that made the tasks are audited and reported like any tool call.
+            await wait_until(lambda: len(_events(proxy.stderr_lines, "audit", "tools/call")) == 2)
+            await wait_until(lambda: len(_events(proxy.stderr_lines, "tool_call")) == 2)
+            audited = _events(proxy.stderr_lines, "audit", "tools/call")
+            assert {(event["name"], event["server"], event["outcome"]) for event in audited} == {
+                (PREFIX + "long_job", "jobs", "ok")
+            }
+
+
+def _events(lines: list[str], name: str, method: str | None = None) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict) and event.get("event") == name and method in (None, event.get("method")):
+            found.append(event)
+    return found
