@@ -102,6 +102,7 @@ class TaskBridge:
         self.registry = registry
         self.endpoint = endpoint
         self.audit = audit
+        self.profile = endpoint.name  # the endpoint's name in audit events
         self.routing = routing
         self._meta_of = meta_of
         self.store = TaskStore()
@@ -175,13 +176,8 @@ class TaskBridge:
 
     @property
     def catalog(self) -> Catalog:
-        """The catalog of the bridge's endpoint (what its audit events name)."""
+        """The catalog the endpoint serves now (the audit events name its tools)."""
         return self.endpoint.catalog
-
-    @property
-    def profile(self) -> str:
-        """The endpoint's name in audit events."""
-        return self.endpoint.name
 
     @audited(tool_subject)
     @guarded
