@@ -172,7 +172,7 @@ class ProxyServer:
         self.audit = peers.audit if peers is not None else AuditTrail(proxy)
         # One seal for all endpoints of the proxy; each seals its task ids under its own name.
         self.task_seal: TaskIdSeal = peers.task_seal if peers is not None else TaskIdSeal()
-        self.tasks = TaskRouting(registry, self.profile, self.task_seal, self._upstream_meta)
+        self.tasks = TaskRouting(registry, self.profile, self.task_seal, self._upstream_meta, self.audit)
         self.tasks.install(self.server)
         # Tool calls that run as 2025-11-25 tasks, for clients of either era (wraps the routing above).
         self.task_bridge: TaskBridge = TaskBridge(registry, self.endpoint, self.tasks, self._upstream_meta, self.audit)

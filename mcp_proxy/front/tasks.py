@@ -21,6 +21,7 @@ streamable HTTP, an `Mcp-Name` header that does not name the body's `taskId` is 
 
 from __future__ import annotations
 
+import time
 from typing import Any, cast
 
 import mcp_types as types
@@ -33,9 +34,11 @@ from pydantic import ConfigDict, Field
 
 from ..catalog.naming import expose_content_uris
 from ..catalog.task_ids import TaskIdSeal, TaskOwner
+from ..core.observe import outcome_of
 from ..registry import Registry
 from ..upstream.supervisor import Upstream
 from ..upstream.tasks import TASK_METHODS, TASKS_EXTENSION, CreatedTask, TaskUnreachable, declares_tasks
+from .audit import AuditTrail, caller_of
 from .boundary import guarded
 from .downstream import DownstreamCall
 from .output_cap import cap_tool_result
@@ -97,11 +100,14 @@ def _with_meta(answer: dict[str, Any], task_id: str) -> dict[str, Any]:
 class TaskRouting:
     """The tasks of one endpoint's clients: ids sealed for them, their requests routed to the owners."""
 
-    def __init__(self, registry: Registry, scope: str, seal: TaskIdSeal, upstream_meta: UpstreamMeta) -> None:
+    def __init__(
+        self, registry: Registry, scope: str, seal: TaskIdSeal, upstream_meta: UpstreamMeta, audit: AuditTrail
+    ) -> None:
         self.registry = registry
         self.scope = scope
         self.seal = seal
         self._upstream_meta = upstream_meta
+        self._audit = audit
 
     def install(self, server: Server[Any]) -> None:
         """Serve the `tasks/*` methods on `server`."""
@@ -138,14 +144,27 @@ class TaskRouting:
             raise unknown_task(task_id)
         forwarded = params.model_dump(by_alias=True, mode="json", exclude_none=True, exclude={"meta"})
         forwarded["taskId"] = owner.upstream_id
+        started = time.perf_counter()
+        outcome = "ok"
         try:
             answer = await upstream.task_request(
                 method, forwarded, caller=DownstreamCall(ctx, owner.server), meta=self._upstream_meta(ctx)
             )
         except TaskUnreachable:
+            outcome = "error"
             raise unknown_task(task_id) from None
         except MCPError as exc:
+            outcome = outcome_of(exc)
             raise _in_client_terms(exc, owner, task_id) from None
+        except BaseException as exc:
+            outcome = outcome_of(exc)
+            raise
+        finally:  # like every forwarded request, one audit event (the task named by the client's id)
+            identity, client = caller_of(ctx)
+            duration = time.perf_counter() - started
+            self._audit.record(
+                identity, owner.server, method, task_id, outcome, duration, None, client=client, profile=self.scope
+            )
         return self._shown(answer, upstream, task_id)
 
     def _shown(self, answer: dict[str, Any], upstream: Upstream, task_id: str) -> dict[str, Any]:

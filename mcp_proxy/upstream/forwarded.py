@@ -50,21 +50,23 @@ class ForwardedRequests(ABC):
         """
         relay = caller.progress if caller is not None else None
 
+        def wire_params() -> types.CallToolRequestParams:
+            return types.CallToolRequestParams(
+                name=name,
+                arguments=arguments,
+                input_responses=input_responses,
+                request_state=request_state,
+                _meta=_typed(meta),
+            )
+
         async def call(
             s: ClientSession, deadline: Deadline
         ) -> types.CallToolResult | types.InputRequiredResult | CreatedTask:
             if isinstance(s, ForwardingSession) and s.speaks_modern and opts_in(meta):
                 # The SDK's session cannot parse a task: this call goes as JSON and is parsed here.
-                params = types.CallToolRequestParams(
-                    name=name,
-                    arguments=arguments,
-                    input_responses=input_responses,
-                    request_state=request_state,
-                    _meta=_typed(meta),
-                )
                 raw = await s.send_raw(
                     "tools/call",
-                    params.model_dump(by_alias=True, mode="json", exclude_none=True),
+                    wire_params().model_dump(by_alias=True, mode="json", exclude_none=True),
                     timeout=self.config.max_timeout + self.config.timeout,
                     on_progress=deadline.relaying(relay),
                 )
@@ -76,14 +78,7 @@ class ForwardedRequests(ABC):
                 and s.lane_serves()
                 and (caller is None or caller.is_modern == s.speaks_modern)
             ):
-                params = types.CallToolRequestParams(
-                    name=name,
-                    arguments=arguments,
-                    input_responses=input_responses,
-                    request_state=request_state,
-                    _meta=_typed(meta),
-                )
-                return await s.call_tool_on_lane(params, deadline.relaying(relay))
+                return await s.call_tool_on_lane(wire_params(), deadline.relaying(relay))
             return await s.call_tool(
                 name,
                 arguments,

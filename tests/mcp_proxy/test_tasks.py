@@ -153,6 +153,10 @@ async def test_the_relay_declines_a_call_that_may_become_a_task(direct_reference
             assert await relayed_count(base) == before  # declined: the SDK path sealed the id
             assert (await client.call("alpha__slow_compute", {"seconds": 0}, tasks=False))["resultType"] == "complete"
             assert await relayed_count(base) == before + 1  # a call without the opt-in: relayed
+            await client.until(created["taskId"])
+            audited = [json.loads(line) for line in proxy.stderr_lines if '"audit"' in line]
+            gets = [event for event in audited if event.get("method") == "tasks/get"]
+            assert gets and gets[-1]["server"] == "alpha" and gets[-1]["name"] == created["taskId"]
         # With the relay off, the same life as directly.
         async with proxied(config, "http", fast_path=False) as client:
             assert await lifecycle(client, "alpha__") == direct_reference
