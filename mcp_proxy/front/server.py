@@ -175,7 +175,7 @@ class ProxyServer:
         self.tasks = TaskRouting(registry, self.profile, self.task_seal, self._upstream_meta, self.audit)
         self.tasks.install(self.server)
         # Tool calls that run as 2025-11-25 tasks, for clients of either era (wraps the routing above).
-        self.task_bridge: TaskBridge = TaskBridge(registry, self.endpoint, self.tasks, self._upstream_meta, self.audit)
+        self.task_bridge: TaskBridge = TaskBridge(self.endpoint, self.tasks, self._upstream_meta, self.audit)
         self.task_bridge.install(self.server)
 
     @property

@@ -96,15 +96,10 @@ def advertised_tasks(upstreams: list[Upstream]) -> types.ServerTasksCapability |
 class TaskBridge:
     """The proxy's side of 2025-11-25 tasks: the calls that become tasks, and the `tasks/*` requests."""
 
-    def __init__(
-        self, registry: Registry, endpoint: Endpoint, routing: TaskRouting, meta_of: MetaOf, audit: AuditTrail
-    ) -> None:
-        self.registry = registry
-        self.endpoint = endpoint
-        self.audit = audit
+    def __init__(self, endpoint: Endpoint, routing: TaskRouting, meta_of: MetaOf, audit: AuditTrail) -> None:
+        self.endpoint, self.routing, self.audit, self._meta_of = endpoint, routing, audit, meta_of
+        self.registry: Registry = routing.registry
         self.profile = endpoint.name  # the endpoint's name in audit events
-        self.routing = routing
-        self._meta_of = meta_of
         self.store = TaskStore()
         self._minted = itertools.count(1)
 
