@@ -18,10 +18,12 @@ from mcp.server.models import InitializationOptions
 from mcp.server.runner import serve_dual_era_loop
 from mcp.shared._stream_protocols import ReadStream, WriteStream  # pyright: ignore[reportPrivateUsage]
 from mcp.shared.message import SessionMessage
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from ..registry import Registry
 from ..upstream.supervisor import Upstream
 from ..upstream.tasks import TASKS_EXTENSION
+from .task_bridge import advertised_tasks
 
 # The proxy may change any of its lists at any time (servers come, go and change), so it
 # always announces list changes, and always offers the three lists even while they are empty:
@@ -105,6 +107,10 @@ class AggregatingServer(Server[Any]):
             caps.resources = caps.resources.model_copy(update={"subscribe": False})
         if routed := routed_extensions(ready):
             caps.extensions = {**(caps.extensions or {}), **routed}
+        caps.tasks = advertised_tasks(ready)
+        if caps.tasks is not None and protocol_version in MODERN_PROTOCOL_VERSIONS:
+            # The proxy bridges those servers' 2025-11-25 tasks to the tasks extension (`task_bridge.py`).
+            caps.extensions = {**(caps.extensions or {}), TASKS_EXTENSION: {}}
         if extensions is None and self.advertised_extensions is not None:
             caps.extensions = {**(caps.extensions or {}), **self.advertised_extensions()} or None
         return caps

@@ -182,6 +182,8 @@ class FastRelay:
         self, method: str, version: str, request_id: Any, params: Message, client: FrontClient, *, modern: bool
     ) -> Run | None:
         name = params.get(_NAME_PARAM[method])
+        if method == "tools/call" and self.proxy.task_bridge.takes(params):
+            return None  # a call that may become a task: the task bridge's (`task_bridge.py`)
         if not isinstance(name, str) or (method == "tools/call" and self.proxy.tool_search.takes(name)):
             return None
         if method == "tools/call" and opts_in(cast("Message | None", params.get("_meta"))):

@@ -49,6 +49,7 @@ from .resource_cache import ResourceCache
 from .sign_in_prompt import after_sign_in, sign_in_tool_result
 from .skills import ProxySkills
 from .status_resource import STATUS_URI, read_status
+from .task_bridge import TaskBridge
 from .tasks import TaskRouting
 from .tool_search import ToolSearch
 
@@ -190,6 +191,9 @@ class ProxyServer:
         self.task_seal: TaskIdSeal = peers.task_seal if peers is not None else TaskIdSeal()
         self.tasks = TaskRouting(registry, self.profile, self.task_seal, self._upstream_meta, self.audit)
         self.tasks.install(self.server)
+        # Tool calls that run as 2025-11-25 tasks, for clients of either era (wraps the routing above).
+        self.task_bridge: TaskBridge = TaskBridge(self.endpoint, self.tasks, self._upstream_meta, self.audit)
+        self.task_bridge.install(self.server)
 
     @property
     def catalog(self) -> Catalog:

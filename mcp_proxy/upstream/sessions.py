@@ -43,12 +43,15 @@ from .eras import LEGACY, Era, EraMemory
 from .flights import Flights
 from .link import EraRefused, OpenSession, open_session
 from .per_user import UserCredentials, no_user_error
+from .task_holds import session_held
 from .transports import TransportFactory
 
 log = get_logger(__name__)
 
 IDLE_TIMEOUT = 600.0
 """Seconds without a request after which the session of a client with no connection is closed."""
+TASK_HOLD_RECHECK = 1.0
+"""Seconds between two looks at whether a task still holds an idle session open."""
 MIRROR_RETRY = 30.0
 """Seconds before a session in a client's era is tried again after it failed to open (not refused)."""
 
@@ -254,8 +257,9 @@ class SessionPool:
                 del self._locks[key]
 
     async def _close_when_idle(self, link: OpenSession, flights: Flights) -> None:
-        while flights.idle_for() < self._idle_timeout:
-            await anyio.sleep(max(self._idle_timeout - flights.idle_for(), 0.01))
+        # A task living in the session holds it open past the idle timeout (`task_calls.py`).
+        while (held := session_held(link.session)) or flights.idle_for() < self._idle_timeout:
+            await anyio.sleep(TASK_HOLD_RECHECK if held else max(self._idle_timeout - flights.idle_for(), 0.01))
         log.info("upstream_session_idle", server=self._config.name, idle_s=round(flights.idle_for(), 1))
         link.closed.set()
 
