@@ -33,7 +33,7 @@ from .auth import principal_of
 from .fast_call import FrontClient, Message
 from .fast_http_session import HandshakePosts
 from .fast_relay import FastRelay
-from .sse_exchange import Exchange, accepts, read_body, replaying
+from .sse_exchange import Exchange, accepts, json_rpc_message, read_body, replaying
 
 _PROTOCOL_HEADER = b"mcp-protocol-version"
 _PARAM_HEADER_PREFIX = b"mcp-param-"
@@ -95,15 +95,8 @@ class FastHttpFront:
         accepts_json, accepts_events = accepts(headers.get("accept", ""))
         if not (accepts_json and accepts_events) or find_duplicated_routing_header(raw) is not None:
             return None
-        try:
-            message = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            return None
-        if type(message) is not dict:
-            return None
-        message = cast("Message", message)
-        request_id = message.get("id")
-        if message.get("jsonrpc") != "2.0" or type(request_id) not in (int, str) or not message.keys() <= _ENVELOPE:
+        message = json_rpc_message(body)
+        if message is None or type(message.get("id")) not in (int, str):
             return None
         if self._declares_param_headers(message):
             return None
@@ -131,6 +124,3 @@ class FastHttpFront:
             return False
         schema = self._relay.registry.catalog.tool_input_schema(name)
         return schema is not None and b"x-mcp-header" in orjson.dumps(schema)
-
-
-_ENVELOPE = frozenset({"jsonrpc", "id", "method", "params"})

@@ -37,7 +37,6 @@ from typing import Any, cast
 
 import anyio
 import mcp_types as types
-import orjson
 from anyio.streams.memory import MemoryObjectReceiveStream
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser, authorization_context
 from mcp.server.connection import Connection
@@ -48,24 +47,24 @@ from mcp.server.streamable_http import StreamableHTTPServerTransport as SessionT
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.shared.dispatcher import CallOptions, DispatchContext, coerce_request_id
 from mcp.shared.jsonrpc_dispatcher import JSONRPCDispatcher
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.types import Receive, Scope, Send
 
 from manifold_common.logging import get_logger
 
 from .asking import ASKABLE, can_answer
 from .audit import caller_of
+from .auth import principal_of
 from .clients import client_identity, connection_key, on_connection_closed
 from .fast_call import FrontClient, Message
 from .fast_relay import FastRelay
-from .sse_exchange import SSE_HEADERS, Exchange, accepts, read_body, replaying
+from .sse_exchange import SSE_HEADERS, Exchange, accepts, json_rpc_message, read_body, replaying
 
 log = get_logger(__name__)
 
 Endpoint = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _SESSION_HEADER = b"mcp-session-id"
-_ENVELOPE = frozenset({"jsonrpc", "id", "method", "params"})
 _MAY_ASK = frozenset({"tools/call", "prompts/get"})  # the server's questions come during these
 
 
@@ -149,7 +148,7 @@ class HandshakePosts:
         """Answer the POST on the relay, or hand it to `sdk` (its body replayed) when the relay declines."""
         session_id = _header(scope, _SESSION_HEADER)
         state = self._sessions.get(session_id) if session_id is not None else None
-        transport = self._transport(scope, session_id) if state is not None else None
+        transport = self._transport(scope, session_id, state) if state is not None else None
         if state is None or transport is None or not await _transport_admits(transport, scope):
             await sdk(scope, receive, send)
             return
@@ -166,11 +165,14 @@ class HandshakePosts:
             return
         await run(receive, send)
 
-    def _transport(self, scope: Scope, session_id: str | None) -> SessionTransport | None:
+    def _transport(self, scope: Scope, session_id: str | None, state: _Session) -> SessionTransport | None:
         """The session's transport when the manager would hand it this request, as it does; else None."""
         manager = self._manager
         if session_id is None or manager.json_response or manager.event_store is not None:
             return None
+        principal = principal_of(HTTPConnection(scope))
+        if (principal.name if principal is not None else None) != state.client.identity.principal:
+            return None  # the request is someone else's than the session's opener: the SDK's to judge
         transport = manager._server_instances.get(session_id)  # pyright: ignore[reportPrivateUsage]
         if transport is None or transport.is_terminated:
             return None
@@ -190,14 +192,8 @@ class HandshakePosts:
         accepts_json, accepts_events = accepts(_header(scope, b"accept") or "")
         if not (accepts_json and accepts_events):
             return None
-        try:
-            message = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            return None
-        if type(message) is not dict:
-            return None
-        message = cast("Message", message)
-        if message.get("jsonrpc") != "2.0" or not message.keys() <= _ENVELOPE:
+        message = json_rpc_message(body)
+        if message is None:
             return None
         if "id" not in message:
             self._cancelled(state, message)  # the SDK still accepts the notification

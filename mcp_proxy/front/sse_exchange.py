@@ -39,6 +39,21 @@ Outgoing = Message | bytes
 """A JSON-RPC message to write: decoded, or already encoded (never the answer)."""
 
 
+_ENVELOPE = frozenset({"jsonrpc", "id", "method", "params"})
+
+
+def json_rpc_message(body: bytes) -> Message | None:
+    """`body` as one JSON-RPC 2.0 message with no member beyond the envelope's; None: the SDK's to answer."""
+    try:
+        message = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if type(message) is not dict:
+        return None
+    message = cast("Message", message)
+    return message if message.get("jsonrpc") == "2.0" and message.keys() <= _ENVELOPE else None
+
+
 def accepts(accept: str) -> tuple[bool, bool]:
     """(json, event stream) acceptable, with the wildcards the SDK honours (`check_accept_headers`)."""
     kinds = [part.strip().split(";")[0].strip().lower() for part in accept.split(",")]

@@ -28,6 +28,7 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 
 from tests.processes import REPO_ROOT, child_env, proxy_listening, spawn
 
+from .http_support import INITIALIZE, MCP_HEADERS
 from .test_interaction import interactive_client
 from .test_parity import SURFACES, Observations, observe
 
@@ -257,14 +258,8 @@ async def test_a_handshake_session_over_http_sees_progress_logs_and_questions_as
 
 async def _open_session(http: httpx2.AsyncClient, url: str) -> dict[str, str]:
     """Initialize a handshake-era session by hand; the headers its later POSTs carry."""
-    headers = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
-    init = {
-        "jsonrpc": "2.0",
-        "id": 0,
-        "method": "initialize",
-        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
-    }
-    opened = await http.post(url, json=init, headers=headers)
+    headers = dict(MCP_HEADERS)
+    opened = await http.post(url, json=INITIALIZE, headers=headers)
     headers = {**headers, "mcp-session-id": opened.headers["mcp-session-id"], "mcp-protocol-version": "2025-11-25"}
     await http.post(url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers)
     return headers
