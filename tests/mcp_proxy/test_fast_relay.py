@@ -258,7 +258,7 @@ async def test_a_handshake_session_over_http_sees_progress_logs_and_questions_as
 
 async def _open_session(http: httpx2.AsyncClient, url: str) -> dict[str, str]:
     """Initialize a handshake-era session by hand; the headers its later POSTs carry."""
-    headers = dict(MCP_HEADERS)
+    headers = {name.lower(): value for name, value in MCP_HEADERS.items()}
     opened = await http.post(url, json=INITIALIZE, headers=headers)
     headers = {**headers, "mcp-session-id": opened.headers["mcp-session-id"], "mcp-protocol-version": "2025-11-25"}
     await http.post(url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers)
@@ -333,3 +333,38 @@ async def test_a_handshake_client_that_ends_a_relayed_call_sees_what_the_sdk_pat
         assert seen["relay"][:3] == ([], 200, 404)
     assert seen["relay"][3] == relayed
     assert seen["sdk"][3] == 0
+
+
+async def _refusals(url: str) -> list[tuple[int, str]]:
+    """What POSTs the SDK's session manager or transport refuses get: status and body."""
+    call = {
+        "jsonrpc": "2.0",
+        "id": 9,
+        "method": "tools/call",
+        "params": {"name": "echo", "arguments": {"message": "x"}},
+    }
+    async with httpx2.AsyncClient(timeout=30) as http:
+        headers = await _open_session(http, url)
+        session_less = {k: v for k, v in headers.items() if k != "mcp-session-id"}
+        attempts = [
+            {**headers, "mcp-session-id": "no-such-session"},
+            session_less,
+            {**headers, "accept": "application/json"},
+            {**headers, "content-type": "text/plain"},
+            {**headers, "mcp-protocol-version": "1999-01-01"},
+        ]
+        answers = [await http.post(url, json=call, headers=attempt) for attempt in attempts]
+        malformed = await http.post(url, content=b'{"jsonrpc": "2.0", "id": 9, "method": ', headers=headers)
+    return [(answer.status_code, answer.text) for answer in [*answers, malformed]]
+
+
+async def test_a_handshake_post_the_sdk_refuses_gets_the_sdk_s_refusal_with_the_relay_on(tmp_path: Path) -> None:
+    refused: dict[str, list[tuple[int, str]]] = {}
+    for label, fast in (("relay", True), ("sdk", False)):
+        run = tmp_path / label
+        run.mkdir()
+        async with http_proxy(_interactive_config(run), fast) as url:
+            refused[label] = await _refusals(url)
+            assert await relayed_at(url.removesuffix("/mcp")) == 0
+    assert refused["relay"] == refused["sdk"]
+    assert [status for status, _ in refused["relay"]] == [404, 400, 406, 400, 400, 400]
