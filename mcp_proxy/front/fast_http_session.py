@@ -148,11 +148,19 @@ class HandshakePosts:
         """Answer the POST on the relay, or hand it to `sdk` (its body replayed) when the relay declines."""
         session_id = _header(scope, _SESSION_HEADER)
         state = self._sessions.get(session_id) if session_id is not None else None
-        transport = self._transport(scope, session_id, state) if state is not None else None
-        if state is None or transport is None or not await _transport_admits(transport, scope):
+        transport: SessionTransport | None = None
+        try:
+            if state is not None and session_id is not None:
+                transport = self._transport(scope, session_id, state)
+            if transport is not None and not await _transport_admits(transport, scope):
+                transport = None
+        except Exception:
+            # The SDK's session internals read here changed shape: the SDK answers, as before the relay.
+            log.exception("fast_relay_declined")
+            transport = None
+        if state is None or session_id is None or transport is None:
             await sdk(scope, receive, send)
             return
-        assert session_id is not None
         body, more = await read_body(receive)
         try:
             run = None if more else self._plan(scope, body, session_id, state, transport)
@@ -165,10 +173,10 @@ class HandshakePosts:
             return
         await run(receive, send)
 
-    def _transport(self, scope: Scope, session_id: str | None, state: _Session) -> SessionTransport | None:
+    def _transport(self, scope: Scope, session_id: str, state: _Session) -> SessionTransport | None:
         """The session's transport when the manager would hand it this request, as it does; else None."""
         manager = self._manager
-        if session_id is None or manager.json_response or manager.event_store is not None:
+        if manager.json_response or manager.event_store is not None:
             return None
         principal = principal_of(HTTPConnection(scope))
         if (principal.name if principal is not None else None) != state.client.identity.principal:
