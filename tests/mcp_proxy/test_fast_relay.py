@@ -262,6 +262,9 @@ async def _open_session(http: httpx2.AsyncClient, url: str) -> dict[str, str]:
     opened = await http.post(url, json=INITIALIZE, headers=headers)
     headers = {**headers, "mcp-session-id": opened.headers["mcp-session-id"], "mcp-protocol-version": "2025-11-25"}
     await http.post(url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers)
+    # The 202 comes before the SDK's session has handled the notification, and the relay serves a
+    # session only once it has: a ping, answered by the SDK after it, makes the next call the relay's.
+    await http.post(url, json={"jsonrpc": "2.0", "id": "ping", "method": "ping"}, headers=headers)
     return headers
 
 
