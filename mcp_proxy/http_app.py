@@ -45,6 +45,7 @@ from .config.models import ProxyConfig
 from .front.auth import BearerGuard, TokenSet, configured_tokens
 from .front.capabilities import AggregatingServer
 from .front.fast_http import FastHttpFront
+from .front.fast_http_session import HandshakePosts
 from .front.fast_relay import FastRelay
 from .front.hosts import ANY, LOOPBACK_NAMES, HostGuard, HostPolicy
 from .front.http_errors import too_many_sessions
@@ -298,7 +299,7 @@ def build_http_app(
                 )
             manager = _session_manager(proxy.server, transport_security, security.max_body_bytes, security.max_sessions)
             holder.proxy, holder.manager = proxy, manager
-            holder.fast = FastHttpFront(FastRelay(proxy.server)) if options.fast_path else None
+            holder.fast = _fast_front(proxy.server, manager) if options.fast_path else None
             try:
                 async with manager.run(), profiles.running(proxy.server):
                     yield
@@ -378,6 +379,12 @@ def _mcp_guards(
         guards.append(Middleware(RateLimitGuard, limiter=limiter, on_reject=metrics.rejected))
     guards.append(Middleware(BodyLimitGuard, max_bytes=security.max_body_bytes, on_reject=metrics.rejected))
     return guards
+
+
+def _fast_front(server: ProxyServer, manager: StreamableHTTPSessionManager) -> FastHttpFront:
+    """The lean relay of `/mcp`: 2026-07-28 POSTs, and handshake-era POSTs on the manager's sessions."""
+    relay = FastRelay(server)
+    return FastHttpFront(relay, HandshakePosts(relay, manager))
 
 
 def _session_manager(

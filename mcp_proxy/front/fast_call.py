@@ -53,6 +53,9 @@ class FrontClient:
     name: str | None = None
     """The name a handshake-era client gave itself at `initialize` (for the audit trail)."""
     closing: list[Callable[[], object]] = field(default_factory=list[Callable[[], object]])
+    related_request: types.RequestId | None = None
+    """The request whose own stream carries the server's questions (a streamable HTTP session's
+    POST), with `session` the request-scoped one; None: they go on the connection's channel."""
 
     def closed(self) -> None:
         """The connection ended: run what waited for that."""
@@ -169,8 +172,9 @@ class FastCall:
             return mid_call_refusal(self.server, request.method)
         self._asking.begin()
         try:
-            # On the connection's own channel: this request never reached the SDK's session.
-            return await ask_session(session, self.server, request, None)
+            # On the request's own stream where the transport has one, else on the connection's
+            # own channel: this request never reached the SDK's session.
+            return await ask_session(session, self.server, request, self.client.related_request)
         finally:
             self._asking.end()
 

@@ -202,28 +202,40 @@ def _check_reads_and_counts(
     assert relayed.get("resources/read") == first_reads + len(observed["relay"].reads)
 
 
-async def _over_http(name: str, tmp: Path, fast_path: bool) -> tuple[Observations, dict[str, Any], Counts]:
-    config = _config(name, tmp, "auto")
+@asynccontextmanager
+async def http_proxy(config: Path, fast_path: bool) -> AsyncGenerator[str]:
+    """The URL of `/mcp` on an HTTP proxy process serving `config`, the relay on or off."""
     args = [sys.executable, "-m", "mcp_proxy", "serve", "--transport", "http", "--port", "0"]
     args += ["--config", str(config), "--log-format", "json"]
     env = {"MCP_PROXY_FAST_PATH": "1" if fast_path else "0"}
     async with spawn(args, ready=proxy_listening, env=env) as proxy:
-        url = proxy.ready["url"]
-        async with Client(url, mode="auto", cache=None) as client:
+        yield proxy.ready["url"]
+
+
+async def relayed_at(url: str) -> float:
+    """How many requests the relay of the proxy serving `url` answered, from its metrics."""
+    return (await _counts_at(url)).relayed_total
+
+
+async def _over_http(name: str, tmp: Path, fast_path: bool, mode: str) -> tuple[Observations, dict[str, Any], Counts]:
+    async with http_proxy(_config(name, tmp, mode), fast_path) as url:
+        async with Client(url, mode=mode, cache=None) as client:
             observed = await observe(client, SURFACES[name])
             again = await _read_again(client, observed)
         return observed, again, await _counts_at(url.removesuffix("/mcp"))
 
 
+@pytest.mark.parametrize("mode", ERAS)
 @pytest.mark.parametrize("name", list(SURFACES))
-async def test_a_2026_client_over_http_gets_the_same_answers_from_the_relay(name: str, tmp_path: Path) -> None:
+async def test_a_client_over_http_gets_the_same_answers_from_the_relay(name: str, mode: str, tmp_path: Path) -> None:
+    # "legacy": a handshake-era client, whose requests ride its session; "auto": 2026-07-28.
     observed: dict[str, Observations] = {}
     again: dict[str, dict[str, Any]] = {}
     counts: dict[str, Counts] = {}
     for label, fast in (("relay", True), ("sdk", False)):
         run = tmp_path / label
         run.mkdir()
-        observed[label], again[label], counts[label] = await _over_http(name, run, fast)
+        observed[label], again[label], counts[label] = await _over_http(name, run, fast, mode)
     assert observed["relay"] == observed["sdk"]
     _check_reads_and_counts(observed, again, counts, SURFACES[name])
 
@@ -363,11 +375,7 @@ def _check_prefixed_reads(uris: list[str], answers: dict[str, Any], direct: dict
 
 
 async def _prefixed_over_http(tmp: Path, fast_path: bool) -> tuple[list[str], dict[str, Any], Counts]:
-    config = _prefixed_config(tmp, "auto")
-    args = [sys.executable, "-m", "mcp_proxy", "serve", "--transport", "http", "--port", "0"]
-    args += ["--config", str(config), "--log-format", "json"]
-    async with spawn(args, ready=proxy_listening, env={"MCP_PROXY_FAST_PATH": "1" if fast_path else "0"}) as proxy:
-        url = proxy.ready["url"]
+    async with http_proxy(_prefixed_config(tmp, "auto"), fast_path) as url:
         async with Client(url, mode="auto", cache=None) as client:
             uris, answers = await _read_all(client, tmp)
         return uris, answers, await _counts_at(url.removesuffix("/mcp"))
