@@ -89,6 +89,28 @@ handshake, which has no `extensions`: the proxy cannot know the fixture serves s
 not declare them, so the suite skips every skills check (a skip does not fail a scenario, but
 the checks that succeed directly are lost). A not-scored gap is listed by scenario."""
 
+HANDSHAKE_TASKS = KnownGap(
+    "the fixture serves tasks only as the 2026-07-28 extension, which a handshake-era session cannot carry",
+    {
+        name: ()
+        for name in (
+            "tasks-capability-negotiation",
+            "tasks-dispatch-and-envelope",
+            "tasks-lifecycle",
+            "tasks-mrtr-composition",
+            "tasks-mrtr-input",
+            "tasks-request-headers",
+            "tasks-request-state-removal",
+            "tasks-wire-fields",
+        )
+    },
+)
+"""With `protocol = "legacy"` the proxy reaches the fixture over a 2025-11-25 session, where the
+fixture offers neither the tasks extension nor the 2025-11-25 tasks capability, so the proxy
+has no task to pass on or bridge and its tools run as plain calls. The era bridge (2025-11-25
+tasks upstream, 2026-07-28 client) is tested against a server that does offer them, in
+`tests/mcp_proxy/test_task_bridge.py`. A not-scored gap is listed by scenario."""
+
 UNPRIMED_STREAMS = KnownGap(
     "the proxy's streamable HTTP front keeps no event store, so its streams are neither primed nor resumable",
     {"server-sse-polling": ()},
@@ -100,8 +122,8 @@ proxy they warn."""
 PROXIED: Gaps = {"2025-11-25": (UNPRIMED_STREAMS,), "pending": (UNPRIMED_STREAMS,)}
 PINNED_LEGACY: Gaps = {
     **PROXIED,
-    "2026-07-28": (HANDSHAKE_CAPABILITIES, PROXY_NAMED_KEYS),
-    "pending": (UNPRIMED_STREAMS, HANDSHAKE_EXTENSIONS),
+    "2026-07-28": (HANDSHAKE_CAPABILITIES, PROXY_NAMED_KEYS, HANDSHAKE_TASKS),
+    "pending": (UNPRIMED_STREAMS, HANDSHAKE_EXTENSIONS, HANDSHAKE_TASKS),
 }
 
 
