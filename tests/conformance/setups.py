@@ -89,21 +89,20 @@ handshake, which has no `extensions`: the proxy cannot know the fixture serves s
 not declare them, so the suite skips every skills check (a skip does not fail a scenario, but
 the checks that succeed directly are lost). A not-scored gap is listed by scenario."""
 
+_LEGACY_LOST_TASK_SCENARIOS = (
+    "tasks-capability-negotiation",
+    "tasks-dispatch-and-envelope",
+    "tasks-lifecycle",
+    "tasks-mrtr-composition",
+    "tasks-mrtr-input",
+    "tasks-request-headers",
+    "tasks-request-state-removal",
+    "tasks-wire-fields",
+)
+
 HANDSHAKE_TASKS = KnownGap(
     "the fixture serves tasks only as the 2026-07-28 extension, which a handshake-era session cannot carry",
-    {
-        name: ()
-        for name in (
-            "tasks-capability-negotiation",
-            "tasks-dispatch-and-envelope",
-            "tasks-lifecycle",
-            "tasks-mrtr-composition",
-            "tasks-mrtr-input",
-            "tasks-request-headers",
-            "tasks-request-state-removal",
-            "tasks-wire-fields",
-        )
-    },
+    dict.fromkeys(_LEGACY_LOST_TASK_SCENARIOS, ()),
 )
 """With `protocol = "legacy"` the proxy reaches the fixture over a 2025-11-25 session, where the
 fixture offers neither the tasks extension nor the 2025-11-25 tasks capability, so the proxy

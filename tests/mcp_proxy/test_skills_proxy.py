@@ -185,7 +185,8 @@ async def test_a_profile_serves_the_skills_of_its_servers_that_its_resource_glob
     async with http_proxy(config, fast_path=True) as proxy:
         base = proxy.ready["url"]
         async with Client(f"{base}/docs", mode="auto", cache=None) as docs:
-            assert docs.server_capabilities.extensions == {SKILLS_EXTENSION: {"directoryRead": True}}
+            declared = docs.server_capabilities.extensions
+            assert declared is not None and declared[SKILLS_EXTENSION] == {"directoryRead": True}
             entries, _ = await every_skill(docs.session)
             shown = [exposed(e) for e in remote_entries if e["uri"] != "skill://code-review/SKILL.md"]
             assert entries == shown
