@@ -32,7 +32,9 @@ async def read_text(client: Client, uri: str) -> tuple[str, str | None]:
 
 async def test_a_2026_session_sees_the_extension_with_directory_read_beside_resources(client: Client) -> None:
     capabilities = client.server_capabilities
-    assert capabilities.extensions == {SKILLS_EXTENSION: {"directoryRead": True}}
+    # The fixture's other extension (tasks) is declared beside it.
+    assert capabilities.extensions is not None
+    assert capabilities.extensions[SKILLS_EXTENSION] == {"directoryRead": True}
     assert capabilities.resources is not None
 
 
