@@ -13,7 +13,6 @@ from typing import Any, TypeVar, cast
 
 import mcp_types as types
 from mcp import ClientSession
-from pydantic import ConfigDict, RootModel
 
 from ..config.models import ServerConfig
 from .caller import Caller
@@ -24,20 +23,6 @@ from .tasks import CreatedTask, TaskUnreachable, opts_in
 T = TypeVar("T")
 Operation = Callable[[ClientSession, Deadline], Awaitable[T]]
 """One request on a session, within its deadline."""
-
-
-class ExtensionParams(types.RequestParams):
-    """The params of a method an extension defines (`skills/get`...): any fields, sent as given."""
-
-    model_config = ConfigDict(extra="allow")
-
-
-class ExtensionRequest(types.Request[ExtensionParams, str]):
-    """A request for a method the SDK does not know, sent through the session like any other."""
-
-
-class ExtensionResult(RootModel[dict[str, Any]]):
-    """Whatever result the server wrote for an extension's method, kept as JSON."""
 
 
 class ForwardedRequests(ABC):
@@ -121,9 +106,11 @@ class ForwardedRequests(ABC):
             if not isinstance(s, ForwardingSession) or not s.speaks_modern:
                 raise TaskUnreachable(self.config.name)
             task_id = params.get("taskId")
-            forwarded = {**params, "_meta": meta} if meta else dict(params)
             return await s.send_raw(
-                method, forwarded, name=task_id if isinstance(task_id, str) else None, timeout=self.config.timeout
+                method,
+                _with_meta(params, meta),
+                name=task_id if isinstance(task_id, str) else None,
+                timeout=self.config.timeout,
             )
 
         return await self.request(method, send, caller)
@@ -199,17 +186,21 @@ class ForwardedRequests(ABC):
     ) -> dict[str, Any]:
         """Send a request of an extension's method with `params`; its result as the server wrote it.
 
-        It goes on the session (so the era's stamp, the caller's session and the gate apply),
-        never on the raw lane, and so works the same with the lean relay on or off.
+        It goes on the session (`ForwardingSession.send_raw`: the era's stamp, the caller's
+        session and the gate apply), never on the raw lane, and so works the same with the lean
+        relay on or off.
         """
-        request = ExtensionRequest(method=method, params=ExtensionParams.model_validate({**params, "_meta": meta}))
         timeout = self.config.max_timeout + self.config.timeout  # the gate's deadline is the real limit
 
         async def send(session: ClientSession, _: Deadline) -> dict[str, Any]:
-            result = await session.send_request(request, ExtensionResult, request_read_timeout_seconds=timeout)
-            return result.root
+            return await cast(ForwardingSession, session).send_raw(method, _with_meta(params, meta), timeout=timeout)
 
         return await self.request(method, send, caller)
+
+
+def _with_meta(params: dict[str, Any], meta: dict[str, Any] | None) -> dict[str, Any]:
+    """`params` with the request's `_meta` (a copy, never the caller's mapping)."""
+    return {**params, "_meta": meta} if meta else dict(params)
 
 
 def _typed(meta: dict[str, Any] | None) -> types.RequestParamsMeta | None:
