@@ -78,9 +78,12 @@ test: install system-deps lint web
 	$(BIN)/python -m tests.conformance.run --fast-path off --results .conformance/results/sdk-path $(CONFORMANCE_ARGS)
 	$(BIN)/python -m tests.conformance.auth_clients --quiet
 
-# The benchmark suite: the proxy and its peers against direct connections (writes bench/results/latest.*).
+# The benchmark suite: the proxy and its peers against direct connections (writes bench/results/latest.*),
+# then one call with five upstreams against one, and memory over 100,000 calls (bench/results/*.md).
 bench: install
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.upstream_count --out bench/results/upstream_count.md
+	$(BIN)/python -m bench.soak --out bench/results/soak.md
 
 # Refresh the screenshots under docs/screenshots from an end-to-end run.
 screenshots: install system-deps web

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import AsyncGenerator, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +103,25 @@ async def _scenarios(plan: Plan, sides: dict[str, Target], figures: dict[str, Fi
         figures[side].update(scenarios.memory(target))
 
 
+@asynccontextmanager
+async def _closing_quietly(
+    launching: AbstractAsyncContextManager[Target], name: str, failed: dict[str, str]
+) -> AsyncGenerator[Target]:
+    """A peer's target whose failure while shutting down is reported in its column: the
+    figures the repetition took stay (a peer's server may drop its connections on the way out)."""
+    target = await launching.__aenter__()
+    try:
+        yield target
+    except BaseException as error:
+        if not await launching.__aexit__(type(error), error, error.__traceback__):
+            raise
+    else:
+        try:
+            await launching.__aexit__(None, None, None)
+        except Exception as error:
+            failed.setdefault(name, f"failed while shutting down: {_short(error)}")
+
+
 async def run_cell(
     cell: Cell, plan: Plan, pool: HttpUpstreams, logs: Path, peers: Sequence[Peer] = ()
 ) -> tuple[dict[str, Figures], dict[str, str]]:
@@ -122,7 +141,7 @@ async def run_cell(
                 peer, cell.front, cell.upstream, plan.upstream_count, logs, pool.urls, mode=cell.era
             )
             try:
-                sides[peer.name] = await stack.enter_async_context(launching)
+                sides[peer.name] = await stack.enter_async_context(_closing_quietly(launching, peer.name, failed))
             except Exception as error:  # reported in the peer's column
                 failed[peer.name] = f"failed to start: {_short(error)}"
         for side, target in sides.items():

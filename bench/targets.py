@@ -1,4 +1,4 @@
-"""The issue's targets, checked against the medians of one run. A benchmark never fails on them:
+"""The performance targets, checked against the medians of one run. A benchmark never fails on them:
 they are reported, met or not."""
 
 from __future__ import annotations
@@ -25,23 +25,45 @@ class Target:
     upstreams: tuple[str, ...] = ("stdio", "http")
 
 
+# The lean relay's targets (ratios to direct, medians of interleaved repetitions), then the
+# start-up and cache targets that came before them. Peak RSS may be no higher than in the last
+# run before the relay (2026-11-24, commit acf743c: 86.9 MB at most with stdio upstreams, 94.8 MB
+# with HTTP upstreams); its flatness over 100,000 calls is `python -m bench.soak`'s figure, and
+# one call with five upstreams against one is `python -m bench.upstream_count`'s.
 TARGETS: tuple[Target, ...] = (
-    Target("sequential p50 ≤ 1.5× (stdio front)", "seq_p50_ms", "ratio", 1.5, AT_MOST, fronts=("stdio",)),
-    Target("sequential p50 ≤ 1.2× (HTTP front)", "seq_p50_ms", "ratio", 1.2, AT_MOST, fronts=("http",)),
-    Target("sequential p99 ≤ 1.5×", "seq_p99_ms", "ratio", 1.5, AT_MOST),
-    Target("throughput at 16 ≥ 0.7× (stdio front)", "c16_calls_per_s", "ratio", 0.7, AT_LEAST, fronts=("stdio",)),
-    Target("throughput at 64 ≥ 0.7× (stdio front)", "c64_calls_per_s", "ratio", 0.7, AT_LEAST, fronts=("stdio",)),
-    Target("throughput at 16 ≥ 0.9× (HTTP front)", "c16_calls_per_s", "ratio", 0.9, AT_LEAST, fronts=("http",)),
-    Target("throughput at 64 ≥ 0.9× (HTTP front)", "c64_calls_per_s", "ratio", 0.9, AT_LEAST, fronts=("http",)),
-    Target("1 MB result ≤ 1.2×", "big_p50_ms", "ratio", 1.2, AT_MOST),
+    Target("sequential p50 ≤ 1.3× (stdio front)", "seq_p50_ms", "ratio", 1.3, AT_MOST, fronts=("stdio",)),
+    Target("sequential p50 ≤ 1.15× (HTTP front)", "seq_p50_ms", "ratio", 1.15, AT_MOST, fronts=("http",)),
+    Target("sequential p99 ≤ 1.4×", "seq_p99_ms", "ratio", 1.4, AT_MOST),
+    Target("throughput at 16 ≥ 0.9×", "c16_calls_per_s", "ratio", 0.9, AT_LEAST),
+    Target("throughput at 64 ≥ 0.9×", "c64_calls_per_s", "ratio", 0.9, AT_LEAST),
+    Target(
+        "proxy CPU per call at 16 ≤ 0.25 ms (stdio front)", "c16_cpu_ms_per_call", "proxy", 0.25, AT_MOST, ("stdio",)
+    ),
+    Target(
+        "proxy CPU per call at 64 ≤ 0.25 ms (stdio front)", "c64_cpu_ms_per_call", "proxy", 0.25, AT_MOST, ("stdio",)
+    ),
+    Target("proxy CPU per call at 16 ≤ 0.4 ms (HTTP front)", "c16_cpu_ms_per_call", "proxy", 0.4, AT_MOST, ("http",)),
+    Target("proxy CPU per call at 64 ≤ 0.4 ms (HTTP front)", "c64_cpu_ms_per_call", "proxy", 0.4, AT_MOST, ("http",)),
+    Target("1 MB result ≤ 1.15×", "big_p50_ms", "ratio", 1.15, AT_MOST),
     Target("tools/list of 5×20 ≤ one direct list of 20", "list_p50_ms", "ratio", 1.0, AT_MOST),
+    Target(
+        "proxy peak RSS ≤ 86.9 MB (stdio upstreams, as before the relay)",
+        "peak_rss_mb",
+        "proxy",
+        86.9,
+        AT_MOST,
+        upstreams=("stdio",),
+    ),
+    Target(
+        "proxy peak RSS ≤ 94.8 MB (HTTP upstreams, as before the relay)",
+        "peak_rss_mb",
+        "proxy",
+        94.8,
+        AT_MOST,
+        upstreams=("http",),
+    ),
     Target("start-up ≤ 1.1× direct parallel connect", "startup_s", "ratio", 1.1, AT_MOST, upstreams=("stdio",)),
     Target("start-up < 5 s", "startup_s", "proxy", 5.0, operator.lt, upstreams=("stdio",)),
-    Target("proxy CPU per call at 16 ≤ 1.5 ms (stdio front)", "c16_cpu_ms_per_call", "proxy", 1.5, AT_MOST, ("stdio",)),
-    Target("proxy CPU per call at 64 ≤ 1.5 ms (stdio front)", "c64_cpu_ms_per_call", "proxy", 1.5, AT_MOST, ("stdio",)),
-    Target("proxy CPU per call at 16 ≤ 2.5 ms (HTTP front)", "c16_cpu_ms_per_call", "proxy", 2.5, AT_MOST, ("http",)),
-    Target("proxy CPU per call at 64 ≤ 2.5 ms (HTTP front)", "c64_cpu_ms_per_call", "proxy", 2.5, AT_MOST, ("http",)),
-    Target("proxy peak RSS ≤ 60 MB", "peak_rss_mb", "proxy", 60.0, AT_MOST),
     Target("resource cache hit rate ≥ 90%", "resource_hit_rate", "proxy", 0.9, AT_LEAST),
 )
 

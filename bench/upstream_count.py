@@ -30,6 +30,11 @@ from .stats import median, percentile
 ERAS = ("legacy", "2026-07-28")
 FRONTS: tuple[Transport, ...] = ("stdio", "http")
 COUNTS = (1, 5)
+HEADER = (
+    "| front | upstreams | client | p50 1 up (ms) | p50 5 up (ms) | 5/1 "
+    "| CPU/call 1 up (ms) | CPU/call 5 up (ms) | 5/1 | idle CPU 1 up (ms/s) | idle CPU 5 up (ms/s) |\n"
+    "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+)
 
 
 def _main_thread_cpu(pid: int) -> float:
@@ -132,14 +137,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--era", choices=ERAS, action="append", help="only this client era (repeatable)")
     parser.add_argument("--idle", type=float, default=5.0, help="seconds of idle CPU measurement (default 5)")
     parser.add_argument("--upstream", choices=FRONTS, help="the upstreams' transport (default: the front's)")
+    parser.add_argument("--out", type=Path, help="also write the table to this Markdown file")
     args = parser.parse_args(argv)
     rows = anyio.run(run, args.blocks, args.calls, args.idle, args.front or FRONTS, args.era or ERAS, args.upstream)
-    print(
-        "| front | upstreams | client | p50 1 up (ms) | p50 5 up (ms) | 5/1 "
-        "| CPU/call 1 up (ms) | CPU/call 5 up (ms) | 5/1 | idle CPU 1 up (ms/s) | idle CPU 5 up (ms/s) |"
-    )
-    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    print("\n".join(rows))
+    table = "\n".join([HEADER, *rows])
+    print(table)
+    if args.out:
+        args.out.write_text(f"# One call with five upstreams configured against one\n\n{table}\n", encoding="utf-8")
     return 0
 
 
