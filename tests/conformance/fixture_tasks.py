@@ -253,7 +253,9 @@ class TaskStore:
     def tools(self) -> dict[str, FixtureTool]:
         """The tools the tasks scenarios call, by name."""
         number = {"type": "object", "properties": {"seconds": {"type": "number"}, "label": {"type": "string"}}}
-        filename = {"type": "object", "properties": {"filename": {"type": "string"}, "seconds": {"type": "number"}}}
+        # `confirm_delete` also takes `seconds` (to work before it asks), left out of its schema: the
+        # definition stays the suite's, which proxies pin (a changed definition is held for review).
+        filename = {"type": "object", "properties": {"filename": {"type": "string"}}}
         specs: list[tuple[str, str, Callable[..., Awaitable[TaskToolOutcome]], dict[str, Any]]] = [
             (
                 "greet",
@@ -264,7 +266,7 @@ class TaskStore:
             ("slow_compute", "Sleeps `seconds`, then answers; a task when the client takes tasks", self._slow, number),
             ("failing_job", "A task that ends in a tool error (runs only as a task)", self._failing, {}),
             ("protocol_error_job", "A task that fails with a protocol error", self._protocol_error, {}),
-            ("confirm_delete", "Asks to confirm (after `seconds`), then deletes (as a task)", self._confirm, filename),
+            ("confirm_delete", "Asks the user to confirm, then deletes (as a task)", self._confirm, filename),
             ("multi_input", "Asks two questions at once (as a task)", self._multi_input, {}),
             ("test_tool_with_task", "Asks the user's name in a round, then greets them in a task", self._round, {}),
         ]
