@@ -10,48 +10,47 @@ inlined). Every frame carries the listen request's id as its subscription id, as
 
 from __future__ import annotations
 
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 import anyio
 import mcp_types as types
 from mcp import MCPError
-from mcp.server.subscriptions import SubscriptionBus
+from mcp.server.subscriptions import (
+    SubscriptionBus,
+    _honored_subset,  # pyright: ignore[reportPrivateUsage]
+)
 from mcp.shared.subscriptions import SUBSCRIPTION_ID_META_KEY, ServerEvent, event_matches, event_to_notification
+from pydantic import TypeAdapter, ValidationError
 
 from tests.conformance.fixture_tasks import TaskRecord, TaskStore, missing_extension, opted_in
 from tests.conformance.fixture_tools import Context
 
 MAX_BUFFERED = 1024
+TASK_NOTICE = "notifications/tasks"
 
 Frame = ServerEvent | dict[str, Any]
 """What a stream sends: a bus event, or a task as `tasks/get` shows it."""
 
 
-class TaskNotification(types.Notification[dict[str, Any], Literal["notifications/tasks"]]):
-    """A `notifications/tasks`: its params are the task, as written (the SDK's typed union does not hold it)."""
-
-    method: Literal["notifications/tasks"] = "notifications/tasks"
+TASK_IDS: TypeAdapter[list[str] | None] = TypeAdapter(list[str] | None)
 
 
 def asked_task_ids(requested: types.SubscriptionFilter) -> list[str] | None:
     """The task ids a listen filter names (None when it names none), each once."""
-    asked = (requested.model_extra or {}).get("taskIds")
-    if asked is None:
-        return None
-    if not isinstance(asked, list) or not all(isinstance(i, str) for i in cast("list[Any]", asked)):
-        raise MCPError(types.INVALID_PARAMS, "notifications.taskIds must be a list of strings")
-    return list(dict.fromkeys(cast("list[str]", asked)))
+    try:
+        asked = TASK_IDS.validate_python((requested.model_extra or {}).get("taskIds"), strict=True)
+    except ValidationError:
+        raise MCPError(types.INVALID_PARAMS, "notifications.taskIds must be a list of strings") from None
+    return None if asked is None else list(dict.fromkeys(asked))
 
 
-def honored(requested: types.SubscriptionFilter, task_ids: list[str]) -> types.SubscriptionFilter:
-    """The SDK's honored subset of the core kinds, plus the task ids agreed (when there are any)."""
-    extra: dict[str, Any] = {"taskIds": task_ids} if task_ids else {}
-    return types.SubscriptionFilter(
-        tools_list_changed=True if requested.tools_list_changed else None,
-        prompts_list_changed=True if requested.prompts_list_changed else None,
-        resources_list_changed=True if requested.resources_list_changed else None,
-        resource_subscriptions=list(requested.resource_subscriptions) if requested.resource_subscriptions else None,
-        **extra,
+def acknowledged(requested: types.SubscriptionFilter, task_ids: list[str]) -> types.SubscriptionFilter:
+    """The SDK's honored subset of the core kinds, with the task ids agreed (when there are any)."""
+    honored = _honored_subset(requested)
+    if not task_ids:
+        return honored
+    return types.SubscriptionFilter.model_validate(
+        {**honored.model_dump(by_alias=True, exclude_none=True), "taskIds": task_ids}
     )
 
 
@@ -73,7 +72,7 @@ class TaskListenHandler:
         if asked is not None and not opted_in(ctx):
             raise missing_extension("subscriptions/listen with taskIds")
         watched = frozenset(i for i in asked or () if i in self._tasks.tasks)
-        agreed = honored(params.notifications, [i for i in asked or () if i in watched])
+        agreed = acknowledged(params.notifications, [i for i in asked or () if i in watched])
         uris = frozenset(agreed.resource_subscriptions or ())
         meta: dict[str, Any] = {SUBSCRIPTION_ID_META_KEY: subscription_id}
         send, receive = anyio.create_memory_object_stream[Frame](MAX_BUFFERED)
@@ -100,7 +99,9 @@ class TaskListenHandler:
             )
             async for frame in receive:
                 if isinstance(frame, dict):
-                    notice = TaskNotification(params={**frame, "_meta": meta})
+                    notice = types.Notification[dict[str, Any], str](
+                        method=TASK_NOTICE, params={**frame, "_meta": meta}
+                    )
                     await ctx.session.send_notification(
                         cast(types.ServerNotification, notice), related_request_id=subscription_id
                     )

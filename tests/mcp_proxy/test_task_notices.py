@@ -17,14 +17,11 @@ import anyio
 import pytest
 from anyio.streams.memory import MemoryObjectReceiveStream
 from mcp import MCPError
-from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.subscriptions import SUBSCRIPTION_ID_META_KEY
 
 from mcp_proxy.upstream.task_listen import TaskListen, task_listen
-from tests.conformance.launch import fixture_command
-from tests.mcp_proxy.test_tasks import proxied, upstreams
-from tests.processes import example_ready, spawn
-from tests.tasks_client import DEADLINE_SECONDS, TasksClient, declaring, tasks_client
+from tests.mcp_proxy.test_tasks import direct, proxied, upstreams
+from tests.tasks_client import DEADLINE_SECONDS, TasksClient, declaring
 
 pytestmark = pytest.mark.anyio
 
@@ -97,10 +94,7 @@ async def hear(client: TasksClient, prefix: str) -> list[Any]:
 
 @pytest.fixture
 async def direct_reference() -> AsyncIterator[list[Any]]:
-    async with (
-        spawn(fixture_command("http"), ready=example_ready) as fixture,
-        tasks_client(streamable_http_client(fixture.ready["url"])) as client,
-    ):
+    async with direct() as client:
         yield await hear(client, "")
 
 
