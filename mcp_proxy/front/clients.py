@@ -23,7 +23,6 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.session import ServerSession
 from mcp.server.subscriptions import (
     InMemorySubscriptionBus,
-    ListenHandler,
     PromptsListChanged,
     ResourcesListChanged,
     ResourceUpdated,
@@ -38,6 +37,7 @@ from ..catalog.merged import ChangedList
 from ..upstream.caller import ClientIdentity, ClientLine
 from .asking import SessionLine
 from .auth import principal_of
+from .listen import ListenStreams, TaskNoticeSource
 
 log = get_logger(__name__)
 
@@ -98,7 +98,9 @@ class Clients:
     ) -> None:
         self.bus = InMemorySubscriptionBus()
         self._default_roots = default_roots
-        self._listen = ListenHandler(self.bus)
+        self._listen = ListenStreams(self.bus)
+        self.task_notices: TaskNoticeSource | None = None
+        """Where listen streams' task ids are listened for (the endpoint's tasks; set by its server)."""
         self._sessions: dict[int, ServerSession] = {}
         self._log_levels: dict[int, types.LoggingLevel] = {}
         # exposed resource URI -> subscriber keys (a connection, or one modern listen stream)
@@ -192,7 +194,7 @@ class Clients:
             await self._on_subscriptions_changed()
 
     async def listen(self, ctx: Ctx, params: types.SubscriptionsListenRequestParams) -> types.SubscriptionsListenResult:
-        """Serve a modern client's `subscriptions/listen` stream, subscribing upstream for its URIs."""
+        """Serve a modern client's `subscriptions/listen` stream, subscribing upstream for its URIs and tasks."""
         if self._listening_ended:
             raise MCPError(types.INTERNAL_ERROR, "the proxy is shutting down")
         key = object()
@@ -200,7 +202,7 @@ class Clients:
         self._listen_streams += 1
         try:
             await self._add(key, uris)
-            return await self._listen(ctx, params)
+            return await self._listen(ctx, params, self.task_notices)
         finally:
             self._listen_streams -= 1
             if self._drop_subscriber(key):

@@ -50,6 +50,7 @@ from .sign_in_prompt import after_sign_in, sign_in_tool_result
 from .skills import ProxySkills
 from .status_resource import STATUS_URI, read_status
 from .task_bridge import TaskBridge
+from .task_notices import TaskNotices
 from .tasks import TaskRouting
 from .tool_search import ToolSearch
 
@@ -194,6 +195,7 @@ class ProxyServer:
         # Tool calls that run as 2025-11-25 tasks, for clients of either era (wraps the routing above).
         self.task_bridge: TaskBridge = TaskBridge(self.endpoint, self.tasks, self._upstream_meta, self.audit)
         self.task_bridge.install(self.server)
+        self.clients.task_notices = TaskNotices(self.tasks, self._upstream_meta, self.task_bridge.store.knows)
 
     @property
     def catalog(self) -> Catalog:

@@ -37,7 +37,7 @@ from ..catalog.task_ids import TaskIdSeal, TaskOwner
 from ..core.observe import outcome_of
 from ..registry import Registry
 from ..upstream.supervisor import Upstream
-from ..upstream.tasks import TASK_METHODS, TASKS_EXTENSION, CreatedTask, TaskUnreachable, declares_tasks
+from ..upstream.tasks import TASK_METHODS, CreatedTask, TaskUnreachable, declares_tasks, missing_extension
 from .audit import AuditTrail, caller_of
 from .boundary import guarded
 from .downstream import DownstreamCall
@@ -60,15 +60,6 @@ class TaskParams(types.RequestParams):
 def unknown_task(task_id: str) -> MCPError:
     """The one answer for an id that does not lead to a task: the same whether it was foreign, altered or gone."""
     return MCPError(types.INVALID_PARAMS, UNKNOWN_TASK, {"taskId": task_id})
-
-
-def missing_extension(method: str) -> MCPError:
-    """-32021 naming the tasks extension as the client capability the request lacks."""
-    return MCPError(
-        types.MISSING_REQUIRED_CLIENT_CAPABILITY,
-        f"{method} needs the client capability extensions[{TASKS_EXTENSION!r}]",
-        {"requiredCapabilities": {"extensions": {TASKS_EXTENSION: {}}}},
-    )
 
 
 def check_name_header(ctx: Ctx, task_id: str) -> None:
@@ -165,9 +156,10 @@ class TaskRouting:
             self._audit.record(
                 identity, owner.server, method, task_id, outcome, duration, None, client=client, profile=self.scope
             )
-        return self._shown(answer, upstream, task_id)
+        return self.shown(answer, upstream, task_id)
 
-    def _shown(self, answer: dict[str, Any], upstream: Upstream, task_id: str) -> dict[str, Any]:
+    def shown(self, answer: dict[str, Any], upstream: Upstream, task_id: str) -> dict[str, Any]:
+        """A task as a server wrote it, as the client sees it: its id the client's, an inlined result shown."""
         answer = dict(answer)
         if "taskId" in answer:
             answer["taskId"] = task_id

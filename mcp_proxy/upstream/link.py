@@ -39,6 +39,7 @@ from .eras import LEGACY, MODERN, Era, era_of
 from .flights import SessionHandlers
 from .lane import AnsweredError, RawLane, lane_of, progress_notices
 from .stderr_relay import StderrHold, holding_stderr
+from .task_notice_routes import TaskNoticeRoutes
 from .transports import TransportFactory
 
 log = get_logger(__name__)
@@ -57,6 +58,12 @@ class ForwardingSession(ClientSession):
 
     lane: RawLane | None = None
     """The transport's raw lane, for requests the lean relay forwards beside the session (`lane.py`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.task_notices = TaskNoticeRoutes()
+        """Where the server's `notifications/tasks` go: the task listen each names (`task_notice_routes.py`)."""
+        kwargs["notification_bindings"] = [*kwargs.get("notification_bindings", ()), self.task_notices.binding()]
+        super().__init__(*args, **kwargs)
 
     async def validate_tool_result(self, name: str, result: types.CallToolResult) -> None:
         return None

@@ -55,7 +55,7 @@ from .feed import UpstreamFeed
 from .flights import Flights
 from .forwarded import ForwardedRequests, Operation
 from .gate import CallGate
-from .link import HANDSHAKE_TIMEOUT, EraRefused, OpenSession, connection_failure, open_session
+from .link import HANDSHAKE_TIMEOUT, EraRefused, ForwardingSession, OpenSession, connection_failure, open_session
 from .per_user import UserCredentials, no_user_error
 from .refresh import ServerLists
 from .sessions import SessionPool, notify_roots_changed
@@ -395,6 +395,12 @@ class Upstream(ForwardedRequests):
             raise
         finally:
             self._observer.upstream_request(self.name, method, outcome, time.perf_counter() - started)
+
+    async def listen_session(self, caller: Caller) -> ForwardingSession:
+        """The session a caller's listen goes on: the one its requests reach, without the gate (a listen is idle)."""
+        if not self.usable:
+            raise UpstreamUnavailable(self.name, self._unavailable_reason())
+        return (await self._link_for(caller))[0].session
 
     async def _link_for(self, caller: Caller | None) -> tuple[OpenSession, Flights]:
         assert self._link is not None

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 import mcp_types as types
+from mcp import MCPError
 from pydantic import ConfigDict, Field
 
 TASKS_EXTENSION = "io.modelcontextprotocol/tasks"
@@ -52,6 +53,15 @@ def opts_in(meta: Mapping[str, Any] | None) -> bool:
         return False
     extensions = cast("dict[str, Any]", declared).get("extensions")
     return isinstance(extensions, dict) and TASKS_EXTENSION in extensions
+
+
+def missing_extension(method: str) -> MCPError:
+    """-32021 naming the tasks extension as the client capability the request lacks."""
+    return MCPError(
+        types.MISSING_REQUIRED_CLIENT_CAPABILITY,
+        f"{method} needs the client capability extensions[{TASKS_EXTENSION!r}]",
+        {"requiredCapabilities": {"extensions": {TASKS_EXTENSION: {}}}},
+    )
 
 
 class TaskUnreachable(Exception):

@@ -25,12 +25,13 @@ from typing import Any
 import mcp_types as types
 from mcp import MCPDeprecationWarning, MCPError
 from mcp.server import Server
-from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler
+from mcp.server.subscriptions import InMemorySubscriptionBus
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from tests.conformance.fixture_diagnostics import DYNAMIC_PROMPT, ListChanges, build_diagnostics
 from tests.conformance.fixture_rounds import ROUNDS_PROMPT, ROUNDS_PROMPT_DEFINITION, RoundTools
 from tests.conformance.fixture_skills import SkillFiles, SkillsExtension, install_skills
+from tests.conformance.fixture_task_listen import TaskListenHandler
 from tests.conformance.fixture_tasks import TaskStore
 from tests.conformance.fixture_tools import Context, FixtureTool, LogGate, ToolOutcome, build_tools
 from tests.conformance.media import PNG_BASE64, PNG_MIME_TYPE
@@ -249,7 +250,7 @@ def build_server(fixture: ConformanceFixture | None = None) -> Server[Any]:
             on_get_prompt=fixture.get_prompt,
             on_completion=fixture.complete,
             on_set_logging_level=fixture.set_logging_level,
-            on_subscriptions_listen=ListenHandler(fixture.events),
+            on_subscriptions_listen=TaskListenHandler(fixture.events, fixture.tasks),
         )
     install_skills(server, SkillsExtension(fixture.skills))
     fixture.tasks.install(server)

@@ -90,6 +90,8 @@ class TaskRecord:
     answered: anyio.Event = field(default_factory=anyio.Event)
     created: float = field(default_factory=time.monotonic)
     runner: asyncio.Task[None] | None = None
+    on_change: Callable[[TaskRecord], None] | None = None
+    """Told of each status change, once the result, error or questions of the new status are in place."""
 
     def __post_init__(self) -> None:
         self.last_updated_at = self.created_at
@@ -100,6 +102,8 @@ class TaskRecord:
             return
         self.status = status
         self.last_updated_at = _now()
+        if self.on_change is not None:
+            self.on_change(self)
 
     async def ask(self, questions: Mapping[str, types.InputRequest]) -> dict[str, Any]:
         """Wait until every question is answered (through `tasks/update`); the answers by key."""
@@ -161,6 +165,21 @@ class TaskStore:
     def __init__(self) -> None:
         self.tasks: dict[str, TaskRecord] = {}
         self.seal = StateSeal()  # for the rounds of a tool that asks a request that does not take tasks
+        self._watchers: dict[object, Callable[[TaskRecord], None]] = {}
+
+    def watch(self, watcher: Callable[[TaskRecord], None]) -> Callable[[], None]:
+        """Tell `watcher` of every task's status changes (synchronously); returns the way to stop."""
+        token = object()
+        self._watchers[token] = watcher
+
+        def stop() -> None:
+            self._watchers.pop(token, None)
+
+        return stop
+
+    def _changed(self, record: TaskRecord) -> None:
+        for watcher in list(self._watchers.values()):
+            watcher(record)
 
     # ---- running tasks ----------------------------------------------------------------
 
@@ -171,7 +190,7 @@ class TaskStore:
         client has the id finds it.
         """
         self._expire()
-        record = TaskRecord(task_id=f"task-{secrets.token_hex(8)}")
+        record = TaskRecord(task_id=f"task-{secrets.token_hex(8)}", on_change=self._changed)
         self.tasks[record.task_id] = record
         record.runner = asyncio.get_running_loop().create_task(self._run(record, work))
         return {"resultType": "task", **record.envelope()}
@@ -234,6 +253,8 @@ class TaskStore:
     def tools(self) -> dict[str, FixtureTool]:
         """The tools the tasks scenarios call, by name."""
         number = {"type": "object", "properties": {"seconds": {"type": "number"}, "label": {"type": "string"}}}
+        # `confirm_delete` also takes `seconds` (to work before it asks), left out of its schema: the
+        # definition stays the suite's, which proxies pin (a changed definition is held for review).
         filename = {"type": "object", "properties": {"filename": {"type": "string"}}}
         specs: list[tuple[str, str, Callable[..., Awaitable[TaskToolOutcome]], dict[str, Any]]] = [
             (
@@ -302,14 +323,16 @@ class TaskStore:
         params: types.CallToolRequestParams,
         questions: Mapping[str, types.InputRequest],
         finish: Callable[[Mapping[str, Any]], types.CallToolResult],
+        delay: float = 0,
     ) -> TaskToolOutcome:
         """Ask `questions` in a task when the request takes tasks, else in rounds (or pushed, handshake era).
 
-        `finish` makes the result from the answers (wire JSON by key).
+        `finish` makes the result from the answers (wire JSON by key); a task asks after `delay` seconds.
         """
         if opted_in(ctx):
 
             async def work(record: TaskRecord) -> types.CallToolResult:
+                await anyio.sleep(delay)
                 return finish(await record.ask(questions))
 
             return self.start(work)
@@ -326,13 +349,14 @@ class TaskStore:
 
     async def _confirm(self, ctx: Context, params: types.CallToolRequestParams) -> TaskToolOutcome:
         filename = (params.arguments or {}).get("filename", "the file")
+        seconds = (params.arguments or {}).get("seconds", 0)  # how long the task works before it asks
 
         def finish(answers: Mapping[str, Any]) -> types.CallToolResult:
             confirmed = _accepted(answers["confirm"]).get("confirm") is True
             return text_result(f"Deleted {filename}" if confirmed else f"Kept {filename}")
 
         questions = {"confirm": form(f"Delete {filename}?", "confirm", "boolean")}
-        return await self._asking(ctx, params, questions, finish)
+        return await self._asking(ctx, params, questions, finish, seconds if isinstance(seconds, int | float) else 0)
 
     async def _multi_input(self, ctx: Context, params: types.CallToolRequestParams) -> TaskToolOutcome:
         def finish(answers: Mapping[str, Any]) -> types.CallToolResult:

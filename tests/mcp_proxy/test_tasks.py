@@ -94,12 +94,19 @@ async def lifecycle(client: TasksClient, prefix: str) -> list[Any]:
     return seen
 
 
-@pytest.fixture
-async def direct_reference() -> AsyncIterator[list[Any]]:
+@asynccontextmanager
+async def direct() -> AsyncGenerator[TasksClient]:
+    """A client straight to the fixture over streamable HTTP: the reference."""
     async with (
         spawn(fixture_command("http"), ready=example_ready) as fixture,
         tasks_client(streamable_http_client(fixture.ready["url"])) as client,
     ):
+        yield client
+
+
+@pytest.fixture
+async def direct_reference() -> AsyncIterator[list[Any]]:
+    async with direct() as client:
         yield await lifecycle(client, "")
 
 
