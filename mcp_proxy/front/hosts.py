@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from mcp.server.transport_security import TransportSecuritySettings
-from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import PlainTextResponse
@@ -143,13 +142,13 @@ class HostGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        if not self.policy.host_allowed(headers.get("host")):
+        host, origin = _host_and_origin(scope)
+        if not self.policy.host_allowed(host):
             await self._refuse(
                 "foreign_host", PlainTextResponse("Invalid Host header", status_code=421), scope, receive, send
             )
             return
-        if not self.policy.origin_allowed(headers.get("origin")):
+        if not self.policy.origin_allowed(origin):
             await self._refuse(
                 "foreign_origin", PlainTextResponse("Invalid Origin header", status_code=403), scope, receive, send
             )
@@ -162,3 +161,20 @@ class HostGuard:
         if self._on_reject is not None:
             self._on_reject(reason)
         await response(scope, receive, send)
+
+
+def _host_and_origin(scope: Scope) -> tuple[str | None, str | None]:
+    """The first Host and Origin headers of a request, as Starlette's `Headers.get` reads them.
+
+    One pass over the raw headers: `Headers.get` of a header that is absent (Origin, from most
+    clients) scans them all and raises and catches a KeyError, which sampling showed costing
+    about 6% of the HTTP front's CPU per call.
+    """
+    host: str | None = None
+    origin: str | None = None
+    for name, value in scope["headers"]:
+        if name == b"host" and host is None:
+            host = value.decode("latin-1")
+        elif name == b"origin" and origin is None:
+            origin = value.decode("latin-1")
+    return host, origin

@@ -30,7 +30,6 @@ from manifold_common.logging import get_logger
 
 from ..config.models import ServerConfig
 from .child_spec import child_spec, reveal_secrets
-from .http_lane import lane_fits, laned_streamable_http
 from .prelaunch import Prelaunched
 from .stderr_relay import relaying_stderr, stderr_relay
 from .stdio import stdio_upstream
@@ -112,6 +111,10 @@ async def _streamable_http(
     config: ServerConfig, auth: httpx2.Auth | None, lanes: bool
 ) -> AsyncGenerator[TransportStreams]:
     assert config.url is not None
+    # The lane's HTTP client (aiohttp) costs about 9 MB and half a second of import: a proxy loads
+    # it when its first streamable-HTTP server connects, so one with only stdio servers never does.
+    from .http_lane import lane_fits, laned_streamable_http
+
     timeout = httpx2.Timeout(HTTP_CONNECT_TIMEOUT, read=HTTP_STREAM_READ_TIMEOUT)
     headers = reveal_secrets(dict(config.headers))
     async with httpx2.AsyncClient(headers=headers, timeout=timeout, auth=auth) as http_client:
