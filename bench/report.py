@@ -133,3 +133,12 @@ def write_report(result: dict[str, Any], folder: Path) -> tuple[Path, Path]:
     json_path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     markdown_path.write_text(render_markdown(result), encoding="utf-8")
     return json_path, markdown_path
+
+
+def emit_table(title: str, header: str, rows: list[str], out: Path | None) -> None:
+    """Print a Markdown table (header and separator in `header`, then `rows`), and write it to `out`
+    under `title` when given: how the side benchmarks (`upstream_count`, `soak`) report."""
+    table = "\n".join([header, *rows])
+    print(table)
+    if out is not None:
+        out.write_text(f"# {title}\n\n{table}\n", encoding="utf-8")

@@ -23,6 +23,7 @@ from pathlib import Path
 import anyio
 
 from . import procfs
+from .report import emit_table
 from .scenarios import ECHO_TEXT
 from .setups import Target, Transport, http_upstreams, proxied
 
@@ -104,10 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.calls < READINGS:
         parser.error(f"--calls must be at least {READINGS}")
     rows = anyio.run(run, args.calls, args.concurrency, args.front or FRONTS, args.era or ERAS)
-    table = "\n".join([HEADER, *rows])
-    print(table)
-    if args.out:
-        args.out.write_text(f"# Memory over a long run of calls\n\n{table}\n", encoding="utf-8")
+    emit_table("Memory over a long run of calls", HEADER, rows, args.out)
     return 0
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import anyio
 
+from .report import emit_table
 from .scenarios import ECHO_TEXT
 from .setups import Target, Transport, http_upstreams, proxied
 from .stats import median, percentile
@@ -140,10 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="also write the table to this Markdown file")
     args = parser.parse_args(argv)
     rows = anyio.run(run, args.blocks, args.calls, args.idle, args.front or FRONTS, args.era or ERAS, args.upstream)
-    table = "\n".join([HEADER, *rows])
-    print(table)
-    if args.out:
-        args.out.write_text(f"# One call with five upstreams configured against one\n\n{table}\n", encoding="utf-8")
+    emit_table("One call with five upstreams configured against one", HEADER, rows, args.out)
     return 0
 
 
